@@ -1,0 +1,155 @@
+import Foundation
+
+/// The byte layout of a stored record (format 1), documented in `docs/FORMAT.md`.
+///
+/// ```
+/// offset size  field
+///  0      1    format version (1)
+///  1      1    flags: bit 0 metadata present, bit 1 id present
+///  2      2    key length (LE)
+///  4      2    type length (LE)
+///  6      2    id length (LE)
+///  8      8    version (LE)
+/// 16      8    timestamp, microseconds since 1970 (LE, signed)
+/// 24      4    payload length (LE)
+/// 28      4    metadata length (LE)
+/// 32      …    key, type, id, payload, metadata (UTF-8 / raw bytes)
+/// end-4   4    CRC-32C (LE) of the 8-byte big-endian position followed by every byte above
+/// ```
+/// The position is covered by the checksum though it is the LMDB key, so a record found under
+/// the wrong position fails its check too.
+enum RecordCodec {
+    static let formatVersion: UInt8 = 1
+    static let headerSize = 32
+    static let trailerSize = 4
+    private static let hasMetadata: UInt8 = 1
+    private static let hasId: UInt8 = 2
+
+    static func encodedSize(key: String, event: EventData) -> Int {
+        headerSize + key.utf8.count + event.type.utf8.count + (event.id?.utf8.count ?? 0)
+            + event.payload.count + (event.metadata?.count ?? 0) + trailerSize
+    }
+
+    /// Writes the record into `buffer`, which must be exactly `encodedSize(key:event:)` bytes.
+    static func encode(into buffer: UnsafeMutableRawBufferPointer, position: UInt64, version: UInt64,
+                       timestampMicros: Int64, key: String, event: EventData) {
+        var flags: UInt8 = 0
+        if event.metadata != nil { flags |= hasMetadata }
+        if event.id != nil { flags |= hasId }
+        buffer.storeBytes(of: formatVersion, toByteOffset: 0, as: UInt8.self)
+        buffer.storeBytes(of: flags, toByteOffset: 1, as: UInt8.self)
+        buffer.storeBytes(of: UInt16(key.utf8.count).littleEndian, toByteOffset: 2, as: UInt16.self)
+        buffer.storeBytes(of: UInt16(event.type.utf8.count).littleEndian, toByteOffset: 4, as: UInt16.self)
+        buffer.storeBytes(of: UInt16(event.id?.utf8.count ?? 0).littleEndian, toByteOffset: 6, as: UInt16.self)
+        buffer.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt64.self)
+        buffer.storeBytes(of: timestampMicros.littleEndian, toByteOffset: 16, as: Int64.self)
+        buffer.storeBytes(of: UInt32(event.payload.count).littleEndian, toByteOffset: 24, as: UInt32.self)
+        buffer.storeBytes(of: UInt32(event.metadata?.count ?? 0).littleEndian, toByteOffset: 28, as: UInt32.self)
+        var offset = headerSize
+        func copy(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count > 0 else { return }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+            offset += bytes.count
+        }
+        key.withUTF8Bytes(copy)
+        event.type.withUTF8Bytes(copy)
+        event.id?.withUTF8Bytes(copy)
+        event.payload.withUnsafeBytes(copy)
+        event.metadata?.withUnsafeBytes(copy)
+        let crc = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
+        buffer.storeBytes(of: crc.littleEndian, toByteOffset: offset, as: UInt32.self)
+    }
+
+    static func checksum(position: UInt64, body: UnsafeRawBufferPointer) -> UInt32 {
+        var positionBE = position.bigEndian
+        let seed = withUnsafeBytes(of: &positionBE) { CRC32C.update(0, $0) }
+        return CRC32C.update(seed, body)
+    }
+
+    /// Why stored bytes are not a valid record.
+    enum Failure: Error, Equatable {
+        case tooShort(Int)
+        case unknownFormat(UInt8)
+        case badChecksum(stored: UInt32, computed: UInt32)
+        case badLengths
+        case badText
+    }
+
+    /// The parsed header of a stored record, pointing into its bytes (valid while they are).
+    struct View {
+        let bytes: UnsafeRawBufferPointer
+        let version: UInt64
+        let timestampMicros: Int64
+        let keyRange: Range<Int>
+        let typeRange: Range<Int>
+        let idRange: Range<Int>?
+        let payloadRange: Range<Int>
+        let metadataRange: Range<Int>?
+
+        func string(_ range: Range<Int>) throws(Failure) -> String {
+            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) else {
+                throw .badText
+            }
+            return text
+        }
+
+        var key: String { get throws(Failure) { try string(keyRange) } }
+        var id: String? { get throws(Failure) { try idRange.map { range throws(Failure) in try string(range) } } }
+
+        func keyEquals(_ other: String) -> Bool {
+            other.withUTF8Bytes { $0.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[keyRange])) }
+        }
+
+        func record(position: UInt64) throws(Failure) -> Record {
+            Record(
+                position: position,
+                key: try string(keyRange),
+                version: version,
+                timestamp: Date(timeIntervalSince1970: Double(timestampMicros) / 1_000_000),
+                type: try string(typeRange),
+                payload: Data(UnsafeRawBufferPointer(rebasing: bytes[payloadRange])),
+                metadata: metadataRange.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) },
+                id: try id
+            )
+        }
+    }
+
+    /// Parses and checks (format, lengths, checksum) the bytes stored at `position`.
+    static func view(position: UInt64, bytes: UnsafeRawBufferPointer) throws(Failure) -> View {
+        guard bytes.count >= headerSize + trailerSize else { throw .tooShort(bytes.count) }
+        let format = bytes.load(fromByteOffset: 0, as: UInt8.self)
+        guard format == formatVersion else { throw .unknownFormat(format) }
+        let bodyCount = bytes.count - trailerSize
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bodyCount, as: UInt32.self))
+        let computed = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: bytes[0..<bodyCount]))
+        guard stored == computed else { throw .badChecksum(stored: stored, computed: computed) }
+        let flags = bytes.load(fromByteOffset: 1, as: UInt8.self)
+        let keyCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+        let typeCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
+        let idCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+        let version = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: Int64.self))
+        let payloadCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
+        let metadataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+        guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount == bodyCount else {
+            throw .badLengths
+        }
+        var offset = headerSize
+        func next(_ count: Int) -> Range<Int> {
+            defer { offset += count }
+            return offset..<(offset + count)
+        }
+        let keyRange = next(keyCount)
+        let typeRange = next(typeCount)
+        let idRange = next(idCount)
+        let payloadRange = next(payloadCount)
+        let metadataRange = next(metadataCount)
+        return View(
+            bytes: bytes, version: version, timestampMicros: timestamp,
+            keyRange: keyRange, typeRange: typeRange,
+            idRange: flags & hasId != 0 ? idRange : nil,
+            payloadRange: payloadRange,
+            metadataRange: flags & hasMetadata != 0 ? metadataRange : nil
+        )
+    }
+}

@@ -1,0 +1,47 @@
+extension KirokuError.Code {
+    // Bad input: fix the call.
+    /// The partition key is empty.
+    public static let emptyKey = Self("empty-key")
+    /// The partition key is longer than ``EventLog/maxKeyBytes``.
+    public static let keyTooLong = Self("key-too-long")
+    /// The event type is empty or longer than ``EventLog/maxTypeBytes``.
+    public static let invalidEventType = Self("invalid-event-type")
+    /// An event id is empty, too long, or repeated within one append.
+    public static let invalidEventId = Self("invalid-event-id")
+    /// The payload or metadata is larger than ``EventLog/Options/maxPayloadBytes``.
+    public static let payloadTooLarge = Self("payload-too-large")
+    /// An append with no events, or an atomic append with no groups.
+    public static let emptyAppend = Self("empty-append")
+    /// An option is out of range (map size, payload limit, reader count).
+    public static let invalidOption = Self("invalid-option")
+
+    // Conflicts: reload and decide again.
+    /// The key's current version is not what the append expected.
+    public static let versionConflict = Self("version-conflict")
+    /// An event id is already stored, but not as this same append (another key, other events).
+    public static let duplicateEventId = Self("duplicate-event-id")
+
+    // The store and its directory.
+    /// The directory does not exist and the options say not to create it.
+    public static let storeNotFound = Self("store-not-found")
+    /// The directory holds something that is not a Kiroku store.
+    public static let notAStore = Self("not-a-store")
+    /// The store was written by a newer Kiroku whose format this build cannot read.
+    public static let unsupportedFormat = Self("unsupported-format")
+    /// The store is already open in this process; share the open ``EventLog``.
+    public static let alreadyOpen = Self("already-open")
+    /// The directory or its files cannot be written (permissions, read-only file system).
+    public static let permissionDenied = Self("permission-denied")
+    /// The file system is full; nothing of the failed append was written.
+    public static let diskFull = Self("disk-full")
+    /// Every LMDB reader slot is in use.
+    public static let readersFull = Self("readers-full")
+    /// The log was closed.
+    public static let closed = Self("closed")
+
+    // Integrity.
+    /// A stored record or index entry failed its check; run `verify`.
+    public static let corruption = Self("corruption")
+    /// Any other failure of the storage engine, with LMDB's own message.
+    public static let storageFailure = Self("storage-failure")
+}

@@ -1,0 +1,154 @@
+import CLMDB
+import Foundation
+
+/// One open LMDB environment: the memory map, its lock file and its named databases.
+///
+/// `@unchecked Sendable`: LMDB's environment handle is safe to share between threads when opened
+/// with `MDB_NOTLS`; the calls that are not (`mdb_env_set_mapsize`, `mdb_env_close`) run only
+/// inside `gate.withExclusive`, and `mapSize`/`isClosed` are changed only there too.
+final class Environment: @unchecked Sendable {
+    let handle: OpaquePointer
+    let path: String
+    let gate = TransactionGate()
+    private(set) var mapSize: Int
+    private(set) var isClosed = false
+
+    struct Configuration {
+        var mapSize: Int
+        var maxReaders: UInt32
+        var maxDatabases: UInt32
+        var flags: Int32
+        var fileMode: mode_t
+    }
+
+    init(path: String, configuration: Configuration) throws(LMDBStatus) {
+        var env: OpaquePointer?
+        try lmdbCheck(mdb_env_create(&env))
+        guard let env else { throw LMDBStatus(code: ENOMEM) }
+        do throws(LMDBStatus) {
+            try lmdbCheck(mdb_env_set_maxdbs(env, configuration.maxDatabases))
+            try lmdbCheck(mdb_env_set_maxreaders(env, configuration.maxReaders))
+            try lmdbCheck(mdb_env_set_mapsize(env, configuration.mapSize))
+            try lmdbCheck(mdb_env_open(env, path, UInt32(bitPattern: configuration.flags | MDB_NOTLS), configuration.fileMode))
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.handle = env
+        self.path = path
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        self.mapSize = info.me_mapsize
+        // Reader slots left behind by processes that died (kill -9) would otherwise pin old pages.
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+    }
+
+    deinit {
+        if !isClosed { mdb_env_close(handle) }
+    }
+
+    /// Closes the environment once every running transaction has ended.
+    func close() {
+        gate.withExclusive {
+            guard !isClosed else { return }
+            isClosed = true
+            mdb_env_close(handle)
+        }
+    }
+
+    /// Runs `body` in a read-only transaction, adopting a map grown by another process if needed.
+    func read<T, E: Error>(_ body: (Transaction) throws(E) -> T) throws -> T {
+        try transaction(readOnly: true, body)
+    }
+
+    /// Runs `body` in a write transaction, committing on return and aborting on throw.
+    ///
+    /// Only the store's writer thread (and one-time setup on open) calls this: LMDB write
+    /// transactions are serialised across processes by its lock file, and must stay on one thread.
+    func write<T, E: Error>(_ body: (Transaction) throws(E) -> T) throws -> T {
+        try transaction(readOnly: false, body)
+    }
+
+    private func transaction<T, E: Error>(readOnly: Bool, _ body: (Transaction) throws(E) -> T) throws -> T {
+        while true {
+            gate.enterShared()
+            if isClosed {
+                gate.leaveShared()
+                throw EnvironmentClosed()
+            }
+            var txnHandle: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txnHandle)
+            if rc == MDB_MAP_RESIZED {
+                gate.leaveShared()
+                try adoptMapSize()
+                continue
+            }
+            guard rc == 0, let txnHandle else {
+                gate.leaveShared()
+                throw LMDBStatus(code: rc)
+            }
+            defer { gate.leaveShared() }
+            let txn = Transaction(handle: txnHandle, isReadOnly: readOnly)
+            let result: T
+            do {
+                result = try body(txn)
+            } catch {
+                mdb_txn_abort(txnHandle)
+                throw error
+            }
+            if readOnly {
+                mdb_txn_abort(txnHandle)
+            } else {
+                try lmdbCheck(mdb_txn_commit(txnHandle))
+            }
+            return result
+        }
+    }
+
+    /// Grows the map to at least `size` bytes. Waits for running transactions to end.
+    func grow(to size: Int) throws(LMDBStatus) {
+        try gate.withExclusive { () throws(LMDBStatus) in
+            guard !isClosed else { return }
+            try lmdbCheck(mdb_env_set_mapsize(handle, max(size, mapSize)))
+            var info = MDB_envinfo()
+            mdb_env_info(handle, &info)
+            mapSize = info.me_mapsize
+        }
+    }
+
+    /// Adopts the map size another process grew the environment to (`MDB_MAP_RESIZED`).
+    func adoptMapSize() throws(LMDBStatus) {
+        try gate.withExclusive { () throws(LMDBStatus) in
+            guard !isClosed else { return }
+            try lmdbCheck(mdb_env_set_mapsize(handle, 0))
+            var info = MDB_envinfo()
+            mdb_env_info(handle, &info)
+            mapSize = info.me_mapsize
+        }
+    }
+
+    /// Flushes written pages to disk (`mdb_env_sync` with force).
+    func sync() throws(LMDBStatus) {
+        try gate.withShared { () throws(LMDBStatus) in
+            guard !isClosed else { return }
+            try lmdbCheck(mdb_env_sync(handle, 1))
+        }
+    }
+
+    /// Opens (creating when asked) a named database inside a write transaction.
+    static func openDatabase(_ txn: Transaction, name: String, flags: Int32) throws(LMDBStatus) -> MDB_dbi {
+        var dbi: MDB_dbi = 0
+        try lmdbCheck(mdb_dbi_open(txn.handle, name, UInt32(bitPattern: flags), &dbi))
+        return dbi
+    }
+
+    /// Size of the data file in bytes, as the file system reports it.
+    var dataFileSize: Int {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb")
+        return (attributes?[.size] as? NSNumber)?.intValue ?? 0
+    }
+}
+
+/// Thrown by a transaction started after `close()`.
+struct EnvironmentClosed: Error {}

@@ -1,0 +1,62 @@
+import CLMDB
+
+/// An open LMDB transaction, valid only inside the closure that received it.
+///
+/// Not `Sendable` on purpose: an LMDB write transaction must stay on the thread that began it,
+/// and byte buffers it returns point into the memory map, valid only until it ends.
+struct Transaction {
+    let handle: OpaquePointer
+    let isReadOnly: Bool
+
+    /// The value stored under `key`, as bytes inside the map (valid until the transaction ends).
+    func get(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws(LMDBStatus) -> UnsafeRawBufferPointer? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(handle, dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        try lmdbCheck(rc)
+        return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+    }
+
+    func put(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: Int32 = 0) throws(LMDBStatus) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try lmdbCheck(mdb_put(handle, dbi, &k, &v, UInt32(bitPattern: flags)))
+    }
+
+    /// Reserves `size` bytes for `key` and lets `fill` write them in place (no extra copy).
+    func putReserved(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, size: Int, flags: Int32 = 0,
+                     fill: (UnsafeMutableRawBufferPointer) -> Void) throws(LMDBStatus) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: size, mv_data: nil)
+        try lmdbCheck(mdb_put(handle, dbi, &k, &v, UInt32(bitPattern: flags | MDB_RESERVE)))
+        fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: size))
+    }
+
+    func delete(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws(LMDBStatus) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_del(handle, dbi, &k, nil)
+        if rc == MDB_NOTFOUND { return }
+        try lmdbCheck(rc)
+    }
+
+    /// Runs `body` with a cursor on `dbi` that is closed when it returns.
+    func withCursor<T, E: Error>(_ dbi: MDB_dbi, _ body: (Cursor) throws(E) -> T) throws(E) -> T {
+        var cursorHandle: OpaquePointer?
+        let rc = mdb_cursor_open(handle, dbi, &cursorHandle)
+        guard rc == 0, let cursorHandle else {
+            // Opening a cursor fails only on a bad handle: a programming error, not user input.
+            preconditionFailure("mdb_cursor_open failed: \(LMDBStatus(code: rc))")
+        }
+        let cursor = Cursor(handle: cursorHandle)
+        defer { mdb_cursor_close(cursorHandle) }
+        return try body(cursor)
+    }
+
+    /// Number of entries in `dbi` (duplicates counted one by one).
+    func entryCount(_ dbi: MDB_dbi) throws(LMDBStatus) -> Int {
+        var stat = MDB_stat()
+        try lmdbCheck(mdb_stat(handle, dbi, &stat))
+        return stat.ms_entries
+    }
+}

@@ -1,0 +1,34 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension EventLog {
+    /// How a store is opened.
+    public struct Options: Sendable {
+        /// Durability of each commit; see ``Durability``. Default `.full`.
+        public var durability: Durability = .full
+        /// The memory map's size at open, in bytes. The map grows by itself when full, so this
+        /// only matters to avoid early growth steps. Default 64 MiB; at least 1 MiB.
+        public var initialMapSize: Int = 64 << 20
+        /// The largest payload (and, separately, metadata) an event may carry, in bytes.
+        /// Default 4 MiB.
+        public var maxPayloadBytes: Int = 4 << 20
+        /// LMDB reader slots shared by every process that opens the store. Default 256.
+        public var maxReaders: Int = 256
+        /// Create the directory when it does not exist. Default `true`.
+        public var createIfMissing = true
+        /// Permissions of the files LMDB creates (data and lock file). Default `0o600`.
+        public var fileMode: mode_t = 0o600
+        /// The most append requests the writer commits in one transaction. Default 4096.
+        public var maxBatchRequests = 4096
+        /// Where the store logs (open, map growth, flush failures). Never bootstrapped by Kiroku;
+        /// the default discards everything.
+        public var logger = Logger(label: "kiroku.log", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        /// Default options: durable, 64 MiB initial map, 4 MiB payloads.
+        public init() {}
+    }
+}

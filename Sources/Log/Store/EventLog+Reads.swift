@@ -1,0 +1,165 @@
+import CLMDB
+import Foundation
+
+extension EventLog {
+    /// Which way a per-key read walks the key's versions.
+    public enum Direction: Sendable, Hashable {
+        /// Oldest first, from the given version up.
+        case forward
+        /// Newest first, from the given version down.
+        case backward
+    }
+
+    /// The position of the last committed record; `0` when the log is empty.
+    public func headPosition() throws -> UInt64 {
+        try withReadTransaction { txn in try Writer.headPosition(layout, in: txn) }
+    }
+
+    /// The key's current version (its last event's version), or `nil` when it has no events.
+    public func currentVersion(of key: String) throws -> UInt64? {
+        try Self.validate(key: key)
+        let version = try withReadTransaction { txn in
+            try AppendPlanner.currentVersion(of: key, keys: layout.keys, in: txn)
+        }
+        return version == 0 ? nil : version
+    }
+
+    /// The record at `position`, or `nil` when there is none.
+    ///
+    /// - Throws: ``KirokuError/Code/corruption`` when the stored bytes fail their checksum.
+    public func record(at position: UInt64) throws -> Record? {
+        try withReadTransaction { txn in try Self.record(at: position, layout: layout, in: txn) }
+    }
+
+    /// Up to `limit` events of one key, starting at version `from` (inclusive).
+    ///
+    /// Forward reads return versions `from, from+1, …`; backward reads `from, from-1, …`, where a
+    /// `from` past the current version starts at the current version (`UInt64.max` means "from
+    /// the newest"). Page through a long key by passing the version after (or before) the last
+    /// one returned.
+    public func read(key: String, from version: UInt64 = 1, direction: Direction = .forward, limit: Int = 1000) throws -> [Record] {
+        try Self.validate(key: key)
+        guard limit > 0 else { return [] }
+        return try withReadTransaction { txn in
+            var positions: [UInt64] = []
+            try txn.withCursor(layout.keys) { cursor in
+                try key.withUTF8Bytes { keyBytes in
+                    guard try cursor.get(MDB_SET_KEY, key: keyBytes) != nil else { return }
+                    let start = try VersionPosition(version: version, position: 0).withBytes { probe in
+                        try cursor.get(MDB_GET_BOTH_RANGE, key: keyBytes, value: probe)
+                    }
+                    var entry: Cursor.Entry?
+                    switch direction {
+                    case .forward:
+                        entry = start
+                    case .backward:
+                        if let start, let found = VersionPosition(start.value), found.version == version {
+                            entry = start
+                        } else if start != nil {
+                            entry = try cursor.get(MDB_PREV_DUP)
+                        } else {
+                            entry = try cursor.get(MDB_LAST_DUP)
+                        }
+                    }
+                    let step = direction == .forward ? MDB_NEXT_DUP : MDB_PREV_DUP
+                    while let current = entry, positions.count < limit {
+                        guard let pair = VersionPosition(current.value) else {
+                            throw KirokuError(.corruption, "The key index entry of '\(key)' is damaged; run verify.", path: path, key: key)
+                        }
+                        positions.append(pair.position)
+                        entry = try cursor.get(step)
+                    }
+                }
+            }
+            return try positions.map { position in
+                guard let record = try Self.record(at: position, layout: layout, in: txn) else {
+                    throw KirokuError(.corruption, "The key index of '\(key)' points at position \(position), which holds no record; run verify.", path: path, key: key, position: position)
+                }
+                return record
+            }
+        }
+    }
+
+    /// Up to `limit` records in log order, starting at global position `from` (inclusive).
+    ///
+    /// Page through the whole log by passing the last returned position plus one. Each call is
+    /// one short read transaction, so a long scan never pins old pages.
+    public func readAll(from position: UInt64 = 1, limit: Int = 1000) throws -> [Record] {
+        guard limit > 0 else { return [] }
+        return try withReadTransaction { txn in
+            var records: [Record] = []
+            try txn.withCursor(layout.records) { cursor in
+                var entry = try BigEndianKey(position).withBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+                while let current = entry, records.count < limit {
+                    guard current.key.count == 8 else {
+                        throw KirokuError(.corruption, "A record key is not 8 bytes long; run verify.", path: path)
+                    }
+                    let found = BigEndianKey.value(current.key)
+                    records.append(try Self.decode(current.value, at: found))
+                    entry = try cursor.get(MDB_NEXT)
+                }
+            }
+            return records
+        }
+    }
+
+    /// Up to `limit` keys that start with `prefix`, in byte order, after `after` when given.
+    ///
+    /// Page through many keys by passing the last key returned as `after`.
+    public func keys(prefix: String = "", after: String? = nil, limit: Int = 1000) throws -> [String] {
+        guard limit > 0 else { return [] }
+        return try withReadTransaction { txn in
+            var keys: [String] = []
+            try txn.withCursor(layout.keys) { cursor in
+                let start = after.map { max($0, prefix) } ?? prefix
+                var entry: Cursor.Entry?
+                if start.isEmpty {
+                    entry = try cursor.get(MDB_FIRST)
+                } else {
+                    entry = try start.withUTF8Bytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+                }
+                let prefixBytes = Array(prefix.utf8)
+                while let current = entry, keys.count < limit {
+                    guard current.key.starts(with: prefixBytes) else { break }
+                    guard let key = String(validating: current.key, as: UTF8.self) else {
+                        throw KirokuError(.corruption, "A key in the key index is not valid UTF-8; run verify.", path: path)
+                    }
+                    if key != after { keys.append(key) }
+                    entry = try cursor.get(MDB_NEXT_NODUP)
+                }
+            }
+            return keys
+        }
+    }
+
+    // MARK: Helpers shared by reads and verify
+
+    static func record(at position: UInt64, layout: StoreLayout, in txn: Transaction) throws -> Record? {
+        try BigEndianKey(position).withBytes { key in
+            guard let bytes = try txn.get(layout.records, key) else { return nil }
+            return try decode(bytes, at: position)
+        }
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws -> Record {
+        do {
+            return try RecordCodec.view(position: position, bytes: bytes).record(position: position)
+        } catch {
+            throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
+        }
+    }
+
+    /// Runs `body` in a short read transaction, translating failures into ``KirokuError``.
+    func withReadTransaction<T>(_ body: (Transaction) throws -> T) throws -> T {
+        do {
+            return try environment.read(body)
+        } catch var error as KirokuError {
+            error.path = error.path ?? path
+            throw error
+        } catch is EnvironmentClosed {
+            throw KirokuError(.closed, "The log is closed; open it again to read.", path: path)
+        } catch let status as LMDBStatus {
+            throw KirokuError(status: status, path: path, doing: "reading")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import CLMDB
+import Foundation
+
+/// The named LMDB databases of a store, documented in `docs/FORMAT.md`.
+struct StoreLayout: Sendable {
+    /// position (8 bytes BE) → encoded record; written with `MDB_APPEND`.
+    let records: MDB_dbi
+    /// key (UTF-8) → (version BE, position BE), sorted 16-byte duplicates; the last is current.
+    let keys: MDB_dbi
+    /// idempotency id (UTF-8) → position (8 bytes BE).
+    let ids: MDB_dbi
+    /// "format" → UInt32 LE, "store-id" → 16-byte UUID.
+    let meta: MDB_dbi
+
+    /// The store format this build writes and reads.
+    static let formatVersion: UInt32 = 1
+    static let formatKey = "format"
+    static let storeIdKey = "store-id"
+
+    enum OpenFailure: Error {
+        case notAStore(String)
+        case newerFormat(UInt32)
+    }
+
+    /// Checks that the environment is a Kiroku store (or empty), initialises an empty one, and
+    /// opens the databases. Runs once, on open, before the writer starts.
+    static func open(_ env: Environment) throws -> StoreLayout {
+        // Look before writing: a foreign LMDB environment is reported, never modified.
+        let state: (hasMeta: Bool, mainEntries: Int) = try env.read { txn in
+            var dbi: MDB_dbi = 0
+            let rc = mdb_dbi_open(txn.handle, "meta", 0, &dbi)
+            if rc == 0 { return (true, 0) }
+            if rc != MDB_NOTFOUND { throw LMDBStatus(code: rc) }
+            var main: MDB_dbi = 0
+            try lmdbCheck(mdb_dbi_open(txn.handle, nil, 0, &main))
+            return (false, try txn.entryCount(main))
+        }
+        if !state.hasMeta && state.mainEntries > 0 {
+            throw OpenFailure.notAStore("it is an LMDB environment without Kiroku's meta database")
+        }
+        return try env.write { txn in
+            let meta = try Environment.openDatabase(txn, name: "meta", flags: MDB_CREATE)
+            let format: UInt32? = try formatKey.withUTF8Bytes { key in
+                try txn.get(meta, key).map { bytes in
+                    bytes.count == 4 ? UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)) : UInt32.max
+                }
+            }
+            switch format {
+            case nil:
+                if state.hasMeta { throw OpenFailure.notAStore("its meta database has no format version") }
+                var version = formatVersion.littleEndian
+                try formatKey.withUTF8Bytes { key in
+                    try withUnsafeBytes(of: &version) { try txn.put(meta, key, $0) }
+                }
+                var uuid = UUID().uuid
+                try storeIdKey.withUTF8Bytes { key in
+                    try withUnsafeBytes(of: &uuid) { try txn.put(meta, key, $0) }
+                }
+            case let stored? where stored > formatVersion:
+                throw OpenFailure.newerFormat(stored)
+            default:
+                break
+            }
+            return StoreLayout(
+                records: try Environment.openDatabase(txn, name: "records", flags: MDB_CREATE),
+                keys: try Environment.openDatabase(txn, name: "keys", flags: MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED),
+                ids: try Environment.openDatabase(txn, name: "ids", flags: MDB_CREATE),
+                meta: meta
+            )
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import CLMDB
+import Foundation
+import Logging
+
+/// The store's single writer: one thread that owns every write transaction of this process.
+///
+/// Appends from any number of tasks are queued; the writer drains the queue into one
+/// transaction (group commit), so N concurrent appenders share one fsync. Each request is
+/// checked alone, and one that fails never fails the others of its batch.
+///
+/// `@unchecked Sendable`: `pending` and `stopping` are only touched with `condition` locked;
+/// `unsynced` only on the writer thread; the rest is immutable.
+final class Writer: @unchecked Sendable {
+    private struct Pending {
+        let groups: [AppendGroup]
+        let continuation: CheckedContinuation<[AppendResult], any Error>
+    }
+
+    private let environment: Environment
+    private let layout: StoreLayout
+    private let durability: Durability
+    private let maxBatch: Int
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var pending: [Pending] = []
+    private var stopping = false
+    private var unsynced = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int, logger: Logger) {
+        self.environment = environment
+        self.layout = layout
+        self.durability = durability
+        self.maxBatch = max(1, maxBatch)
+        self.logger = logger
+        let thread = Thread { [self] in run() }
+        thread.name = "kiroku-writer"
+        thread.start()
+    }
+
+    /// Queues an append and waits for the commit that includes it.
+    func submit(_ groups: [AppendGroup]) async throws -> [AppendResult] {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: KirokuError(.closed, "The log is closed; open it again to append.", path: environment.path))
+                return
+            }
+            pending.append(Pending(groups: groups, continuation: continuation))
+            if pending.count == 1 { condition.signal() }
+            condition.unlock()
+        }
+    }
+
+    /// Commits what is queued, stops the thread and waits for it. Later appends fail with `.closed`.
+    func stop() {
+        condition.lock()
+        let wasStopping = stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if !wasStopping { finished.wait() }
+    }
+
+    private var flushInterval: Duration? {
+        if case .noSync(let interval) = durability { return interval }
+        return nil
+    }
+
+    private func run() {
+        var nextFlush = flushInterval.map { Date() + $0.timeInterval }
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping {
+                if let deadline = nextFlush {
+                    if !condition.wait(until: deadline) { break }
+                } else {
+                    condition.wait()
+                }
+            }
+            let batch: [Pending]
+            if pending.count <= maxBatch {
+                batch = pending
+                pending.removeAll(keepingCapacity: true)
+            } else {
+                batch = Array(pending.prefix(maxBatch))
+                pending.removeFirst(maxBatch)
+            }
+            let done = stopping && pending.isEmpty
+            condition.unlock()
+
+            if !batch.isEmpty { commit(batch) }
+            if let interval = flushInterval, let deadline = nextFlush, done || Date() >= deadline {
+                flush()
+                nextFlush = Date() + interval.timeInterval
+            }
+            if done && batch.isEmpty { break }
+        }
+        finished.signal()
+    }
+
+    private func flush() {
+        guard unsynced else { return }
+        do {
+            try environment.sync()
+            unsynced = false
+        } catch {
+            logger.error("Periodic flush of the log failed; will retry at the next interval", metadata: [
+                "path": "\(environment.path)", "error": "\(error)",
+            ])
+        }
+    }
+
+    private func commit(_ batch: [Pending]) {
+        while true {
+            var outcomes: [Result<[AppendResult], KirokuError>] = []
+            outcomes.reserveCapacity(batch.count)
+            do {
+                let timestamp = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+                try environment.write { txn in
+                    var planner = AppendPlanner(layout: layout, head: try Self.headPosition(layout, in: txn), timestampMicros: timestamp)
+                    for request in batch {
+                        outcomes.append(try planner.apply(request.groups, in: txn))
+                    }
+                }
+                if flushInterval != nil { unsynced = true }
+                for (request, outcome) in zip(batch, outcomes) {
+                    request.continuation.resume(with: outcome)
+                }
+                return
+            } catch let status as LMDBStatus where status == .mapFull {
+                do {
+                    try growMap()
+                } catch {
+                    failAll(batch, with: KirokuError(status: error, path: environment.path, doing: "growing the map"))
+                    return
+                }
+            } catch let error as KirokuError {
+                failAll(batch, with: error)
+                return
+            } catch let status as LMDBStatus {
+                failAll(batch, with: KirokuError(status: status, path: environment.path, doing: "committing appends"))
+                return
+            } catch {
+                failAll(batch, with: KirokuError(.storageFailure, "Committing appends failed: \(error).", path: environment.path))
+                return
+            }
+        }
+    }
+
+    private func growMap() throws(LMDBStatus) {
+        let current = environment.mapSize
+        let target = current < (1 << 30) ? current * 2 : current + (1 << 30)
+        try environment.grow(to: target)
+        logger.info("Grew the log's memory map", metadata: [
+            "path": "\(environment.path)", "from": "\(current)", "to": "\(environment.mapSize)",
+        ])
+    }
+
+    private func failAll(_ batch: [Pending], with error: KirokuError) {
+        for request in batch { request.continuation.resume(throwing: error) }
+    }
+
+    /// The last committed position (0 for an empty log).
+    static func headPosition(_ layout: StoreLayout, in txn: Transaction) throws -> UInt64 {
+        try txn.withCursor(layout.records) { cursor in
+            guard let last = try cursor.get(MDB_LAST) else { return 0 }
+            guard last.key.count == 8 else {
+                throw KirokuError(.corruption, "The last record key is not 8 bytes; run verify.")
+            }
+            return BigEndianKey.value(last.key)
+        }
+    }
+}
+
+extension Duration {
+    /// This duration in seconds, for `Date` arithmetic.
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
