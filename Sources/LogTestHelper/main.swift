@@ -1,1 +1,50 @@
-print("placeholder")
+// A second process for Kiroku's cross-process tests. Not for users.
+//
+//   LogTestHelper append <store> <name> <count> [initialMapSize] [payloadBytes]
+//
+// Appends `count` events with ids "<name>-<i>" to keys "<name>-<i % 7>" from 8 concurrent tasks
+// and prints one line per acknowledged append: "ack <id> <key> <version> <position>".
+import Foundation
+import Log
+
+@main
+struct LogTestHelper {
+    static func main() async {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 5, arguments[1] == "append", let count = Int(arguments[4]) else {
+            FileHandle.standardError.write(Data("usage: LogTestHelper append <store> <name> <count> [initialMapSize] [payloadBytes]\n".utf8))
+            exit(64)
+        }
+        let path = arguments[2]
+        let name = arguments[3]
+        var options = EventLog.Options()
+        if arguments.count > 5, let size = Int(arguments[5]) { options.initialMapSize = size }
+        let payloadBytes = arguments.count > 6 ? Int(arguments[6]) ?? 100 : 100
+        do {
+            let log = try EventLog(path: path, options: options)
+            let payload = Data(repeating: UInt8(ascii: "x"), count: payloadBytes)
+            let lines = try await withThrowingTaskGroup(of: [String].self) { group in
+                for lane in 0..<8 {
+                    group.addTask {
+                        var lines: [String] = []
+                        for i in stride(from: lane, to: count, by: 8) {
+                            let id = "\(name)-\(i)"
+                            let key = "\(name)-\(i % 7)"
+                            let result = try await log.append(to: key, EventData(type: "Tested", payload: payload, id: id))
+                            lines.append("ack \(id) \(key) \(result.version) \(result.position)")
+                        }
+                        return lines
+                    }
+                }
+                var all: [String] = []
+                for try await lines in group { all += lines }
+                return all
+            }
+            log.close()
+            print(lines.joined(separator: "\n"))
+        } catch {
+            FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
