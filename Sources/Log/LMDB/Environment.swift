@@ -137,9 +137,14 @@ final class Environment: @unchecked Sendable {
     }
 
     /// Opens (creating when asked) a named database inside a write transaction.
-    static func openDatabase(_ txn: Transaction, name: String, flags: Int32) throws(LMDBStatus) -> MDB_dbi {
+    /// `name` `nil` is LMDB's main (unnamed) database.
+    static func openDatabase(_ txn: Transaction, name: String?, flags: Int32) throws(LMDBStatus) -> MDB_dbi {
         var dbi: MDB_dbi = 0
-        try lmdbCheck(mdb_dbi_open(txn.handle, name, UInt32(bitPattern: flags), &dbi))
+        if let name {
+            try lmdbCheck(mdb_dbi_open(txn.handle, name, UInt32(bitPattern: flags), &dbi))
+        } else {
+            try lmdbCheck(mdb_dbi_open(txn.handle, nil, UInt32(bitPattern: flags), &dbi))
+        }
         return dbi
     }
 

@@ -23,8 +23,15 @@ struct LMDBStatus: Error, Equatable, CustomStringConvertible {
     static let readersFull = LMDBStatus(code: MDB_READERS_FULL)
 
     var isCorruption: Bool {
-        code == MDB_CORRUPTED || code == MDB_PAGE_NOTFOUND || code == MDB_PANIC
+        code == MDB_CORRUPTED || code == MDB_PAGE_NOTFOUND
     }
+
+    /// The environment hit an unrecoverable error earlier (a failed meta page write); it must be
+    /// closed and opened again.
+    var isPanic: Bool { code == MDB_PANIC }
+
+    /// LMDB reports a short write (the file system ran out of room mid-write) as `EIO`.
+    var isIOError: Bool { code == EIO }
 
     /// The file is not an LMDB environment this library can read.
     var isNotAnEnvironment: Bool {

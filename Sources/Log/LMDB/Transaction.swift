@@ -40,6 +40,15 @@ struct Transaction {
         try lmdbCheck(rc)
     }
 
+    /// Deletes one duplicate (`value`) of `key` in a sorted-duplicates database.
+    func delete(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LMDBStatus) {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        let rc = mdb_del(handle, dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return }
+        try lmdbCheck(rc)
+    }
+
     /// Runs `body` with a cursor on `dbi` that is closed when it returns.
     func withCursor<T, E: Error>(_ dbi: MDB_dbi, _ body: (Cursor) throws(E) -> T) throws(E) -> T {
         var cursorHandle: OpaquePointer?

@@ -1,0 +1,28 @@
+# Kiroku: the two commands of the quick start, and the ones around them.
+SWIFT ?= swift
+
+.PHONY: all bootstrap build test demo bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	$(SWIFT) build
+
+# The whole test suite on the real LMDB (temporary directories, real helper processes).
+test: bootstrap
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# A tour of the log on a fresh temporary store (release build, so the numbers mean something).
+demo: bootstrap
+	$(SWIFT) run -c release kiroku-demo
+
+# The benchmark suite: Kiroku beside raw LMDB, in one run. See docs/BENCHMARKS.md.
+bench: bootstrap
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+clean:
+	rm -rf .build Benchmarks/.build
