@@ -3,32 +3,29 @@ import Testing
 @testable import Log
 
 @Suite struct ChecksumTests {
-    @Test func crc32cMatchesTheStandardCheckValue() {
-        // The CRC-32C check value from the iSCSI specification (RFC 3720).
-        let value = Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) }
-        #expect(value == 0xE306_9283)
-        let zeros = [UInt8](repeating: 0, count: 32).withUnsafeBytes { CRC32C.checksum($0) }
-        #expect(zeros == 0x8A91_36AA)
-    }
-
-    @Test func incrementalEqualsOneShot() {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes.withUnsafeBytes { all in
-            for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
-                let first = CRC32C.update(0, UnsafeRawBufferPointer(rebasing: all[0..<split]))
-                let both = CRC32C.update(first, UnsafeRawBufferPointer(rebasing: all[split...]))
-                #expect(both == CRC32C.checksum(all))
-            }
-        }
+    /// Values from the reference implementation (python-xxhash, which wraps xxhash's C code).
+    @Test(arguments: [
+        ([UInt8](), UInt64(0), UInt64(0xEF46_DB37_51D8_E999)),
+        (Array("a".utf8), 0, 0xD24E_C4F1_A98C_6E5B),
+        (Array("abc".utf8), 0, 0x44BC_2CF5_AD77_0999),
+        (Array("123456789".utf8), 0, 0x8CB8_41DB_40E6_AE83),
+        (Array(0...255) + Array(0...255), 0, 0x7B3B_FCAA_C034_8AC0),
+        (Array("Kiroku records".utf8), 42, 0xBA2B_7E65_9279_CA08),
+        (Array(0..<40), 7, 0xFC9F_7A1B_2401_2CB5),
+    ] as [([UInt8], UInt64, UInt64)])
+    func xxh64MatchesTheReference(bytes: [UInt8], seed: UInt64, expected: UInt64) {
+        #expect(bytes.withUnsafeBytes { XXH64.hash($0, seed: seed) } == expected)
     }
 
     @Test func codecRoundTripsAndRejectsDamage() throws {
         let event = EventData(type: "T", payload: Data("hello".utf8), metadata: Data("m".utf8), id: "i")
-        let size = RecordCodec.encodedSize(key: "key", event: event)
+        let size = RecordCodec.encodedSize(keyCount: 3, event: event)
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes {
-            RecordCodec.encode(into: $0, position: 9, version: 3, timestampMicros: 1_700_000_000_000_000, key: "key", event: event)
+            let buffer = $0
+            "key".withUTF8Bytes { key in
+                RecordCodec.encode(into: buffer, position: 9, version: 3, timestampMicros: 1_700_000_000_000_000, key: key, event: event)
+            }
         }
         let record = try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).record(position: 9) }
         #expect(record.key == "key" && record.version == 3 && record.type == "T" && record.id == "i")

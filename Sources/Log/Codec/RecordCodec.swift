@@ -14,31 +14,32 @@ import Foundation
 /// 24      4    payload length (LE)
 /// 28      4    metadata length (LE)
 /// 32      …    key, type, id, payload, metadata (UTF-8 / raw bytes)
-/// end-4   4    CRC-32C (LE) of the 8-byte big-endian position followed by every byte above
+/// end-8   8    XXH64 (LE) of every byte above, seeded with the record's position
 /// ```
-/// The position is covered by the checksum though it is the LMDB key, so a record found under
-/// the wrong position fails its check too.
+/// The position seeds the checksum though it is the LMDB key, so a record found under the wrong
+/// position fails its check too.
 enum RecordCodec {
     static let formatVersion: UInt8 = 1
     static let headerSize = 32
-    static let trailerSize = 4
+    static let trailerSize = 8
     private static let hasMetadata: UInt8 = 1
     private static let hasId: UInt8 = 2
 
-    static func encodedSize(key: String, event: EventData) -> Int {
-        headerSize + key.utf8.count + event.type.utf8.count + (event.id?.utf8.count ?? 0)
+    static func encodedSize(keyCount: Int, event: EventData) -> Int {
+        headerSize + keyCount + event.type.utf8.count + (event.id?.utf8.count ?? 0)
             + event.payload.count + (event.metadata?.count ?? 0) + trailerSize
     }
 
-    /// Writes the record into `buffer`, which must be exactly `encodedSize(key:event:)` bytes.
+    /// Writes the record into `buffer`, which must be exactly `encodedSize(keyCount:event:)`
+    /// bytes; `key` is the partition key's UTF-8.
     static func encode(into buffer: UnsafeMutableRawBufferPointer, position: UInt64, version: UInt64,
-                       timestampMicros: Int64, key: String, event: EventData) {
+                       timestampMicros: Int64, key: UnsafeRawBufferPointer, event: EventData) {
         var flags: UInt8 = 0
         if event.metadata != nil { flags |= hasMetadata }
         if event.id != nil { flags |= hasId }
         buffer.storeBytes(of: formatVersion, toByteOffset: 0, as: UInt8.self)
         buffer.storeBytes(of: flags, toByteOffset: 1, as: UInt8.self)
-        buffer.storeBytes(of: UInt16(key.utf8.count).littleEndian, toByteOffset: 2, as: UInt16.self)
+        buffer.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: 2, as: UInt16.self)
         buffer.storeBytes(of: UInt16(event.type.utf8.count).littleEndian, toByteOffset: 4, as: UInt16.self)
         buffer.storeBytes(of: UInt16(event.id?.utf8.count ?? 0).littleEndian, toByteOffset: 6, as: UInt16.self)
         buffer.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt64.self)
@@ -46,31 +47,33 @@ enum RecordCodec {
         buffer.storeBytes(of: UInt32(event.payload.count).littleEndian, toByteOffset: 24, as: UInt32.self)
         buffer.storeBytes(of: UInt32(event.metadata?.count ?? 0).littleEndian, toByteOffset: 28, as: UInt32.self)
         var offset = headerSize
-        func copy(_ bytes: UnsafeRawBufferPointer) {
-            guard bytes.count > 0 else { return }
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
-            offset += bytes.count
-        }
-        key.withUTF8Bytes(copy)
-        event.type.withUTF8Bytes(copy)
-        event.id?.withUTF8Bytes(copy)
-        event.payload.withUnsafeBytes(copy)
-        event.metadata?.withUnsafeBytes(copy)
-        let crc = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
-        buffer.storeBytes(of: crc.littleEndian, toByteOffset: offset, as: UInt32.self)
+        offset = copy(key, into: buffer, at: offset)
+        offset = event.type.withUTF8Bytes { copy($0, into: buffer, at: offset) }
+        if let id = event.id { offset = id.withUTF8Bytes { copy($0, into: buffer, at: offset) } }
+        offset = event.payload.withUnsafeBytes { copy($0, into: buffer, at: offset) }
+        if let metadata = event.metadata { offset = metadata.withUnsafeBytes { copy($0, into: buffer, at: offset) } }
+        let check = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
+        buffer.storeBytes(of: check.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
 
-    static func checksum(position: UInt64, body: UnsafeRawBufferPointer) -> UInt32 {
-        var positionBE = position.bigEndian
-        let seed = withUnsafeBytes(of: &positionBE) { CRC32C.update(0, $0) }
-        return CRC32C.update(seed, body)
+    /// Copies `bytes` into `buffer` at `offset` and returns the offset after them.
+    @inline(__always)
+    private static func copy(_ bytes: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            (buffer.baseAddress! + offset).copyMemory(from: source, byteCount: bytes.count)
+        }
+        return offset + bytes.count
+    }
+
+    static func checksum(position: UInt64, body: UnsafeRawBufferPointer) -> UInt64 {
+        XXH64.hash(body, seed: position)
     }
 
     /// Why stored bytes are not a valid record.
     enum Failure: Error, Equatable {
         case tooShort(Int)
         case unknownFormat(UInt8)
-        case badChecksum(stored: UInt32, computed: UInt32)
+        case badChecksum(stored: UInt64, computed: UInt64)
         case badLengths
         case badText
     }
@@ -120,7 +123,7 @@ enum RecordCodec {
         let format = bytes.load(fromByteOffset: 0, as: UInt8.self)
         guard format == formatVersion else { throw .unknownFormat(format) }
         let bodyCount = bytes.count - trailerSize
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bodyCount, as: UInt32.self))
+        let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bodyCount, as: UInt64.self))
         let computed = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: bytes[0..<bodyCount]))
         guard stored == computed else { throw .badChecksum(stored: stored, computed: computed) }
         let flags = bytes.load(fromByteOffset: 1, as: UInt8.self)

@@ -39,20 +39,21 @@ struct AppendPlanner {
         for (group, firstVersion) in planned {
             let firstPosition = head + 1
             var version = firstVersion
-            for event in group.events {
-                head += 1
-                try put(event, key: group.key, version: version, position: head, in: txn)
-                version += 1
+            try group.key.withUTF8Bytes { keyBytes in
+                for event in group.events {
+                    head += 1
+                    try put(event, key: keyBytes, version: version, position: head, in: txn)
+                    version += 1
+                }
             }
             results.append(AppendResult(key: group.key, positions: firstPosition...head, versions: firstVersion...(version - 1)))
         }
         return .success(results)
     }
 
-    private func put(_ event: EventData, key: String, version: UInt64, position: UInt64, in txn: Transaction) throws {
-        let size = RecordCodec.encodedSize(key: key, event: event)
-        let positionKey = BigEndianKey(position)
-        try positionKey.withBytes { positionBytes in
+    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, position: UInt64, in txn: Transaction) throws {
+        let size = RecordCodec.encodedSize(keyCount: key.count, event: event)
+        try BigEndianKey(position).withBytes { positionBytes in
             try txn.putReserved(layout.records, positionBytes, size: size, flags: MDB_APPEND) { buffer in
                 RecordCodec.encode(into: buffer, position: position, version: version,
                                    timestampMicros: timestampMicros, key: key, event: event)
@@ -63,10 +64,8 @@ struct AppendPlanner {
                 }
             }
         }
-        try key.withUTF8Bytes { keyBytes in
-            try VersionPosition(version: version, position: position).withBytes { entry in
-                try txn.put(layout.keys, keyBytes, entry)
-            }
+        try VersionPosition(version: version, position: position).withBytes { entry in
+            try txn.put(layout.keys, key, entry)
         }
     }
 

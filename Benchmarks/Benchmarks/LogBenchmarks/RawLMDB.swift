@@ -1,0 +1,70 @@
+// The limit: raw LMDB C calls doing the puts Kiroku does per event, with nothing else.
+import CLMDB
+import Foundation
+
+/// A bare LMDB environment with the same databases as a Kiroku store.
+final class RawLMDB {
+    let env: OpaquePointer
+    let records: MDB_dbi
+    let keys: MDB_dbi
+    var head: UInt64 = 0
+    var versions: [String: UInt64] = [:]
+
+    init(path: String, sync: Bool) {
+        var env: OpaquePointer?
+        check(mdb_env_create(&env))
+        check(mdb_env_set_maxdbs(env, 8))
+        check(mdb_env_set_mapsize(env, 4 << 30))
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        check(mdb_env_open(env, path, UInt32(MDB_NOTLS | (sync ? 0 : MDB_NOSYNC)), 0o600))
+        self.env = env!
+        var txn: OpaquePointer?
+        check(mdb_txn_begin(env, nil, 0, &txn))
+        var records: MDB_dbi = 0
+        var keys: MDB_dbi = 0
+        check(mdb_dbi_open(txn, "records", UInt32(MDB_CREATE), &records))
+        check(mdb_dbi_open(txn, "keys", UInt32(MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED), &keys))
+        check(mdb_txn_commit(txn))
+        self.records = records
+        self.keys = keys
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// One transaction: per event, the record with `MDB_APPEND` and, when `index` is set, its
+    /// (version, position) entry under the key, exactly the puts Kiroku makes.
+    func appendBatch(key: String, value: [UInt8], count: Int, index: Bool) {
+        var txn: OpaquePointer?
+        check(mdb_txn_begin(env, nil, 0, &txn))
+        var version = versions[key] ?? 0
+        var keyBytes = Array(key.utf8)
+        var valueCopy = value
+        for _ in 0..<count {
+            head += 1
+            version += 1
+            var positionBE = head.bigEndian
+            withUnsafeMutableBytes(of: &positionBE) { position in
+                valueCopy.withUnsafeMutableBytes { bytes in
+                    var k = MDB_val(mv_size: 8, mv_data: position.baseAddress)
+                    var v = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
+                    check(mdb_put(txn, records, &k, &v, UInt32(MDB_APPEND)))
+                }
+                guard index else { return }
+                var pair = (version.bigEndian, head.bigEndian)
+                withUnsafeMutableBytes(of: &pair) { entry in
+                    keyBytes.withUnsafeMutableBytes { keyBuffer in
+                        var k = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+                        var v = MDB_val(mv_size: 16, mv_data: entry.baseAddress)
+                        check(mdb_put(txn, keys, &k, &v, 0))
+                    }
+                }
+            }
+        }
+        versions[key] = version
+        check(mdb_txn_commit(txn))
+    }
+}
+
+private func check(_ rc: Int32, line: Int = #line) {
+    if rc != 0 { fatalError("LMDB error \(rc) at line \(line): \(String(cString: mdb_strerror(rc)))") }
+}

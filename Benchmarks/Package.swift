@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+// Kiroku's benchmarks, a package of their own so that `swift test` in the root never builds
+// the benchmark framework or the baselines. Run with `make bench` from the root.
+import PackageDescription
+
+let package = Package(
+    name: "KirokuBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Kiroku", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "LogBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Log", package: "Kiroku"),
+                .product(name: "CLMDB", package: "Kiroku"),
+            ],
+            path: "Benchmarks/LogBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
