@@ -24,6 +24,10 @@ extension EventLog {
         public var fileMode: mode_t = 0o600
         /// The most append requests the writer commits in one transaction. Default 4096.
         public var maxBatchRequests = 4096
+        /// The most the writer waits for more appends to share a commit, and only after a batch
+        /// of many appends, when few are queued yet (the appenders that commit released are still
+        /// coming back). A lone appender never waits. `.zero` turns it off. Default 200 µs.
+        public var groupCommitWindow: Duration = .microseconds(200)
         /// Where the store logs (open, map growth, flush failures). Never bootstrapped by Kiroku;
         /// the default discards everything.
         public var logger = Logger(label: "kiroku.log", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -72,7 +72,8 @@ public final class EventLog: Sendable {
         self.options = options
         self.environment = environment
         self.writer = Writer(environment: environment, layout: layout, durability: options.durability,
-                             maxBatch: options.maxBatchRequests, logger: options.logger)
+                             maxBatch: options.maxBatchRequests, coalesceWindow: options.groupCommitWindow,
+                             logger: options.logger)
         claimed = false
         options.logger.debug("Opened event log", metadata: ["path": "\(path)", "mapSize": "\(environment.mapSize)"])
     }
@@ -139,6 +140,9 @@ public final class EventLog: Sendable {
         }
         guard options.maxReaders >= 1, options.maxReaders <= 65_536 else {
             throw KirokuError(.invalidOption, "maxReaders must be between 1 and 65536 (got \(options.maxReaders)).")
+        }
+        guard options.groupCommitWindow >= .zero, options.groupCommitWindow <= .seconds(1) else {
+            throw KirokuError(.invalidOption, "groupCommitWindow must be between 0 and 1 second (got \(options.groupCommitWindow)).")
         }
         if case .noSync(let interval) = options.durability, interval <= .zero {
             throw KirokuError(.invalidOption, "The flush interval of .noSync must be positive (got \(interval)).")

@@ -24,10 +24,17 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Pending] = []
     private var stopping = false
+    /// When set, a submit that brings the queue to this length wakes the coalescing writer.
+    private var wakeAt = 0
+    /// The size of the last batch, which tells how many appenders are active (writer thread only).
+    private var lastBatchSize = 0
+    private let coalesceWindow: TimeInterval
     private var unsynced = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int, logger: Logger) {
+    init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
+         coalesceWindow: Duration, logger: Logger) {
+        self.coalesceWindow = coalesceWindow.timeInterval
         self.environment = environment
         self.layout = layout
         self.durability = durability
@@ -48,7 +55,7 @@ final class Writer: @unchecked Sendable {
                 return
             }
             pending.append(Pending(groups: groups, continuation: continuation))
-            if pending.count == 1 { condition.signal() }
+            if pending.count == 1 || pending.count == wakeAt { condition.signal() }
             condition.unlock()
         }
     }
@@ -79,6 +86,7 @@ final class Writer: @unchecked Sendable {
                     condition.wait()
                 }
             }
+            coalesce()
             let batch: [Pending]
             if pending.count <= maxBatch {
                 batch = pending
@@ -90,7 +98,10 @@ final class Writer: @unchecked Sendable {
             let done = stopping && pending.isEmpty
             condition.unlock()
 
-            if !batch.isEmpty { commit(batch) }
+            if !batch.isEmpty {
+                lastBatchSize = batch.count
+                commit(batch)
+            }
             if let interval = flushInterval, let deadline = nextFlush, done || Date() >= deadline {
                 flush()
                 nextFlush = Date() + interval.timeInterval
@@ -98,6 +109,21 @@ final class Writer: @unchecked Sendable {
             if done && batch.isEmpty { break }
         }
         finished.signal()
+    }
+
+    /// With `condition` locked: when the last batch was large and few appends are queued yet,
+    /// waits up to the coalescing window for about half as many. Right after a commit, the
+    /// appenders it released are still coming back; committing the first one alone would cost
+    /// a whole fsync for one event and split the rest into alternating small and large batches.
+    /// A single appender never waits: its last batch was one append.
+    private func coalesce() {
+        guard coalesceWindow > 0, !stopping, pending.count < lastBatchSize / 2 else { return }
+        wakeAt = lastBatchSize / 2
+        let deadline = Date(timeIntervalSinceNow: coalesceWindow)
+        while pending.count < wakeAt && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        wakeAt = 0
     }
 
     private func flush() {
