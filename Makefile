@@ -20,9 +20,12 @@ test: bootstrap
 demo: bootstrap
 	$(SWIFT) run -c release kiroku-demo
 
-# The benchmark suite: Kiroku beside raw LMDB, in one run. See docs/BENCHMARKS.md.
+# The benchmark suite: Kiroku beside raw LMDB, in one run; rewrites docs/BENCHMARKS.md.
 bench: bootstrap
-	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+	mkdir -p .build-bench
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
+	scripts/bench-report .build-bench/results.md "make bench" > docs/BENCHMARKS.md
+	@echo "Wrote docs/BENCHMARKS.md"
 
 clean:
 	rm -rf .build Benchmarks/.build
