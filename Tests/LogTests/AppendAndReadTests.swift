@@ -79,6 +79,34 @@ import Testing
         }
     }
 
+    /// Reads cross the version index's stride in every way: from each version, both directions,
+    /// limits below, at and above the stride.
+    @Test func keyReadsFromEveryVersionMatchTheModel() async throws {
+        try await withLog { log, _ async throws in
+            let count = 3 * Int(KeyIndex.stride) + 5
+            var positions: [UInt64] = []
+            for i in 1...count {
+                positions.append(try await log.append(to: "k", event("E", "\(i)")).position)
+                if i % 3 == 0 { try await log.append(to: "other-\(i % 4)", event()) }
+            }
+            let last = UInt64(count)
+            for from in UInt64(0)...(last + 2) {
+                for limit in [1, 5, 15, 16, 17, 40, 1000] {
+                    let forward = try log.read(key: "k", from: from, limit: limit)
+                    let start = max(from, 1)
+                    let expectedForward = start > last ? [] : Array(start...min(last, start + UInt64(limit) - 1))
+                    #expect(forward.map(\.version) == expectedForward, "forward from \(from) limit \(limit)")
+                    #expect(forward.map(\.position) == expectedForward.map { positions[Int($0) - 1] })
+                    let backward = try log.read(key: "k", from: from, direction: .backward, limit: limit)
+                    let top = min(from, last)
+                    let expectedBackward = top == 0 ? [] : Array((max(1, Int(top) - limit + 1)...Int(top)).reversed()).map { UInt64($0) }
+                    #expect(backward.map(\.version) == expectedBackward, "backward from \(from) limit \(limit)")
+                    #expect(backward.map { String(decoding: $0.payload, as: UTF8.self) } == expectedBackward.map { "\($0)" })
+                }
+            }
+        }
+    }
+
     @Test func readAllPagesThroughTheLogInOrder() async throws {
         try await withLog { log, _ async throws in
             for i in 0..<25 { try await log.append(to: "k\(i % 3)", event()) }

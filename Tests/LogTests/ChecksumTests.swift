@@ -24,11 +24,12 @@ import Testing
         bytes.withUnsafeMutableBytes {
             let buffer = $0
             "key".withUTF8Bytes { key in
-                RecordCodec.encode(into: buffer, position: 9, version: 3, timestampMicros: 1_700_000_000_000_000, key: key, event: event)
+                RecordCodec.encode(into: buffer, position: 9, version: 3, previous: 4, timestampMicros: 1_700_000_000_000_000, key: key, event: event)
             }
         }
         let record = try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).record(position: 9) }
         #expect(record.key == "key" && record.version == 3 && record.type == "T" && record.id == "i")
+        #expect(try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).previous } == 4)
         #expect(record.payload == Data("hello".utf8) && record.metadata == Data("m".utf8))
         // The same bytes under another position fail: the position is part of the checksum.
         #expect(throws: RecordCodec.Failure.self) { try bytes.withUnsafeBytes { _ = try RecordCodec.view(position: 10, bytes: $0) } }

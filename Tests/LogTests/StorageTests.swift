@@ -99,27 +99,50 @@ import Testing
 
     @Test func verifyFindsIndexInconsistencies() async throws {
         try await withLog { log, _ async throws in
-            for i in 1...6 { try await log.append(to: "k", event(id: "id-\(i)")) }
-            // Damage the indexes directly: drop a key entry, point an id elsewhere.
+            for i in 1...40 { try await log.append(to: i == 40 ? "other" : "k", event(id: "id-\(i)")) }
+            // Damage the indexes directly: the key's latest entry, a version-index entry, an id.
             try log.environment.write { txn in
                 try "k".withUTF8Bytes { key in
-                    try VersionPosition(version: 3, position: 3).withBytes { try txn.delete(log.layout.keys, key, value: $0) }
+                    try VersionPosition(version: 30, position: 30).withBytes { try txn.put(log.layout.keys, key, $0) }
+                    try KeyIndex.withIndexKey(key, version: 16) { try txn.delete(log.layout.versionIndex, $0) }
                 }
                 try "id-2".withUTF8Bytes { id in
                     try BigEndianKey(5).withBytes { try txn.put(log.layout.ids, id, $0) }
                 }
             }
-            let report = try log.verify(chunkSize: 2)
-            let kinds = Set(report.problems.map(\.kind))
-            #expect(kinds.contains(.indexMismatch))
-            #expect(kinds.contains(.versionGap))
-            #expect(kinds.contains(.idMismatch))
-            #expect(report.problems.contains { $0.kind == .indexMismatch && $0.position == 3 })
-            #expect(report.problems.contains { $0.kind == .idMismatch && $0.position == 2 })
-            #expect(report.recordsChecked == 6)
-            #expect(report.idsChecked == 6)
-            #expect(report.keyEntriesChecked == 5)
+            let report = try log.verify(chunkSize: 3)
+            #expect(report.problems.contains { $0.kind == .indexMismatch && $0.position == 39 }, "\(report.problems)")
+            #expect(report.problems.contains { $0.kind == .indexMismatch && $0.position == 16 }, "\(report.problems)")
+            #expect(report.problems.contains { $0.kind == .idMismatch && $0.position == 2 }, "\(report.problems)")
+            #expect(report.recordsChecked == 40)
+            #expect(report.idsChecked == 40)
+            #expect(report.keysChecked == 2 + 1) // two keys; versions 16 (deleted) and 32 of "k"
+            // Reads that need the damaged entries say so instead of returning wrong records.
+            await expectError(.corruption) { _ = try log.read(key: "k", from: 10, limit: 3) }
         }
+    }
+
+    @Test func verifyFindsABrokenVersionChain() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.sub("store")
+        let log = try EventLog(path: path)
+        for i in 1...5 { try await log.append(to: "k", event("T", "payload \(i)")) }
+        // Rewrite version 4 (position 4) with a valid checksum but a link to the wrong record.
+        try log.environment.write { txn in
+            try "k".withUTF8Bytes { key in
+                let event = EventData(type: "T", payload: Data("payload 4".utf8))
+                try BigEndianKey(4).withBytes { position in
+                    try txn.putReserved(log.layout.records, position, size: RecordCodec.encodedSize(keyCount: key.count, event: event)) { buffer in
+                        RecordCodec.encode(into: buffer, position: 4, version: 4, previous: 1, timestampMicros: 0, key: key, event: event)
+                    }
+                }
+            }
+        }
+        let report = try log.verify()
+        #expect(report.problems.contains { $0.kind == .versionGap && $0.position == 4 }, "\(report.problems)")
+        await expectError(.corruption) { _ = try log.read(key: "k") }
+        log.close()
     }
 }
 

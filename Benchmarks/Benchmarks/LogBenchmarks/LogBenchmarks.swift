@@ -67,7 +67,7 @@ let benchmarks: @Sendable () -> Void = {
             floor.value!.appendBatch(key: "key-1", value: rawValue, count: benchmark.scaledIterations.count, index: false)
         }
         let same = Fixture<RawLMDB>("raw-same-\(mode)")
-        measure("Batch 1000 \(mode): raw LMDB same work (record + key index)",
+        measure("Batch 1000 \(mode): raw LMDB same work (record + key index puts)",
                   setup: { same.value = RawLMDB(path: same.directory, sync: sync) },
                   teardown: { same.teardown() }) { benchmark in
             same.value!.appendBatch(key: "key-1", value: rawValue, count: benchmark.scaledIterations.count, index: true)

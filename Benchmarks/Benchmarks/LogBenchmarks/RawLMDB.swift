@@ -7,6 +7,7 @@ final class RawLMDB {
     let env: OpaquePointer
     let records: MDB_dbi
     let keys: MDB_dbi
+    let versionIndex: MDB_dbi
     var head: UInt64 = 0
     var versions: [String: UInt64] = [:]
 
@@ -22,17 +23,21 @@ final class RawLMDB {
         check(mdb_txn_begin(env, nil, 0, &txn))
         var records: MDB_dbi = 0
         var keys: MDB_dbi = 0
+        var versionIndex: MDB_dbi = 0
         check(mdb_dbi_open(txn, "records", UInt32(MDB_CREATE), &records))
-        check(mdb_dbi_open(txn, "keys", UInt32(MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED), &keys))
+        check(mdb_dbi_open(txn, "keys", UInt32(MDB_CREATE), &keys))
+        check(mdb_dbi_open(txn, "version-index", UInt32(MDB_CREATE), &versionIndex))
         check(mdb_txn_commit(txn))
         self.records = records
         self.keys = keys
+        self.versionIndex = versionIndex
     }
 
     deinit { mdb_env_close(env) }
 
-    /// One transaction: per event, the record with `MDB_APPEND` and, when `index` is set, its
-    /// (version, position) entry under the key, exactly the puts Kiroku makes.
+    /// One transaction: per event, the record with `MDB_APPEND`; when `index` is set, also the
+    /// puts Kiroku's key index makes: a version-index entry for every 16th version and, once
+    /// per batch, the key's latest (version, position).
     func appendBatch(key: String, value: [UInt8], count: Int, index: Bool) {
         var txn: OpaquePointer?
         check(mdb_txn_begin(env, nil, 0, &txn))
@@ -49,14 +54,23 @@ final class RawLMDB {
                     var v = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
                     check(mdb_put(txn, records, &k, &v, UInt32(MDB_APPEND)))
                 }
-                guard index else { return }
-                var pair = (version.bigEndian, head.bigEndian)
-                withUnsafeMutableBytes(of: &pair) { entry in
-                    keyBytes.withUnsafeMutableBytes { keyBuffer in
-                        var k = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-                        var v = MDB_val(mv_size: 16, mv_data: entry.baseAddress)
-                        check(mdb_put(txn, keys, &k, &v, 0))
-                    }
+                guard index, version % 16 == 0 else { return }
+                var indexKey = keyBytes
+                withUnsafeBytes(of: version.bigEndian) { indexKey.append(contentsOf: $0) }
+                indexKey.withUnsafeMutableBytes { keyBuffer in
+                    var k = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+                    var v = MDB_val(mv_size: 8, mv_data: position.baseAddress)
+                    check(mdb_put(txn, versionIndex, &k, &v, 0))
+                }
+            }
+        }
+        if index {
+            var latest = (version.bigEndian, head.bigEndian)
+            withUnsafeMutableBytes(of: &latest) { entry in
+                keyBytes.withUnsafeMutableBytes { keyBuffer in
+                    var k = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+                    var v = MDB_val(mv_size: 16, mv_data: entry.baseAddress)
+                    check(mdb_put(txn, keys, &k, &v, 0))
                 }
             }
         }

@@ -11,16 +11,17 @@ import Foundation
 ///  6      2    id length (LE)
 ///  8      8    version (LE)
 /// 16      8    timestamp, microseconds since 1970 (LE, signed)
-/// 24      4    payload length (LE)
-/// 28      4    metadata length (LE)
-/// 32      …    key, type, id, payload, metadata (UTF-8 / raw bytes)
+/// 24      8    position of the key's previous record, 0 for its first (LE)
+/// 32      4    payload length (LE)
+/// 36      4    metadata length (LE)
+/// 40      …    key, type, id, payload, metadata (UTF-8 / raw bytes)
 /// end-8   8    XXH64 (LE) of every byte above, seeded with the record's position
 /// ```
 /// The position seeds the checksum though it is the LMDB key, so a record found under the wrong
 /// position fails its check too.
 enum RecordCodec {
     static let formatVersion: UInt8 = 1
-    static let headerSize = 32
+    static let headerSize = 40
     static let trailerSize = 8
     private static let hasMetadata: UInt8 = 1
     private static let hasId: UInt8 = 2
@@ -32,7 +33,7 @@ enum RecordCodec {
 
     /// Writes the record into `buffer`, which must be exactly `encodedSize(keyCount:event:)`
     /// bytes; `key` is the partition key's UTF-8.
-    static func encode(into buffer: UnsafeMutableRawBufferPointer, position: UInt64, version: UInt64,
+    static func encode(into buffer: UnsafeMutableRawBufferPointer, position: UInt64, version: UInt64, previous: UInt64,
                        timestampMicros: Int64, key: UnsafeRawBufferPointer, event: EventData) {
         var flags: UInt8 = 0
         if event.metadata != nil { flags |= hasMetadata }
@@ -44,8 +45,9 @@ enum RecordCodec {
         buffer.storeBytes(of: UInt16(event.id?.utf8.count ?? 0).littleEndian, toByteOffset: 6, as: UInt16.self)
         buffer.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt64.self)
         buffer.storeBytes(of: timestampMicros.littleEndian, toByteOffset: 16, as: Int64.self)
-        buffer.storeBytes(of: UInt32(event.payload.count).littleEndian, toByteOffset: 24, as: UInt32.self)
-        buffer.storeBytes(of: UInt32(event.metadata?.count ?? 0).littleEndian, toByteOffset: 28, as: UInt32.self)
+        buffer.storeBytes(of: previous.littleEndian, toByteOffset: 24, as: UInt64.self)
+        buffer.storeBytes(of: UInt32(event.payload.count).littleEndian, toByteOffset: 32, as: UInt32.self)
+        buffer.storeBytes(of: UInt32(event.metadata?.count ?? 0).littleEndian, toByteOffset: 36, as: UInt32.self)
         var offset = headerSize
         offset = copy(key, into: buffer, at: offset)
         offset = event.type.withUTF8Bytes { copy($0, into: buffer, at: offset) }
@@ -83,6 +85,8 @@ enum RecordCodec {
         let bytes: UnsafeRawBufferPointer
         let version: UInt64
         let timestampMicros: Int64
+        /// Position of the key's previous record; 0 for its first.
+        let previous: UInt64
         let keyRange: Range<Int>
         let typeRange: Range<Int>
         let idRange: Range<Int>?
@@ -132,8 +136,9 @@ enum RecordCodec {
         let idCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
         let version = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         let timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: Int64.self))
-        let payloadCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
-        let metadataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+        let previous = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        let payloadCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
+        let metadataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
         guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount == bodyCount else {
             throw .badLengths
         }
@@ -148,7 +153,7 @@ enum RecordCodec {
         let payloadRange = next(payloadCount)
         let metadataRange = next(metadataCount)
         return View(
-            bytes: bytes, version: version, timestampMicros: timestamp,
+            bytes: bytes, version: version, timestampMicros: timestamp, previous: previous,
             keyRange: keyRange, typeRange: typeRange,
             idRange: flags & hasId != 0 ? idRange : nil,
             payloadRange: payloadRange,

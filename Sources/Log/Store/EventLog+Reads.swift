@@ -19,7 +19,7 @@ extension EventLog {
     public func currentVersion(of key: String) throws -> UInt64? {
         try Self.validate(key: key)
         let version = try withReadTransaction { txn in
-            try AppendPlanner.currentVersion(of: key, keys: layout.keys, in: txn)
+            try AppendPlanner.currentVersion(of: key, layout: layout, in: txn)
         }
         return version == 0 ? nil : version
     }
@@ -41,41 +41,34 @@ extension EventLog {
         try Self.validate(key: key)
         guard limit > 0 else { return [] }
         return try withReadTransaction { txn in
-            var positions: [UInt64] = []
-            try txn.withCursor(layout.keys) { cursor in
-                try key.withUTF8Bytes { keyBytes in
-                    guard try cursor.get(MDB_SET_KEY, key: keyBytes) != nil else { return }
-                    let start = try VersionPosition(version: version, position: 0).withBytes { probe in
-                        try cursor.get(MDB_GET_BOTH_RANGE, key: keyBytes, value: probe)
-                    }
-                    var entry: Cursor.Entry?
-                    switch direction {
-                    case .forward:
-                        entry = start
-                    case .backward:
-                        if let start, let found = VersionPosition(start.value), found.version == version {
-                            entry = start
-                        } else if start != nil {
-                            entry = try cursor.get(MDB_PREV_DUP)
-                        } else {
-                            entry = try cursor.get(MDB_LAST_DUP)
-                        }
-                    }
-                    let step = direction == .forward ? MDB_NEXT_DUP : MDB_PREV_DUP
-                    while let current = entry, positions.count < limit {
-                        guard let pair = VersionPosition(current.value) else {
-                            throw KirokuError(.corruption, "The key index entry of '\(key)' is damaged; run verify.", path: path, key: key)
-                        }
-                        positions.append(pair.position)
-                        entry = try cursor.get(step)
-                    }
+            try key.withUTF8Bytes { keyBytes in
+                let index = KeyIndex(layout: layout)
+                guard let latest = try index.latest(keyBytes, in: txn) else { return [] }
+                let first: UInt64
+                let last: UInt64
+                switch direction {
+                case .forward:
+                    first = max(version, 1)
+                    guard first <= latest.version else { return [] }
+                    last = min(latest.version, first + UInt64(limit) - 1)
+                case .backward:
+                    last = min(version, latest.version)
+                    guard last >= 1 else { return [] }
+                    first = last - min(last - 1, UInt64(limit) - 1)
                 }
-            }
-            return try positions.map { position in
-                guard let record = try Self.record(at: position, layout: layout, in: txn) else {
-                    throw KirokuError(.corruption, "The key index of '\(key)' points at position \(position), which holds no record; run verify.", path: path, key: key, position: position)
+                // Walk the chain from the newest wanted version down to the oldest.
+                var position = try index.position(of: last, key: keyBytes, latest: latest, in: txn)
+                var records: [Record] = []
+                records.reserveCapacity(Int(last - first + 1))
+                var current = last
+                while true {
+                    let view = try index.record(at: position, key: keyBytes, version: current, in: txn)
+                    records.append(try Self.decode(view, at: position))
+                    if current == first { break }
+                    position = view.previous
+                    current -= 1
                 }
-                return record
+                return direction == .forward ? records.reversed() : records
             }
         }
     }
@@ -125,7 +118,7 @@ extension EventLog {
                         throw KirokuError(.corruption, "A key in the key index is not valid UTF-8; run verify.", path: path)
                     }
                     if key != after { keys.append(key) }
-                    entry = try cursor.get(MDB_NEXT_NODUP)
+                    entry = try cursor.get(MDB_NEXT)
                 }
             }
             return keys
@@ -143,7 +136,17 @@ extension EventLog {
 
     static func decode(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws -> Record {
         do {
-            return try RecordCodec.view(position: position, bytes: bytes).record(position: position)
+            return try decode(RecordCodec.view(position: position, bytes: bytes), at: position)
+        } catch let error as KirokuError {
+            throw error
+        } catch {
+            throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
+        }
+    }
+
+    static func decode(_ view: RecordCodec.View, at position: UInt64) throws -> Record {
+        do {
+            return try view.record(position: position)
         } catch {
             throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
         }

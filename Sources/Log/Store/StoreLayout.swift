@@ -5,8 +5,11 @@ import Foundation
 struct StoreLayout: Sendable {
     /// position (8 bytes BE) → encoded record; written with `MDB_APPEND`.
     let records: MDB_dbi
-    /// key (UTF-8) → (version BE, position BE), sorted 16-byte duplicates; the last is current.
+    /// key (UTF-8) → (version BE, position BE) of the key's latest record.
     let keys: MDB_dbi
+    /// key (UTF-8) + version (8 bytes BE) → position (8 bytes BE), for every 16th version of a
+    /// key: entry points into the chain of previous-record positions (see ``KeyIndex``).
+    let versionIndex: MDB_dbi
     /// idempotency id (UTF-8) → position (8 bytes BE).
     let ids: MDB_dbi
     /// "format" → UInt32 LE, "store-id" → 16-byte UUID.
@@ -63,7 +66,8 @@ struct StoreLayout: Sendable {
             }
             return StoreLayout(
                 records: try Environment.openDatabase(txn, name: "records", flags: MDB_CREATE),
-                keys: try Environment.openDatabase(txn, name: "keys", flags: MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED),
+                keys: try Environment.openDatabase(txn, name: "keys", flags: MDB_CREATE),
+                versionIndex: try Environment.openDatabase(txn, name: "version-index", flags: MDB_CREATE),
                 ids: try Environment.openDatabase(txn, name: "ids", flags: MDB_CREATE),
                 meta: meta
             )

@@ -2,7 +2,8 @@ import CLMDB
 
 extension EventLog {
     /// Walks the whole store and reports every inconsistency: a gap in positions, a record that
-    /// fails its checksum, a record and key index that disagree, a key whose versions have gaps,
+    /// fails its checksum, a record whose link to its key's previous record is broken (a gap in
+    /// the key's versions), a key index or version index entry that disagrees with the records,
     /// an idempotency id that points at the wrong record.
     ///
     /// Runs in read transactions of at most `chunkSize` entries each, so it never pins old pages
@@ -16,13 +17,18 @@ extension EventLog {
         while more {
             more = try withReadTransaction { txn in try verifyRecords(from: &nextPosition, limit: chunk, report: &report, in: txn) }
         }
-        var keyResume: (key: [UInt8], version: UInt64)?
-        var lastKey: [UInt8]?
-        var lastVersion: UInt64 = 0
+        var keyResume: [UInt8]?
         more = true
         while more {
             more = try withReadTransaction { txn in
-                try verifyKeys(resume: &keyResume, lastKey: &lastKey, lastVersion: &lastVersion, limit: chunk, report: &report, in: txn)
+                try verifyIndex(layout.keys, resume: &keyResume, limit: chunk, report: &report, in: txn)
+            }
+        }
+        var versionResume: [UInt8]?
+        more = true
+        while more {
+            more = try withReadTransaction { txn in
+                try verifyIndex(layout.versionIndex, resume: &versionResume, limit: chunk, report: &report, in: txn)
             }
         }
         var idResume: [UInt8]?
@@ -62,15 +68,7 @@ extension EventLog {
                     continue
                 }
                 let key = try? view.key
-                let indexed: Bool = try txn.withCursor(layout.keys) { keys in
-                    try VersionPosition(version: view.version, position: position).withBytes { pair in
-                        try keys.get(MDB_GET_BOTH, key: UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange]), value: pair) != nil
-                    }
-                }
-                if !indexed {
-                    report.problems.append(.init(kind: .indexMismatch, position: position, key: key,
-                        message: "the record (version \(view.version)) has no entry in the key index"))
-                }
+                try checkLinks(view, at: position, key: key, report: &report, in: txn)
                 if let id = try? view.id {
                     let stored = try id.withUTF8Bytes { try txn.get(layout.ids, $0).map { BigEndianKey.value($0) } }
                     if stored != position {
@@ -84,55 +82,80 @@ extension EventLog {
         }
     }
 
-    private func verifyKeys(resume: inout (key: [UInt8], version: UInt64)?, lastKey: inout [UInt8]?, lastVersion: inout UInt64,
-                            limit: Int, report: inout VerifyReport, in txn: Transaction) throws -> Bool {
-        try txn.withCursor(layout.keys) { cursor in
+    /// Checks a record's place in its key's history: the link to the previous version, the
+    /// key's latest entry, and its version-index entry when it should have one.
+    private func checkLinks(_ view: RecordCodec.View, at position: UInt64, key: String?, report: inout VerifyReport, in txn: Transaction) throws {
+        let keyBytes = UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange])
+        let index = KeyIndex(layout: layout)
+        if view.version == 1 {
+            if view.previous != 0 {
+                report.problems.append(.init(kind: .versionGap, position: position, key: key,
+                    message: "version 1 links to a previous record at position \(view.previous)"))
+            }
+        } else if view.previous == 0 || view.previous >= position {
+            report.problems.append(.init(kind: .versionGap, position: position, key: key,
+                message: "version \(view.version) has no valid link to version \(view.version - 1)"))
+        } else if (try? index.record(at: view.previous, key: keyBytes, version: view.version - 1, in: txn)) == nil {
+            report.problems.append(.init(kind: .versionGap, position: position, key: key,
+                message: "version \(view.version - 1) is not at position \(view.previous), where version \(view.version) links"))
+        }
+        let latest = try? index.latest(keyBytes, in: txn)
+        if let latest, latest.version > view.version || (latest.version == view.version && latest.position == position) {
+            // Consistent: a later version, or this one.
+        } else {
+            report.problems.append(.init(kind: .indexMismatch, position: position, key: key,
+                message: "the key index says the key's latest is \(latest.map { "version \($0.version) at position \($0.position)" } ?? "nothing"), but version \(view.version) is stored here"))
+        }
+        if view.version % KeyIndex.stride == 0 {
+            let indexed = try KeyIndex.withIndexKey(keyBytes, version: view.version) { indexKey in
+                try txn.get(layout.versionIndex, indexKey).map { BigEndianKey.value($0) }
+            }
+            if indexed != position {
+                report.problems.append(.init(kind: .indexMismatch, position: position, key: key,
+                    message: "the version index has \(indexed.map { "position \($0)" } ?? "no entry") for version \(view.version)"))
+            }
+        }
+    }
+
+    /// Checks that every entry of the key index or the version index points at the record it names.
+    private func verifyIndex(_ dbi: MDB_dbi, resume: inout [UInt8]?, limit: Int, report: inout VerifyReport, in txn: Transaction) throws -> Bool {
+        try txn.withCursor(dbi) { cursor in
             var entry: Cursor.Entry?
             if let resume {
-                entry = try resume.key.withUnsafeBytes { key in
-                    try VersionPosition(version: resume.version, position: 0).withBytes { probe in
-                        try cursor.get(MDB_GET_BOTH_RANGE, key: key, value: probe)
-                    }
-                }
-                // The key's entries from `version` on are gone only if the store changed under
-                // us in a way appends never do; continue with the next key.
-                if entry == nil { entry = try resume.key.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) } }
+                entry = try resume.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
             } else {
                 entry = try cursor.get(MDB_FIRST)
             }
             var count = 0
             while let current = entry {
-                guard let pair = VersionPosition(current.value) else {
-                    report.problems.append(.init(kind: .indexMismatch, position: nil, key: String(decoding: current.key, as: UTF8.self),
-                        message: "a key index entry is \(current.value.count) bytes, not 16"))
-                    entry = try cursor.get(MDB_NEXT)
-                    continue
-                }
                 if count == limit {
-                    resume = (Array(current.key), pair.version)
+                    resume = Array(current.key)
                     return true
                 }
                 count += 1
-                report.keyEntriesChecked += 1
-                let keyBytes = Array(current.key)
+                report.keysChecked += 1
+                let keyBytes: UnsafeRawBufferPointer
+                let expected: VersionPosition?
+                if dbi == layout.keys {
+                    keyBytes = current.key
+                    expected = VersionPosition(current.value)
+                } else if current.key.count > 8, current.value.count == 8 {
+                    keyBytes = UnsafeRawBufferPointer(rebasing: current.key[..<(current.key.count - 8)])
+                    expected = VersionPosition(version: BigEndianKey.value(current.key, at: current.key.count - 8),
+                                               position: BigEndianKey.value(current.value))
+                } else {
+                    keyBytes = current.key
+                    expected = nil
+                }
                 let key = String(decoding: keyBytes, as: UTF8.self)
-                if keyBytes != lastKey {
-                    lastKey = keyBytes
-                    lastVersion = 0
-                }
-                if pair.version != lastVersion + 1 {
-                    report.problems.append(.init(kind: .versionGap, position: pair.position, key: key,
-                        message: "version \(pair.version) follows version \(lastVersion)"))
-                }
-                lastVersion = pair.version
-                let matches: Bool = try BigEndianKey(pair.position).withBytes { positionKey in
-                    guard let bytes = try txn.get(layout.records, positionKey),
-                          let view = try? RecordCodec.view(position: pair.position, bytes: bytes) else { return false }
-                    return view.version == pair.version && keyBytes.elementsEqual(UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange]))
-                }
-                if !matches {
-                    report.problems.append(.init(kind: .indexMismatch, position: pair.position, key: key,
-                        message: "the key index says version \(pair.version) is at this position, but no valid record of this key and version is there"))
+                let name = dbi == layout.keys ? "key index" : "version index"
+                if let expected {
+                    if (try? KeyIndex(layout: layout).record(at: expected.position, key: keyBytes, version: expected.version, in: txn)) == nil {
+                        report.problems.append(.init(kind: .indexMismatch, position: expected.position, key: key,
+                            message: "the \(name) says version \(expected.version) is here, but no valid record of this key and version is"))
+                    }
+                } else {
+                    report.problems.append(.init(kind: .indexMismatch, position: nil, key: key, message: "a \(name) entry has the wrong size"))
                 }
                 entry = try cursor.get(MDB_NEXT)
             }

@@ -8,9 +8,10 @@ public struct VerifyReport: Sendable, Hashable {
             case gap
             /// A record's bytes fail their checksum or cannot be parsed.
             case badRecord = "bad-record"
-            /// A record and the key index disagree (missing, extra or wrong entry).
+            /// A record and the key index or version index disagree (missing, extra or wrong entry).
             case indexMismatch = "index-mismatch"
-            /// A key's versions do not run 1, 2, 3, … without gaps.
+            /// A key's versions do not run 1, 2, 3, … without gaps: a record's link to its key's
+            /// previous version is broken.
             case versionGap = "version-gap"
             /// An idempotency id and its record disagree.
             case idMismatch = "id-mismatch"
@@ -35,8 +36,8 @@ public struct VerifyReport: Sendable, Hashable {
 
     /// Records read from the `records` database.
     public var recordsChecked = 0
-    /// Entries read from the key index.
-    public var keyEntriesChecked = 0
+    /// Entries read from the key index and the version index.
+    public var keysChecked = 0
     /// Entries read from the idempotency-id index.
     public var idsChecked = 0
     /// The highest position seen.

@@ -33,29 +33,36 @@ struct AppendPlanner {
             planned.append((group, current + 1))
             versions[group.key] = current + UInt64(group.events.count)
         }
-        // Write.
+        // Write. Each group reads its key's latest entry again: an earlier group of this
+        // request may have moved it.
+        let index = KeyIndex(layout: layout)
         var results: [AppendResult] = []
         results.reserveCapacity(planned.count)
         for (group, firstVersion) in planned {
             let firstPosition = head + 1
-            var version = firstVersion
-            try group.key.withUTF8Bytes { keyBytes in
+            try group.key.withUTF8Bytes { key in
+                var previous = try index.latest(key, in: txn)?.position ?? 0
+                var version = firstVersion
                 for event in group.events {
                     head += 1
-                    try put(event, key: keyBytes, version: version, position: head, in: txn)
+                    try put(event, key: key, version: version, previous: previous, position: head, in: txn)
+                    try index.noteVersion(key, version: version, position: head, in: txn)
+                    previous = head
                     version += 1
                 }
+                try index.setLatest(key, VersionPosition(version: version - 1, position: head), in: txn)
             }
-            results.append(AppendResult(key: group.key, positions: firstPosition...head, versions: firstVersion...(version - 1)))
+            results.append(AppendResult(key: group.key, positions: firstPosition...head,
+                                        versions: firstVersion...(firstVersion + UInt64(group.events.count) - 1)))
         }
         return .success(results)
     }
 
-    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, position: UInt64, in txn: Transaction) throws {
+    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64, in txn: Transaction) throws {
         let size = RecordCodec.encodedSize(keyCount: key.count, event: event)
         try BigEndianKey(position).withBytes { positionBytes in
             try txn.putReserved(layout.records, positionBytes, size: size, flags: MDB_APPEND) { buffer in
-                RecordCodec.encode(into: buffer, position: position, version: version,
+                RecordCodec.encode(into: buffer, position: position, version: version, previous: previous,
                                    timestampMicros: timestampMicros, key: key, event: event)
             }
             if let id = event.id {
@@ -64,27 +71,15 @@ struct AppendPlanner {
                 }
             }
         }
-        try VersionPosition(version: version, position: position).withBytes { entry in
-            try txn.put(layout.keys, key, entry)
-        }
     }
 
-    /// The key's current version (0: no events), from the last of its index entries.
+    /// The key's current version (0: no events).
     func currentVersion(of key: String, in txn: Transaction) throws -> UInt64 {
-        try Self.currentVersion(of: key, keys: layout.keys, in: txn)
+        try Self.currentVersion(of: key, layout: layout, in: txn)
     }
 
-    static func currentVersion(of key: String, keys: MDB_dbi, in txn: Transaction) throws -> UInt64 {
-        try txn.withCursor(keys) { cursor in
-            try key.withUTF8Bytes { keyBytes in
-                guard try cursor.get(MDB_SET_KEY, key: keyBytes) != nil,
-                      let last = try cursor.get(MDB_LAST_DUP) else { return 0 }
-                guard let entry = VersionPosition(last.value) else {
-                    throw KirokuError(.corruption, "The key index entry of '\(key)' is damaged; run verify.", key: key)
-                }
-                return entry.version
-            }
-        }
+    static func currentVersion(of key: String, layout: StoreLayout, in txn: Transaction) throws -> UInt64 {
+        try key.withUTF8Bytes { try KeyIndex(layout: layout).latest($0, in: txn)?.version ?? 0 }
     }
 
     /// When the request's ids are stored already, the result of the append that stored them
