@@ -175,3 +175,35 @@ import Testing
         await expectError(.permissionDenied) { _ = try EventLog(path: directory.path) }
     }
 }
+
+@Suite struct StorageErrorTests {
+    @Test func exhaustedReaderSlotsAreReported() async throws {
+        var options = EventLog.Options()
+        options.maxReaders = 1
+        try await withLog(options: options) { log, _ async throws in
+            try await log.append(to: "k", event())
+            // A read inside a read holds two reader slots at once.
+            let error = await expectError(.readersFull) {
+                _ = try log.withReadTransaction { _ in try log.headPosition() }
+            }
+            #expect(error?.message.contains("maxReaders") == true)
+            // The slots are free again afterwards.
+            #expect(try log.headPosition() == 1)
+        }
+    }
+
+    @Test func lmdbFailuresBecomeErrorsThatSayWhatToDo() {
+        let io = KirokuError(status: LMDBStatus(code: EIO), path: NSTemporaryDirectory(), doing: "committing appends")
+        #expect(io.code == .storageFailure)
+        #expect(io.message.contains("Check the disk"))
+        let full = KirokuError(status: LMDBStatus(code: ENOSPC), path: NSTemporaryDirectory(), doing: "committing appends")
+        #expect(full.code == .diskFull)
+        let panic = KirokuError(status: LMDBStatus(code: -30795), path: "/x", doing: "reading")
+        #expect(panic.code == .storageFailure)
+        #expect(panic.message.contains("close it and open it again"))
+        let corrupt = KirokuError(status: LMDBStatus(code: -30796), path: "/x", doing: "reading")
+        #expect(corrupt.code == .corruption)
+        let denied = KirokuError(status: LMDBStatus(code: EACCES), path: "/x", doing: "opening the store")
+        #expect(denied.code == .permissionDenied)
+    }
+}

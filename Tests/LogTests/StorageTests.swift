@@ -169,6 +169,11 @@ import Testing
                     break
                 }
             }
+            // With room again, the same open log appends again.
+            if failure != nil {
+                try mount.resize(bytes: 16 << 20)
+                acknowledged.append(try await log.append(to: "after", EventData(type: "Fill", payload: payload, id: "after-full")))
+            }
             log.close()
         }
         let error = try #require(failure, "the 3 MiB file system never filled up")

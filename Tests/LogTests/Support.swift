@@ -118,6 +118,16 @@ struct TmpfsMount {
         self.path = path
     }
 
+    /// Changes the file system's size in place (`mount -o remount`).
+    func resize(bytes: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-o", "remount,size=\(bytes)", path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ProcessFailed(status: process.terminationStatus, stderr: "remount failed") }
+    }
+
     func unmount() {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/umount")
