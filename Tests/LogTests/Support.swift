@@ -10,7 +10,7 @@ struct TemporaryDirectory {
         var template = Array((NSTemporaryDirectory() + "/\(label)-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        path = String(cString: template)
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func sub(_ name: String) -> String { path + "/" + name }
@@ -78,7 +78,7 @@ func run(_ executable: URL, _ arguments: [String]) async throws -> String {
     process.standardOutput = output
     process.standardError = errors
     try process.run()
-    let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+    let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
