@@ -108,20 +108,19 @@ final class Environment: @unchecked Sendable {
 
     /// Grows the map to at least `size` bytes. Waits for running transactions to end.
     func grow(to size: Int) throws(LMDBStatus) {
-        try gate.withExclusive { () throws(LMDBStatus) in
-            guard !isClosed else { return }
-            try lmdbCheck(mdb_env_set_mapsize(handle, max(size, mapSize)))
-            var info = MDB_envinfo()
-            mdb_env_info(handle, &info)
-            mapSize = info.me_mapsize
-        }
+        try setMapSize(max(size, mapSize))
     }
 
     /// Adopts the map size another process grew the environment to (`MDB_MAP_RESIZED`).
     func adoptMapSize() throws(LMDBStatus) {
+        try setMapSize(0)
+    }
+
+    /// `mdb_env_set_mapsize` with no transaction of this process open; 0 adopts the size in use.
+    private func setMapSize(_ size: Int) throws(LMDBStatus) {
         try gate.withExclusive { () throws(LMDBStatus) in
             guard !isClosed else { return }
-            try lmdbCheck(mdb_env_set_mapsize(handle, 0))
+            try lmdbCheck(mdb_env_set_mapsize(handle, size))
             var info = MDB_envinfo()
             mdb_env_info(handle, &info)
             mapSize = info.me_mapsize

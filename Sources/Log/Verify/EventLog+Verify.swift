@@ -119,20 +119,7 @@ extension EventLog {
 
     /// Checks that every entry of the key index or the version index points at the record it names.
     private func verifyIndex(_ dbi: MDB_dbi, resume: inout [UInt8]?, limit: Int, report: inout VerifyReport, in txn: Transaction) throws -> Bool {
-        try txn.withCursor(dbi) { cursor in
-            var entry: Cursor.Entry?
-            if let resume {
-                entry = try resume.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
-            } else {
-                entry = try cursor.get(MDB_FIRST)
-            }
-            var count = 0
-            while let current = entry {
-                if count == limit {
-                    resume = Array(current.key)
-                    return true
-                }
-                count += 1
+        try visitChunk(dbi, resume: &resume, limit: limit, in: txn) { current in
                 report.keysChecked += 1
                 let keyBytes: UnsafeRawBufferPointer
                 let expected: VersionPosition?
@@ -157,14 +144,36 @@ extension EventLog {
                 } else {
                     report.problems.append(.init(kind: .indexMismatch, position: nil, key: key, message: "a \(name) entry has the wrong size"))
                 }
-                entry = try cursor.get(MDB_NEXT)
-            }
-            return false
         }
     }
 
     private func verifyIds(resume: inout [UInt8]?, limit: Int, report: inout VerifyReport, in txn: Transaction) throws -> Bool {
-        try txn.withCursor(layout.ids) { cursor in
+        try visitChunk(layout.ids, resume: &resume, limit: limit, in: txn) { current in
+            report.idsChecked += 1
+            let id = String(decoding: current.key, as: UTF8.self)
+            guard current.value.count == 8 else {
+                report.problems.append(.init(kind: .idMismatch, position: nil, key: nil, message: "the id index entry of '\(id)' is \(current.value.count) bytes, not 8"))
+                return
+            }
+            let position = BigEndianKey.value(current.value)
+            let matches: Bool = try BigEndianKey(position).withBytes { positionKey in
+                guard let bytes = try txn.get(layout.records, positionKey),
+                      let view = try? RecordCodec.view(position: position, bytes: bytes),
+                      let idRange = view.idRange else { return false }
+                return current.key.elementsEqual(UnsafeRawBufferPointer(rebasing: view.bytes[idRange]))
+            }
+            if !matches {
+                report.problems.append(.init(kind: .idMismatch, position: position, key: nil,
+                    message: "id '\(id)' points at a record that does not carry it"))
+            }
+        }
+    }
+
+    /// Visits up to `limit` entries of `dbi`, from `resume` (or the first entry), and leaves
+    /// `resume` at the first entry not visited. Returns whether entries are left.
+    private func visitChunk(_ dbi: MDB_dbi, resume: inout [UInt8]?, limit: Int, in txn: Transaction,
+                            _ visit: (Cursor.Entry) throws -> Void) throws -> Bool {
+        try txn.withCursor(dbi) { cursor in
             var entry: Cursor.Entry?
             if let resume {
                 entry = try resume.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
@@ -178,24 +187,7 @@ extension EventLog {
                     return true
                 }
                 count += 1
-                report.idsChecked += 1
-                let id = String(decoding: current.key, as: UTF8.self)
-                guard current.value.count == 8 else {
-                    report.problems.append(.init(kind: .idMismatch, position: nil, key: nil, message: "the id index entry of '\(id)' is \(current.value.count) bytes, not 8"))
-                    entry = try cursor.get(MDB_NEXT)
-                    continue
-                }
-                let position = BigEndianKey.value(current.value)
-                let matches: Bool = try BigEndianKey(position).withBytes { positionKey in
-                    guard let bytes = try txn.get(layout.records, positionKey),
-                          let view = try? RecordCodec.view(position: position, bytes: bytes),
-                          let idRange = view.idRange else { return false }
-                    return current.key.elementsEqual(UnsafeRawBufferPointer(rebasing: view.bytes[idRange]))
-                }
-                if !matches {
-                    report.problems.append(.init(kind: .idMismatch, position: position, key: nil,
-                        message: "id '\(id)' points at a record that does not carry it"))
-                }
+                try visit(current)
                 entry = try cursor.get(MDB_NEXT)
             }
             return false
