@@ -120,30 +120,30 @@ extension EventLog {
     /// Checks that every entry of the key index or the version index points at the record it names.
     private func verifyIndex(_ dbi: MDB_dbi, resume: inout [UInt8]?, limit: Int, report: inout VerifyReport, in txn: Transaction) throws -> Bool {
         try visitChunk(dbi, resume: &resume, limit: limit, in: txn) { current in
-                report.keysChecked += 1
-                let keyBytes: UnsafeRawBufferPointer
-                let expected: VersionPosition?
-                if dbi == layout.keys {
-                    keyBytes = current.key
-                    expected = VersionPosition(current.value)
-                } else if current.key.count > 8, current.value.count == 8 {
-                    keyBytes = UnsafeRawBufferPointer(rebasing: current.key[..<(current.key.count - 8)])
-                    expected = VersionPosition(version: BigEndianKey.value(current.key, at: current.key.count - 8),
-                                               position: BigEndianKey.value(current.value))
-                } else {
-                    keyBytes = current.key
-                    expected = nil
+            report.keysChecked += 1
+            let keyBytes: UnsafeRawBufferPointer
+            let expected: VersionPosition?
+            if dbi == layout.keys {
+                keyBytes = current.key
+                expected = VersionPosition(current.value)
+            } else if current.key.count > 8, current.value.count == 8 {
+                keyBytes = UnsafeRawBufferPointer(rebasing: current.key[..<(current.key.count - 8)])
+                expected = VersionPosition(version: BigEndianKey.value(current.key, at: current.key.count - 8),
+                                           position: BigEndianKey.value(current.value))
+            } else {
+                keyBytes = current.key
+                expected = nil
+            }
+            let key = String(decoding: keyBytes, as: UTF8.self)
+            let name = dbi == layout.keys ? "key index" : "version index"
+            if let expected {
+                if (try? KeyIndex(layout: layout).record(at: expected.position, key: keyBytes, version: expected.version, in: txn)) == nil {
+                    report.problems.append(.init(kind: .indexMismatch, position: expected.position, key: key,
+                        message: "the \(name) says version \(expected.version) is here, but no valid record of this key and version is"))
                 }
-                let key = String(decoding: keyBytes, as: UTF8.self)
-                let name = dbi == layout.keys ? "key index" : "version index"
-                if let expected {
-                    if (try? KeyIndex(layout: layout).record(at: expected.position, key: keyBytes, version: expected.version, in: txn)) == nil {
-                        report.problems.append(.init(kind: .indexMismatch, position: expected.position, key: key,
-                            message: "the \(name) says version \(expected.version) is here, but no valid record of this key and version is"))
-                    }
-                } else {
-                    report.problems.append(.init(kind: .indexMismatch, position: nil, key: key, message: "a \(name) entry has the wrong size"))
-                }
+            } else {
+                report.problems.append(.init(kind: .indexMismatch, position: nil, key: key, message: "a \(name) entry has the wrong size"))
+            }
         }
     }
 
