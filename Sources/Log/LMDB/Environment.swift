@@ -127,6 +127,17 @@ final class Environment: @unchecked Sendable {
         }
     }
 
+    /// The id of the last committed write transaction of any process (`nil` once closed). Reading
+    /// it makes no system call: LMDB keeps it in the shared lock file's memory.
+    func lastTransactionId() -> Int? {
+        gate.withShared {
+            guard !isClosed else { return nil }
+            var info = MDB_envinfo()
+            mdb_env_info(handle, &info)
+            return info.me_last_txnid
+        }
+    }
+
     /// Flushes written pages to disk (`mdb_env_sync` with force).
     func sync() throws(LMDBStatus) {
         try gate.withShared { () throws(LMDBStatus) in

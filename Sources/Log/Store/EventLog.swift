@@ -31,7 +31,9 @@ public final class EventLog: Sendable {
     let options: Options
     let environment: Environment
     let layout: StoreLayout
-    private let writer: Writer
+    let writer: Writer
+    let heads: HeadMonitor
+    let openTables = Mutex<[String: LogTable]>([:])
     private let isClosed = Mutex(false)
 
     /// Opens the store at `path`, creating it when it does not exist (unless options say not to).
@@ -61,19 +63,25 @@ public final class EventLog: Sendable {
         } catch {
             throw StoreDirectory.openError(error, path: path)
         }
+        let layout: StoreLayout
         do {
             layout = try StoreLayout.open(environment)
         } catch {
             environment.close()
             throw StoreDirectory.openError(error, path: path)
         }
+        self.layout = layout
         self.path = path
         self.canonicalPath = canonical
         self.options = options
         self.environment = environment
+        let heads = HeadMonitor(environment: environment, initialHead: try Self.initialHead(environment, layout, path: path)) { txn in
+            try Writer.headPosition(layout, in: txn)
+        }
+        self.heads = heads
         self.writer = Writer(environment: environment, layout: layout, durability: options.durability,
                              maxBatch: options.maxBatchRequests, coalesceWindow: options.groupCommitWindow,
-                             logger: options.logger)
+                             logger: options.logger, onCommit: { heads.publish($0) })
         claimed = false
         options.logger.debug("Opened event log", metadata: ["path": "\(path)", "mapSize": "\(environment.mapSize)"])
     }
@@ -91,6 +99,7 @@ public final class EventLog: Sendable {
         }
         guard first else { return }
         writer.stop()
+        heads.close()
         environment.close()
         OpenStores.release(canonicalPath)
     }
@@ -126,7 +135,19 @@ public final class EventLog: Sendable {
     @discardableResult
     public func append(_ groups: [AppendGroup]) async throws -> [AppendResult] {
         try validate(groups)
-        return try await writer.submit(groups)
+        guard case .appended(let results) = try await writer.submit(.append(groups)) else {
+            preconditionFailure("the writer answered an append with another outcome")
+        }
+        return results
+    }
+
+    private static func initialHead(_ environment: Environment, _ layout: StoreLayout, path: String) throws -> UInt64 {
+        do {
+            return try environment.read { txn in try Writer.headPosition(layout, in: txn) }
+        } catch {
+            environment.close()
+            throw StoreDirectory.openError(error, path: path)
+        }
     }
 
     // MARK: Input checks (on the caller's task, so the writer only checks state)

@@ -12,8 +12,8 @@ import Logging
 /// `unsynced` only on the writer thread; the rest is immutable.
 final class Writer: @unchecked Sendable {
     private struct Pending {
-        let groups: [AppendGroup]
-        let continuation: CheckedContinuation<[AppendResult], any Error>
+        let operation: WriteOperation
+        let continuation: CheckedContinuation<WriteOutcome, any Error>
     }
 
     private let environment: Environment
@@ -21,6 +21,8 @@ final class Writer: @unchecked Sendable {
     private let durability: Durability
     private let maxBatch: Int
     private let logger: Logger
+    /// Called on the writer thread after each commit that moved the head, with the new head.
+    private let onCommit: @Sendable (UInt64) -> Void
     private let condition = NSCondition()
     private var pending: [Pending] = []
     private var stopping = false
@@ -33,8 +35,9 @@ final class Writer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
-         coalesceWindow: Duration, logger: Logger) {
+         coalesceWindow: Duration, logger: Logger, onCommit: @escaping @Sendable (UInt64) -> Void) {
         self.coalesceWindow = coalesceWindow.timeInterval
+        self.onCommit = onCommit
         self.environment = environment
         self.layout = layout
         self.durability = durability
@@ -45,8 +48,8 @@ final class Writer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues an append and waits for the commit that includes it.
-    func submit(_ groups: [AppendGroup]) async throws -> [AppendResult] {
+    /// Queues an operation and waits for the commit that includes it.
+    func submit(_ operation: WriteOperation) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             if stopping {
@@ -54,7 +57,7 @@ final class Writer: @unchecked Sendable {
                 continuation.resume(throwing: KirokuError(.closed, "The log is closed; open it again to append.", path: environment.path))
                 return
             }
-            pending.append(Pending(groups: groups, continuation: continuation))
+            pending.append(Pending(operation: operation, continuation: continuation))
             if pending.count == 1 || pending.count == wakeAt { condition.signal() }
             condition.unlock()
         }
@@ -140,17 +143,30 @@ final class Writer: @unchecked Sendable {
 
     private func commit(_ batch: [Pending]) {
         while true {
-            var outcomes: [Result<[AppendResult], KirokuError>] = []
+            var outcomes: [Result<WriteOutcome, KirokuError>] = []
             outcomes.reserveCapacity(batch.count)
             do {
                 let timestamp = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+                var startHead: UInt64 = 0
+                var endHead: UInt64 = 0
                 try environment.write { txn in
-                    var planner = AppendPlanner(layout: layout, head: try Self.headPosition(layout, in: txn), timestampMicros: timestamp)
+                    startHead = try Self.headPosition(layout, in: txn)
+                    var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp)
                     for request in batch {
-                        outcomes.append(try planner.apply(request.groups, in: txn))
+                        switch request.operation {
+                        case .append(let groups):
+                            outcomes.append(try planner.apply(groups, in: txn).map(WriteOutcome.appended))
+                        case .tables(let writes):
+                            try TableWriter.apply(writes, in: txn)
+                            outcomes.append(.success(.written))
+                        case .openTable(let name):
+                            outcomes.append(.success(.opened(try Environment.openDatabase(txn, name: name, flags: MDB_CREATE))))
+                        }
                     }
+                    endHead = planner.head
                 }
                 if flushInterval != nil { unsynced = true }
+                if endHead > startHead { onCommit(endHead) }
                 for (request, outcome) in zip(batch, outcomes) {
                     request.continuation.resume(with: outcome)
                 }

@@ -1,0 +1,79 @@
+import CLMDB
+
+extension KirokuError.Code {
+    /// A table name is empty, too long, or one of the log's own databases.
+    public static let invalidTableName = Self("invalid-table-name")
+    /// A table key is empty or longer than LMDB's 511-byte key limit.
+    public static let invalidTableKey = Self("invalid-table-key")
+}
+
+extension EventLog {
+    /// The names of the log's own databases, which tables cannot use.
+    static let reservedTableNames: Set<String> = ["records", "keys", "version-index", "ids", "meta"]
+
+    /// The table called `name`, created on first use (through the writer).
+    ///
+    /// - Throws: ``KirokuError/Code/invalidTableName`` for an empty name, a name over 64 bytes,
+    ///   or one of the log's own databases.
+    public func table(named name: String) async throws -> LogTable {
+        if let table = openTables.withLock({ $0[name] }) { return table }
+        guard !name.isEmpty, name.utf8.count <= 64, !Self.reservedTableNames.contains(name) else {
+            throw KirokuError(.invalidTableName, "'\(name)' cannot name a table: use 1 to 64 bytes, and none of \(Self.reservedTableNames.sorted()).", path: path)
+        }
+        guard case .opened(let dbi) = try await writer.submit(.openTable(name)) else {
+            preconditionFailure("the writer answered a table open with another outcome")
+        }
+        let table = LogTable(name: name, dbi: dbi)
+        openTables.withLock { $0[name] = table }
+        return table
+    }
+
+    /// Commits table writes, all or nothing, in the writer's next transaction (with whatever
+    /// appends share it).
+    ///
+    /// - Throws: ``KirokuError/Code/invalidTableKey`` for an empty key or one over 511 bytes,
+    ///   ``KirokuError/Code/diskFull``, ``KirokuError/Code/closed``.
+    public func write(_ writes: [TableWrite]) async throws {
+        guard !writes.isEmpty else { return }
+        for write in writes {
+            let key: [UInt8]
+            switch write {
+            case .put(_, let k, _), .delete(_, let k): key = k
+            }
+            guard !key.isEmpty, key.count <= 511 else {
+                throw KirokuError(.invalidTableKey, "A table key is \(key.count) bytes; use 1 to 511 bytes.", path: path)
+            }
+        }
+        _ = try await writer.submit(.tables(writes))
+    }
+
+    /// The value stored under `key` in `table`, or `nil`.
+    public func value(in table: LogTable, for key: [UInt8]) throws -> [UInt8]? {
+        guard !key.isEmpty else { return nil }
+        return try withReadTransaction { txn in
+            try key.withUnsafeBytes { try txn.get(table.dbi, $0).map { [UInt8]($0) } }
+        }
+    }
+
+    /// Up to `limit` entries of `table` whose keys start with `prefix`, in key order, starting
+    /// after `after` when given. Page by passing the last key returned as `after`.
+    public func entries(in table: LogTable, prefix: [UInt8] = [], after: [UInt8]? = nil, limit: Int = 1000) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard limit > 0 else { return [] }
+        return try withReadTransaction { txn in
+            try txn.withCursor(table.dbi) { cursor in
+                var entries: [(key: [UInt8], value: [UInt8])] = []
+                let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+                var entry = start.isEmpty
+                    ? try cursor.get(MDB_FIRST)
+                    : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+                while let current = entry, entries.count < limit {
+                    guard current.key.starts(with: prefix) else { break }
+                    let key = [UInt8](current.key)
+                    if key != after { entries.append((key, [UInt8](current.value))) }
+                    entry = try cursor.get(MDB_NEXT)
+                }
+                return entries
+            }
+        }
+    }
+}
