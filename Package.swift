@@ -14,6 +14,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,12 +33,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Feed", dependencies: ["Log"]),
+        .target(
+            name: "Feed",
+            dependencies: [
+                "Log",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "Projections", dependencies: ["Feed", "Log"]),
         .executableTarget(name: "KirokuDemo", dependencies: ["Log"]),
         // A real second process for the cross-process tests (appends, map growth).
         .executableTarget(name: "LogTestHelper", dependencies: ["Log"]),
-        .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper"]),
+        .target(name: "KirokuTestSupport", path: "Tests/KirokuTestSupport"),
+        .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
+        .testTarget(name: "FeedTests", dependencies: [
+            "Feed", "Log", "LogTestHelper", "KirokuTestSupport",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

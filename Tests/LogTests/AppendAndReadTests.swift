@@ -1,4 +1,5 @@
 import Foundation
+import KirokuTestSupport
 import Testing
 @testable import Log
 

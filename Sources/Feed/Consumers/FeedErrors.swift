@@ -1,0 +1,22 @@
+import Log
+
+extension KirokuError.Code {
+    /// A consumer name is empty, too long, or holds a NUL character.
+    public static let invalidConsumerName = Self("invalid-consumer-name")
+    /// No dead letter of that consumer at that position.
+    public static let deadLetterNotFound = Self("dead-letter-not-found")
+    /// A processor option is out of range.
+    public static let invalidProcessorOption = Self("invalid-processor-option")
+    /// Another processor of the same consumer is already running in this process.
+    public static let consumerBusy = Self("consumer-busy")
+}
+
+enum ConsumerName {
+    /// Checks a consumer name: 1 to 200 UTF-8 bytes, no NUL (dead-letter keys use NUL as separator).
+    static func validate(_ name: String) throws {
+        let bytes = name.utf8.count
+        guard bytes > 0, bytes <= 200, !name.utf8.contains(0) else {
+            throw KirokuError(.invalidConsumerName, "'\(name.prefix(40))' cannot name a consumer: use 1 to 200 UTF-8 bytes without NUL, such as \"search-indexer\".")
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import AsyncAlgorithms
+import Foundation
+import Log
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs a handler on every record of a selection, in parallel across keys and in order within
+/// each key, with retries, dead letters and a durable checkpoint: the in-process replacement
+/// for a stream + Lambda pipeline.
+///
+/// ```swift
+/// let indexer = KeyedProcessor(log: log, consumer: "search-indexer", selection: .prefix("activity-")) { record in
+///     try await index(record)
+/// }
+/// let group = ServiceGroup(services: [indexer], logger: logger)
+/// try await group.run()   // or: try await indexer.run()
+/// ```
+///
+/// - **Order**: records of one key go to one lane (of `lanes`), which handles them one at a
+///   time in log order; different keys run in parallel.
+/// - **Failures**: a handler that throws is retried with exponential backoff and full jitter,
+///   up to `maxAttempts`; then the record goes to the dead-letter store and the key policy
+///   applies (`continue`, or `holdKey`: later records of the key wait). Other keys never wait.
+/// - **Delivery**: at least once. The checkpoint is the low watermark of completed positions,
+///   committed every `checkpointInterval` and on shutdown; after a crash, the records that were
+///   in flight (at most `lanes × (laneCapacity + 1)` plus one read batch) are delivered again.
+///   Make the handler idempotent, or use a projection (exactly-once).
+/// - **Memory** is bounded: a slow handler fills its lane's queue and the reader waits.
+/// - **Shutdown**: on graceful shutdown (ServiceLifecycle) or cancellation it stops reading,
+///   cancels waits and handlers, and commits the checkpoint of what completed.
+public final class KeyedProcessor: Service, Sendable {
+    /// The log read.
+    public let log: EventLog
+    /// The consumer's name: its checkpoint and dead letters are kept under it.
+    public let consumer: String
+    /// Which records the handler gets.
+    public let selection: Selection
+    /// How it runs.
+    public let configuration: Configuration
+    private let logger: Logger
+    private let handler: @Sendable (Record) async throws -> Void
+    private let metrics: ProcessorMetrics
+    private let state = Mutex(RunState())
+
+    private struct RunState {
+        var watermark: Watermark?
+        var stop: AsyncStream<Void>.Continuation?
+        var nudge: AsyncStream<Void>.Continuation?
+    }
+
+    /// Consumers running in this process; a second processor of one consumer would double-deliver.
+    private static let running = Mutex<Set<String>>([])
+
+    /// Makes a processor; nothing runs until ``run()``.
+    public init(log: EventLog, consumer: String, selection: Selection = .all, configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "kiroku.feed", factory: { _ in SwiftLogNoOpLogHandler() }),
+                handler: @escaping @Sendable (Record) async throws -> Void) {
+        self.log = log
+        self.consumer = consumer
+        self.selection = selection
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+        self.metrics = ProcessorMetrics(consumer: consumer)
+    }
+
+    /// Records dispatched to lanes and not yet completed, now and at most since the run began.
+    public var inFlight: (now: Int, peak: Int) {
+        state.withLock { $0.watermark }?.inFlight ?? (0, 0)
+    }
+
+    /// Runs until graceful shutdown, cancellation, or an error reading the log.
+    ///
+    /// - Throws: ``KirokuError`` with ``KirokuError/Code/invalidProcessorOption``,
+    ///   ``KirokuError/Code/invalidConsumerName``, ``KirokuError/Code/consumerBusy``, or what
+    ///   reading the log throws (``KirokuError/Code/closed``, ``KirokuError/Code/corruption``).
+    public func run() async throws {
+        try configuration.validate()
+        try ConsumerName.validate(consumer)
+        let claimed = Self.running.withLock { $0.insert(consumer).inserted }
+        guard claimed else {
+            throw KirokuError(.consumerBusy, "Consumer '\(consumer)' already has a processor running in this process; run one per consumer (raise lanes for more parallelism).")
+        }
+        defer { _ = Self.running.withLock { $0.remove(consumer) } }
+
+        let consumers = try await Consumers(log: log)
+        let deadLetters = try await DeadLetters(log: log)
+        let startAfter: UInt64
+        if let checkpoint = try consumers.checkpoint(of: consumer) {
+            startAfter = checkpoint
+        } else {
+            switch configuration.start {
+            case .beginning, .checkpoint: startAfter = 0
+            case .end: startAfter = try log.headPosition()
+            case .position(let position): startAfter = max(position, 1) - 1
+            }
+            try await consumers.commit(consumer, position: startAfter, stallAfter: configuration.stallAfter)
+        }
+        let watermark = Watermark(startingAfter: startAfter)
+        let (stopSignal, stopContinuation) = AsyncStream<Void>.makeStream()
+        let (nudges, nudgeContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock {
+            $0 = RunState(watermark: watermark, stop: stopContinuation, nudge: nudgeContinuation)
+        }
+
+        let letters = try deadLetters.list(consumer: consumer)
+        let heldKeys = Set(letters.filter { $0.state == .held || $0.holdsKey }.map(\.key))
+        let channels = (0..<configuration.lanes).map { _ in AsyncChannel<LaneMessage>() }
+        let context = LaneContext(consumer: consumer, configuration: configuration, handler: handler, log: log,
+                                  deadLetters: deadLetters, watermark: watermark, metrics: metrics, logger: logger)
+        logger.info("Feed processor started", metadata: [
+            "consumer": "\(consumer)", "after": "\(startAfter)", "lanes": "\(configuration.lanes)",
+        ])
+
+        var failure: (any Error)?
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: (any Error)?.self) { group in
+                for (index, channel) in channels.enumerated() {
+                    let worker = LaneWorker(context: context, channel: channel,
+                                            initiallyHeld: heldKeys.filter { self.lane(of: $0) == index })
+                    group.addTask { await worker.run(); return nil }
+                }
+                group.addTask {
+                    do {
+                        try await self.dispatch(after: startAfter, to: channels, watermark: watermark)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                group.addTask {
+                    await self.control(consumers: consumers, deadLetters: deadLetters, channels: channels,
+                                       watermark: watermark, nudges: nudges)
+                    return nil
+                }
+                group.addTask {
+                    for await _ in stopSignal { break }
+                    return nil
+                }
+                // The first task to end (stop signal, cancellation, a read error) ends them all.
+                if let first = await group.next() { failure = first }
+                group.cancelAll()
+                for channel in channels { channel.finish() }
+                for await result in group where failure == nil { failure = result }
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        state.withLock { $0 = RunState() }
+        // The final checkpoint: everything completed before the stop.
+        let position = watermark.position
+        do {
+            try await consumers.commit(consumer, position: position)
+        } catch {
+            logger.error("Could not commit the final checkpoint", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
+            if failure == nil { failure = error }
+        }
+        logger.info("Feed processor stopped", metadata: ["consumer": "\(consumer)", "checkpoint": "\(position)"])
+        if let failure, !(failure is CancellationError) { throw failure }
+    }
+
+    /// Stops a running processor as graceful shutdown does: stop reading, commit the checkpoint.
+    public func stop() {
+        let stop = state.withLock { $0.stop }
+        stop?.yield()
+        stop?.finish()
+    }
+
+    /// Asks for a dead letter to be retried now (see ``DeadLetters/retry(consumer:position:)``).
+    public func retryDeadLetter(at position: UInt64) async throws {
+        try await DeadLetters(log: log).retry(consumer: consumer, position: position)
+        nudge()
+    }
+
+    /// Skips a dead letter now, releasing its key's held records (see ``DeadLetters/skip(consumer:position:)``).
+    public func skipDeadLetter(at position: UInt64) async throws {
+        try await DeadLetters(log: log).skip(consumer: consumer, position: position)
+        nudge()
+    }
+
+    private func nudge() {
+        _ = state.withLock { $0.nudge }?.yield()
+    }
+
+    /// The lane of a key: a stable hash (FNV-1a), so a key keeps its lane across restarts.
+    func lane(of key: String) -> Int {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return Int(hash % UInt64(configuration.lanes))
+    }
+
+    /// Reads the log from after the checkpoint and hands each selected record to its key's lane.
+    private func dispatch(after position: UInt64, to channels: [AsyncChannel<LaneMessage>], watermark: Watermark) async throws {
+        let feed = EventFeed(log: log, selection: selection, from: .position(position + 1), batchSize: configuration.batchSize)
+        for try await batch in feed.batches {
+            for record in batch.records {
+                watermark.dispatched(record.position)
+                await channels[lane(of: record.key)].send(.record(record))
+                if Task.isCancelled { return }
+            }
+            watermark.scanned(through: batch.throughPosition)
+        }
+    }
+
+    /// Every `checkpointInterval` (or when nudged): commits the checkpoint, updates the lag,
+    /// and hands requested retries and released keys to their lanes.
+    private func control(consumers: Consumers, deadLetters: DeadLetters, channels: [AsyncChannel<LaneMessage>],
+                         watermark: Watermark, nudges: AsyncStream<Void>) async {
+        var committed = watermark.position
+        var sentRetries = Set<UInt64>()
+        var sentReleases = Set<String>()
+        let ticks = AsyncTimerSequence(interval: configuration.checkpointInterval, clock: .continuous).map { _ in () }
+        for await _ in merge(ticks, nudges) {
+            if Task.isCancelled { return }
+            do {
+                let position = watermark.position
+                if position != committed {
+                    try await consumers.commit(consumer, position: position)
+                    committed = position
+                }
+                let head = try log.headPosition()
+                metrics.lag.record(Double(head > position ? head - position : 0))
+
+                let letters = try deadLetters.list(consumer: consumer)
+                for letter in letters where letter.state == .retryRequested && !sentRetries.contains(letter.position) {
+                    sentRetries.insert(letter.position)
+                    await channels[lane(of: letter.key)].send(.retry(letter))
+                }
+                sentRetries.formIntersection(letters.filter { $0.state == .retryRequested }.map(\.position))
+                let holding = Set(letters.filter { $0.state != .held && $0.holdsKey }.map(\.key))
+                let parked = Set(letters.filter { $0.state == .held }.map(\.key))
+                for key in parked.subtracting(holding).subtracting(sentReleases) {
+                    sentReleases.insert(key)
+                    await channels[lane(of: key)].send(.release(key))
+                }
+                sentReleases.formIntersection(parked)
+            } catch {
+                logger.error("Feed control step failed; will try again", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
+            }
+        }
+    }
+}

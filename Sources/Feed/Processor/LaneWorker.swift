@@ -1,0 +1,195 @@
+import AsyncAlgorithms
+import Foundation
+import Log
+import Logging
+
+/// What a lane is asked to do, in the order it must be done.
+enum LaneMessage: Sendable {
+    /// Handle a record from the log.
+    case record(Record)
+    /// Run the handler again on a dead letter whose retry was asked for.
+    case retry(DeadLetter)
+    /// The dead letter that held this key is gone (skipped): handle its held records in order.
+    case release(String)
+}
+
+/// What a lane shares with the others.
+struct LaneContext: Sendable {
+    let consumer: String
+    let configuration: KeyedProcessor.Configuration
+    let handler: @Sendable (Record) async throws -> Void
+    let log: EventLog
+    let deadLetters: DeadLetters
+    let watermark: Watermark
+    let metrics: ProcessorMetrics
+    let logger: Logger
+}
+
+/// One lane: handles its messages one at a time, so the records of a key (always the same
+/// lane) are handled in log order.
+struct LaneWorker: Sendable {
+    let context: LaneContext
+    let channel: AsyncChannel<LaneMessage>
+    /// Keys held by a dead letter under `holdKey` when the processor started.
+    let initiallyHeld: Set<String>
+
+    enum Outcome {
+        case succeeded
+        case failed(String, attempts: Int)
+        case cancelled
+    }
+
+    func run() async {
+        var held = initiallyHeld
+        for await message in channel.buffer(policy: .bounded(context.configuration.laneCapacity)) {
+            if Task.isCancelled { return }
+            do {
+                switch message {
+                case .record(let record):
+                    try await handle(record, held: &held)
+                case .retry(let letter):
+                    try await retry(letter, held: &held)
+                case .release(let key):
+                    try await release(key, held: &held)
+                }
+            } catch {
+                // Only the dead-letter store's writes throw here (the log closed, the disk is
+                // full): the record stays uncompleted, so the checkpoint stops before it and it
+                // is delivered again after a restart.
+                context.logger.error("Feed lane could not record a dead letter; the record will be delivered again after a restart", metadata: [
+                    "consumer": "\(context.consumer)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    private func handle(_ record: Record, held: inout Set<String>) async throws {
+        if held.contains(record.key) {
+            try await context.deadLetters.save(DeadLetter(
+                consumer: context.consumer, position: record.position, key: record.key, type: record.type,
+                error: "held behind an earlier dead letter of key '\(record.key)'", attempts: 0, time: Date(),
+                state: .held, holdsKey: false))
+            context.watermark.completed(record.position)
+            return
+        }
+        switch await attempt(record, times: context.configuration.maxAttempts) {
+        case .succeeded:
+            context.watermark.completed(record.position)
+        case .failed(let error, let attempts):
+            let holds = context.configuration.keyPolicy == .holdKey
+            try await context.deadLetters.save(DeadLetter(
+                consumer: context.consumer, position: record.position, key: record.key, type: record.type,
+                error: error, attempts: attempts, time: Date(), state: .failed, holdsKey: holds))
+            context.metrics.deadLettered.increment()
+            context.logger.warning("Record dead-lettered", metadata: [
+                "consumer": "\(context.consumer)", "position": "\(record.position)", "key": "\(record.key)",
+                "attempts": "\(attempts)", "error": "\(error)",
+            ])
+            if holds { held.insert(record.key) }
+            context.watermark.completed(record.position)
+        case .cancelled:
+            break
+        }
+    }
+
+    private func retry(_ letter: DeadLetter, held: inout Set<String>) async throws {
+        guard let current = try context.deadLetters.letter(consumer: letter.consumer, position: letter.position),
+              current.state == .retryRequested else { return }
+        guard let record = try context.log.record(at: letter.position) else {
+            try await context.deadLetters.remove(current)
+            return
+        }
+        switch await attempt(record, times: context.configuration.maxAttempts) {
+        case .succeeded:
+            try await context.deadLetters.remove(current)
+            context.logger.info("Dead letter retried successfully", metadata: [
+                "consumer": "\(context.consumer)", "position": "\(record.position)",
+            ])
+            if current.holdsKey { try await release(record.key, held: &held) }
+        case .failed(let error, let attempts):
+            var failed = current
+            failed.state = .failed
+            failed.error = error
+            failed.attempts += attempts
+            failed.time = Date()
+            try await context.deadLetters.save(failed)
+        case .cancelled:
+            break
+        }
+    }
+
+    /// Handles the key's held records in order, until one fails (which then holds the key).
+    private func release(_ key: String, held: inout Set<String>) async throws {
+        held.remove(key)
+        let parked = try context.deadLetters.list(consumer: context.consumer).filter { $0.key == key && $0.state == .held }
+        for letter in parked {
+            guard let record = try context.log.record(at: letter.position) else {
+                try await context.deadLetters.remove(letter)
+                continue
+            }
+            switch await attempt(record, times: context.configuration.maxAttempts) {
+            case .succeeded:
+                try await context.deadLetters.remove(letter)
+            case .failed(let error, let attempts):
+                var failed = letter
+                failed.state = .failed
+                failed.error = error
+                failed.attempts = attempts
+                failed.time = Date()
+                failed.holdsKey = true
+                try await context.deadLetters.save(failed)
+                context.metrics.deadLettered.increment()
+                held.insert(key)
+                return
+            case .cancelled:
+                held.insert(key)
+                return
+            }
+        }
+    }
+
+    /// Runs the handler up to `times` times, with exponential backoff and full jitter between.
+    func attempt(_ record: Record, times: Int) async -> Outcome {
+        var lastError = ""
+        for attempt in 1...times {
+            if Task.isCancelled { return .cancelled }
+            let start = ContinuousClock.now
+            do {
+                try await context.handler(record)
+                context.metrics.handlerDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+                context.metrics.processed.increment()
+                return .succeeded
+            } catch {
+                context.metrics.handlerDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+                if Task.isCancelled { return .cancelled }
+                context.metrics.failed.increment()
+                lastError = String(describing: error)
+                context.logger.debug("Handler failed", metadata: [
+                    "consumer": "\(context.consumer)", "position": "\(record.position)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+            }
+            if attempt < times {
+                do {
+                    try await Task.sleep(for: backoff(afterAttempt: attempt))
+                } catch {
+                    return .cancelled
+                }
+            }
+        }
+        return .failed(lastError, attempts: times)
+    }
+
+    /// Full jitter: a random wait up to `initial × 2^(attempt-1)`, capped at `maxBackoff`.
+    func backoff(afterAttempt attempt: Int) -> Duration {
+        let initial = Self.nanoseconds(context.configuration.initialBackoff)
+        let cap = Self.nanoseconds(context.configuration.maxBackoff)
+        let ceiling = min(cap, initial << min(attempt - 1, 40))
+        guard ceiling > 0 else { return .zero }
+        return .nanoseconds(Int64.random(in: 0...ceiling))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

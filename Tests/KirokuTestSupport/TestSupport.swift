@@ -1,0 +1,130 @@
+// Shared by the test targets: real directories, real processes, real file systems.
+import Foundation
+
+/// A new empty directory under the system's temporary directory, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String = "kiroku-test") {
+        var template = Array((NSTemporaryDirectory() + "/\(label)-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func sub(_ name: String) -> String { path + "/" + name }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The built helper executable (a test target dependency, so `swift test` builds it).
+public func helperExecutable(_ name: String = "LogTestHelper") throws -> URL {
+    var candidates: [URL] = []
+    let argv0 = URL(fileURLWithPath: CommandLine.arguments[0])
+    candidates.append(argv0.deletingLastPathComponent())
+    candidates.append(Bundle.main.bundleURL)
+    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+    for directory in candidates {
+        let url = directory.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    throw HelperNotFound(name: name, searched: candidates.map(\.path))
+}
+
+public struct HelperNotFound: Error, CustomStringConvertible {
+    let name: String
+    let searched: [String]
+    public var description: String { "helper \(name) not found in \(searched); build with `swift build --build-tests`" }
+}
+
+/// Runs an executable to completion and returns its standard output; throws on non-zero exit.
+public func run(_ executable: URL, _ arguments: [String]) async throws -> String {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ProcessFailed(status: process.terminationStatus, stderr: String(decoding: errorData, as: UTF8.self))
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+public struct ProcessFailed: Error, CustomStringConvertible {
+    public let status: Int32
+    public let stderr: String
+    public var description: String { "exit \(status): \(stderr)" }
+}
+
+/// A small tmpfs mounted for one test (disk full, read-only file systems). Needs root and
+/// mount rights, as CI has here; elsewhere the tests that need it are skipped, saying so.
+public struct TmpfsMount: Sendable {
+    public let path: String
+
+    public static let isAvailable: Bool = {
+        guard geteuid() == 0 else { return false }
+        let directory = TemporaryDirectory("kiroku-tmpfs-probe")
+        defer { directory.remove() }
+        guard let mount = try? TmpfsMount(at: directory.path, bytes: 1 << 20, readOnly: false) else { return false }
+        mount.unmount()
+        return true
+    }()
+
+    public init(at path: String, bytes: Int, readOnly: Bool) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-t", "tmpfs", "-o", "size=\(bytes)\(readOnly ? ",ro" : ""),mode=0755", "tmpfs", path]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ProcessFailed(status: process.terminationStatus, stderr: "mount failed") }
+        self.path = path
+    }
+
+    /// Changes the file system's size in place (`mount -o remount`).
+    public func resize(bytes: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-o", "remount,size=\(bytes)", path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ProcessFailed(status: process.terminationStatus, stderr: "remount failed") }
+    }
+
+    public func unmount() {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/umount")
+        process.arguments = [path]
+        try? process.run()
+        process.waitUntilExit()
+    }
+}
+
+/// A seeded generator: randomised tests print their seed and replay from `KIROKU_SEED`.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public static func seed(label: String) -> UInt64 {
+        if let text = ProcessInfo.processInfo.environment["KIROKU_SEED"], let seed = UInt64(text) { return seed }
+        let seed = UInt64.random(in: 1...UInt64(UInt32.max))
+        print("\(label): seed \(seed) (replay with KIROKU_SEED=\(seed))")
+        return seed
+    }
+
+    public mutating func next() -> UInt64 {
+        // SplitMix64.
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
