@@ -4,7 +4,7 @@ import Log
 import Testing
 @testable import Feed
 
-@Suite struct ConsumersTests {
+@Suite(.timeLimit(.minutes(1))) struct ConsumersTests {
     @Test func checkpointsAreDurableAndListedWithLag() async throws {
         let directory = TemporaryDirectory("kiroku-feed-test")
         defer { directory.remove() }

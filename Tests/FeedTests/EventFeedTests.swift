@@ -4,7 +4,7 @@ import Log
 import Testing
 @testable import Feed
 
-@Suite struct EventFeedTests {
+@Suite(.timeLimit(.minutes(1))) struct EventFeedTests {
     @Test func catchesUpThenFollowsLive() async throws {
         try await withLog { log, _ async throws in
             for i in 1...10 { try await log.append(to: "k\(i % 3)", event("E", "\(i)")) }

@@ -47,6 +47,8 @@ public final class KeyedProcessor: Service, Sendable {
         var watermark: Watermark?
         var stop: AsyncStream<Void>.Continuation?
         var nudge: AsyncStream<Void>.Continuation?
+        /// `stop()` came before the run was ready to hear it; the run stops as soon as it is.
+        var stopRequested = false
     }
 
     /// Consumers running in this process; a second processor of one consumer would double-deliver.
@@ -100,9 +102,13 @@ public final class KeyedProcessor: Service, Sendable {
         let watermark = Watermark(startingAfter: startAfter)
         let (stopSignal, stopContinuation) = AsyncStream<Void>.makeStream()
         let (nudges, nudgeContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        state.withLock {
-            $0 = RunState(watermark: watermark, stop: stopContinuation, nudge: nudgeContinuation)
+        let stoppedEarly = state.withLock { state in
+            state.watermark = watermark
+            state.stop = stopContinuation
+            state.nudge = nudgeContinuation
+            return state.stopRequested
         }
+        if stoppedEarly { stopContinuation.yield() }
 
         let letters = try deadLetters.list(consumer: consumer)
         let heldKeys = Set(letters.filter { $0.state == .held || $0.holdsKey }.map(\.key))
@@ -161,10 +167,14 @@ public final class KeyedProcessor: Service, Sendable {
     }
 
     /// Stops a running processor as graceful shutdown does: stop reading, commit the checkpoint.
+    ///
+    /// Called before the run is under way (during its start-up), it stops the run as soon as it is.
     public func stop() {
-        let stop = state.withLock { $0.stop }
+        let stop = state.withLock { state in
+            state.stopRequested = true
+            return state.stop
+        }
         stop?.yield()
-        stop?.finish()
     }
 
     /// Asks for a dead letter to be retried now (see ``DeadLetters/retry(consumer:position:)``).
