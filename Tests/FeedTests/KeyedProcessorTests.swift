@@ -85,7 +85,7 @@ struct Poison: Error, CustomStringConvertible {
             #expect(secondRun.all.allSatisfy { $0 > checkpoint }, "nothing at or before the checkpoint twice")
             #expect(Set(firstRun.all).union(secondRun.all) == Set(1...UInt64(total)))
             let inFlightAgain = Set(secondRun.all).intersection(handled)
-            #expect(inFlightAgain.count <= configuration.lanes * (configuration.laneCapacity + 1) + configuration.batchSize)
+            #expect(inFlightAgain.count <= (configuration.lanes * (configuration.laneCapacity + 1) + 1) * configuration.batchSize)
         }
     }
 
@@ -210,7 +210,7 @@ struct Poison: Error, CustomStringConvertible {
         try await withLog { log, _ async throws in
             var configuration = KeyedProcessor.Configuration()
             configuration.lanes = 4
-            configuration.laneCapacity = 16
+            configuration.laneCapacity = 2
             configuration.batchSize = 64
             let processor = KeyedProcessor(log: log, consumer: "slow", configuration: configuration) { _ in
                 try await Task.sleep(for: .milliseconds(20))
@@ -221,7 +221,7 @@ struct Poison: Error, CustomStringConvertible {
                 try await log.append(to: "k\(batch % 10)", (0..<1000).map { _ in EventData(type: "T", payload: payload) })
             }
             #expect(try log.headPosition() == 1_000_000)
-            let bound = configuration.lanes * (configuration.laneCapacity + 2) + configuration.batchSize
+            let bound = (configuration.lanes * (configuration.laneCapacity + 2) + 1) * configuration.batchSize
             #expect(processor.inFlight.peak <= bound, "peak \(processor.inFlight.peak), bound \(bound)")
             processor.stop()
             try await running.value

@@ -24,7 +24,7 @@ import Synchronization
 ///   applies (`continue`, or `holdKey`: later records of the key wait). Other keys never wait.
 /// - **Delivery**: at least once. The checkpoint is the low watermark of completed positions,
 ///   committed every `checkpointInterval` and on shutdown; after a crash, the records that were
-///   in flight (at most `lanes × (laneCapacity + 1)` plus one read batch) are delivered again.
+///   in flight (at most `(lanes × (laneCapacity + 1) + 1) × batchSize`) are delivered again.
 ///   Make the handler idempotent, or use a projection (exactly-once).
 /// - **Memory** is bounded: a slow handler fills its lane's queue and the reader waits.
 /// - **Shutdown**: on graceful shutdown (ServiceLifecycle) or cancellation it stops reading,
@@ -206,10 +206,15 @@ public final class KeyedProcessor: Service, Sendable {
     /// Reads the log from after the checkpoint and hands each selected record to its key's lane.
     private func dispatch(after position: UInt64, to channels: [AsyncChannel<LaneMessage>], watermark: Watermark) async throws {
         let feed = EventFeed(log: log, selection: selection, from: .position(position + 1), batchSize: configuration.batchSize)
+        // One message per lane per read batch: a channel hand-off costs task switches, so it
+        // carries all of the batch's records of that lane, in order.
+        var perLane = [[Record]](repeating: [], count: channels.count)
         for try await batch in feed.batches {
-            for record in batch.records {
-                watermark.dispatched(record.position)
-                await channels[lane(of: record.key)].send(.record(record))
+            watermark.dispatched(batch.records.map(\.position))
+            for record in batch.records { perLane[lane(of: record.key)].append(record) }
+            for index in perLane.indices where !perLane[index].isEmpty {
+                await channels[index].send(.records(perLane[index]))
+                perLane[index].removeAll(keepingCapacity: true)
                 if Task.isCancelled { return }
             }
             watermark.scanned(through: batch.throughPosition)

@@ -5,8 +5,8 @@ import Logging
 
 /// What a lane is asked to do, in the order it must be done.
 enum LaneMessage: Sendable {
-    /// Handle a record from the log.
-    case record(Record)
+    /// Handle these records from the log, in order (one read batch's records of this lane).
+    case records([Record])
     /// Run the handler again on a dead letter whose retry was asked for.
     case retry(DeadLetter)
     /// The dead letter that held this key is gone (skipped): handle its held records in order.
@@ -45,8 +45,11 @@ struct LaneWorker: Sendable {
             if Task.isCancelled { return }
             do {
                 switch message {
-                case .record(let record):
-                    try await handle(record, held: &held)
+                case .records(let records):
+                    for record in records {
+                        if Task.isCancelled { return }
+                        try await handle(record, held: &held)
+                    }
                 case .retry(let letter):
                     try await retry(letter, held: &held)
                 case .release(let key):

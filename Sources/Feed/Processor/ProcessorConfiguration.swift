@@ -20,8 +20,9 @@ extension KeyedProcessor {
         public var maxBackoff: Duration = .seconds(10)
         /// What happens to a key after one of its records is dead-lettered.
         public var keyPolicy: KeyPolicy = .continue
-        /// Records queued per lane before the reader waits (backpressure). Default 64.
-        public var laneCapacity = 64
+        /// Read batches queued per lane before the reader waits (backpressure). Default 4. At
+        /// most `(lanes × (laneCapacity + 1) + 1) × batchSize` records are in memory at once.
+        public var laneCapacity = 4
         /// How often the checkpoint is committed (and dead-letter retries are looked for).
         public var checkpointInterval: Duration = .seconds(1)
         /// Where a consumer without a checkpoint starts: `.beginning` (default), `.end` or a position.

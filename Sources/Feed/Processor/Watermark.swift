@@ -21,9 +21,11 @@ final class Watermark: Sendable {
         state = Mutex(State(scanned: position))
     }
 
-    func dispatched(_ position: UInt64) {
+    /// Positions handed to lanes, in increasing order.
+    func dispatched(_ positions: [UInt64]) {
+        guard !positions.isEmpty else { return }
         state.withLock { state in
-            state.pending.append(position)
+            state.pending.append(contentsOf: positions)
             state.peakInFlight = max(state.peakInFlight, state.pending.count)
         }
     }
