@@ -34,8 +34,12 @@ let deliveryLatency = BenchmarkMetric.custom("Delivery latency (ns)", polarity: 
 /// lanes handles them; records each record's latency from its commit timestamp (taken when
 /// the writer starts the commit) to its handler's start.
 func measureDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, duration: Duration) async throws {
-    let log = try openLog("delivery-\(rate)-\(lanes)")
-    defer { log.close() }
+    let directory = "delivery-\(rate)-\(lanes)"
+    let log = try openLog(directory)
+    defer {
+        log.close()
+        try? FileManager.default.removeItem(atPath: scratchDirectory(directory))
+    }
     let latencies = Latencies()
     var configuration = KeyedProcessor.Configuration()
     configuration.lanes = lanes
@@ -121,5 +125,6 @@ let benchmarks: @Sendable () -> Void = {
               teardown: {
                   backlog.log?.close()
                   backlog.log = nil
+                  try? FileManager.default.removeItem(atPath: scratchDirectory("throughput"))
               })
 }
