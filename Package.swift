@@ -45,7 +45,7 @@ let package = Package(
             ]
         ),
         .target(name: "Projections", dependencies: ["Feed", "Log"]),
-        .executableTarget(name: "KirokuDemo", dependencies: ["Log"]),
+        .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
         .executableTarget(name: "LogTestHelper", dependencies: ["Log"]),
         .target(name: "KirokuTestSupport", path: "Tests/KirokuTestSupport"),
