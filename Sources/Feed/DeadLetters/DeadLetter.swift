@@ -32,3 +32,16 @@ public struct DeadLetter: Codable, Sendable, Hashable {
     /// Whether later records of its key wait for it (the `holdKey` policy).
     public var holdsKey: Bool
 }
+
+extension DeadLetter {
+    /// This letter after the handler failed on it again.
+    func failing(_ error: String, attempts: Int, holdsKey: Bool) -> DeadLetter {
+        var failed = self
+        failed.state = .failed
+        failed.error = error
+        failed.attempts = attempts
+        failed.time = Date()
+        failed.holdsKey = holdsKey
+        return failed
+    }
+}

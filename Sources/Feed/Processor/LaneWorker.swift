@@ -110,12 +110,7 @@ struct LaneWorker: Sendable {
             ])
             if current.holdsKey { try await release(record.key, held: &held) }
         case .failed(let error, let attempts):
-            var failed = current
-            failed.state = .failed
-            failed.error = error
-            failed.attempts += attempts
-            failed.time = Date()
-            try await context.deadLetters.save(failed)
+            try await context.deadLetters.save(current.failing(error, attempts: current.attempts + attempts, holdsKey: current.holdsKey))
         case .cancelled:
             break
         }
@@ -134,13 +129,7 @@ struct LaneWorker: Sendable {
             case .succeeded:
                 try await context.deadLetters.remove(letter)
             case .failed(let error, let attempts):
-                var failed = letter
-                failed.state = .failed
-                failed.error = error
-                failed.attempts = attempts
-                failed.time = Date()
-                failed.holdsKey = true
-                try await context.deadLetters.save(failed)
+                try await context.deadLetters.save(letter.failing(error, attempts: attempts, holdsKey: true))
                 context.metrics.deadLettered.increment()
                 held.insert(key)
                 return
