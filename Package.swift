@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
         .executableTarget(name: "LogTestHelper", dependencies: ["Log"]),
-        .target(name: "KirokuTestSupport", path: "Tests/KirokuTestSupport"),
+        .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
         .testTarget(name: "FeedTests", dependencies: [
             "Feed", "Log", "LogTestHelper", "KirokuTestSupport",

@@ -16,20 +16,4 @@ func event(_ type: String = "Tested", _ text: String = "payload", id: String? = 
     EventData(type: type, payload: Data(text.utf8), metadata: metadata.map { Data($0.utf8) }, id: id)
 }
 
-/// Expects `body` to throw a ``KirokuError`` with `code`, and returns it for more checks.
-@discardableResult
-func expectError(_ code: KirokuError.Code, sourceLocation: SourceLocation = #_sourceLocation,
-                 _ body: () async throws -> Void) async -> KirokuError? {
-    do {
-        try await body()
-        Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
-    } catch let error as KirokuError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
-        return error
-    } catch {
-        Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
-    }
-    return nil
-}
 
