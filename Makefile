@@ -23,6 +23,7 @@ demo: bootstrap
 # The benchmark suite: Kiroku beside raw LMDB, in one run; rewrites docs/BENCHMARKS.md.
 bench: bootstrap
 	mkdir -p .build-bench
+	cd Benchmarks && $(SWIFT) build -c release --product kiroku-bench-appender
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
 	scripts/bench-report .build-bench/results.md "make bench" > docs/BENCHMARKS.md
 	@echo "Wrote docs/BENCHMARKS.md"

@@ -22,6 +22,13 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The other process of the cross-process delivery benchmark (`make bench` builds it first).
+        .executableTarget(
+            name: "kiroku-bench-appender",
+            dependencies: [.product(name: "Log", package: "Kiroku")],
+            path: "Benchmarks/FeedAppender",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "FeedBenchmarks",
             dependencies: [

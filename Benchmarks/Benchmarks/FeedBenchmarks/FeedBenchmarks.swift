@@ -7,16 +7,16 @@ import Log
 import Synchronization
 
 func scratchDirectory(_ name: String) -> String {
-    let path = NSTemporaryDirectory() + "kiroku-feed-bench-\(getpid())-\(name)"
-    try? FileManager.default.removeItem(atPath: path)
-    return path
+    NSTemporaryDirectory() + "kiroku-feed-bench-\(getpid())-\(name)"
 }
 
+/// Opens a new store in a fresh scratch directory.
 func openLog(_ name: String) throws -> EventLog {
     var options = EventLog.Options()
     // The feed is measured, not the disk: with `.full`, add one fsync (see the log benchmarks).
     options.durability = .noSync(flushInterval: .seconds(3600))
     options.initialMapSize = 1 << 30
+    try? FileManager.default.removeItem(atPath: scratchDirectory(name))
     return try EventLog(path: scratchDirectory(name), options: options)
 }
 
@@ -72,6 +72,46 @@ func measureDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, duration: Du
     for latency in latencies.all { benchmark.measurement(deliveryLatency, latency) }
 }
 
+/// Like `measureDelivery`, but the records are appended by another process
+/// (`kiroku-bench-appender`, built next to this executable), so the wake-up is LMDB's
+/// transaction id watched while the processor waits.
+func measureCrossProcessDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, count: Int) async throws {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? Bundle.main.executablePath ?? CommandLine.arguments[0]
+    let appender = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("kiroku-bench-appender")
+    guard FileManager.default.isExecutableFile(atPath: appender.path) else {
+        benchmark.error("kiroku-bench-appender is not built next to \(executable); run `make bench`, which builds it first")
+        return
+    }
+    let directory = "cross-\(rate)-\(lanes)"
+    let log = try openLog(directory)
+    defer {
+        log.close()
+        try? FileManager.default.removeItem(atPath: scratchDirectory(directory))
+    }
+    let latencies = Latencies()
+    var configuration = KeyedProcessor.Configuration()
+    configuration.lanes = lanes
+    configuration.start = .end
+    let processor = KeyedProcessor(log: log, consumer: "latency", configuration: configuration) { record in
+        let now = Date().timeIntervalSince1970
+        latencies.add(Int((now - record.timestamp.timeIntervalSince1970) * 1e9))
+    }
+    let running = Task { try await processor.run() }
+    try await Task.sleep(for: .milliseconds(50))
+    let process = Process()
+    process.executableURL = appender
+    process.arguments = [scratchDirectory(directory), String(rate), String(count)]
+    try process.run()
+    while latencies.count < count && process.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+    let deadline = ContinuousClock.now + .seconds(5)
+    while latencies.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+    process.waitUntilExit()
+    processor.stop()
+    try await running.value
+    for latency in latencies.all { benchmark.measurement(deliveryLatency, latency) }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [deliveryLatency],
@@ -86,6 +126,14 @@ let benchmarks: @Sendable () -> Void = {
             let duration: Duration = rate < 1000 ? .seconds(3) : .seconds(1)
             Benchmark("Delivery \(String(format: "%06d", rate))/s, \(String(format: "%02d", lanes)) lanes") { benchmark in
                 try await measureDelivery(benchmark, rate: rate, lanes: lanes, duration: duration)
+            }
+        }
+    }
+
+    for (rate, count) in [(200, 600), (10_000, 10_000)] {
+        for lanes in [1, 10] {
+            Benchmark("Cross-process delivery \(String(format: "%06d", rate))/s, \(String(format: "%02d", lanes)) lanes") { benchmark in
+                try await measureCrossProcessDelivery(benchmark, rate: rate, lanes: lanes, count: count)
             }
         }
     }
