@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "kiroku-bench-appender",
             dependencies: [.product(name: "Log", package: "Kiroku")],
-            path: "Benchmarks/FeedAppender",
+            path: "Helpers/FeedAppender",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
