@@ -1,0 +1,42 @@
+import Feed
+import Foundation
+import Log
+
+/// The latest record of every key (table `latest`: key → JSON ``LatestState/Entry``). Built in,
+/// used by tests, docs and the CLI.
+public struct LatestState: Projection {
+    /// What is kept per key.
+    public struct Entry: Codable, Sendable, Hashable {
+        public var position: UInt64
+        public var version: UInt64
+        public var type: String
+        public var timestamp: Date
+        public var payload: Data
+    }
+
+    public let name: String
+    public let version = 1
+    public let selection: Selection
+    public let tables = ["latest"]
+
+    /// Keeps the latest record of every key of `selection`.
+    public init(name: String = "latest-state", selection: Selection = .all) {
+        self.name = name
+        self.selection = selection
+    }
+
+    public func apply(_ records: [Record], to state: ProjectionState) throws {
+        // Only the last record of each key in the batch is written.
+        var latest: [String: Record] = [:]
+        for record in records { latest[record.key] = record }
+        for (key, record) in latest {
+            try state.put(Entry(position: record.position, version: record.version, type: record.type,
+                                timestamp: record.timestamp, payload: record.payload), key, in: "latest")
+        }
+    }
+
+    /// The latest entry of `key` in a reader of this projection.
+    public static func entry(for key: String, in reader: ProjectionReader) throws -> Entry? {
+        try reader.get(Entry.self, key, in: "latest")
+    }
+}

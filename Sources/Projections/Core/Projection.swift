@@ -1,0 +1,60 @@
+import Feed
+import Log
+
+/// A view derived from the log: it applies batches of records to its own state, in the same
+/// transaction that records how far it has read (exactly-once effects).
+///
+/// ```swift
+/// struct OrdersPerCustomer: Projection {
+///     let name = "orders-per-customer"
+///     let version = 1
+///     let selection = Selection(types: ["OrderPlaced"])
+///     let tables = ["orders"]
+///     func apply(_ records: [Record], to state: ProjectionState) throws {
+///         for record in records {
+///             let customer = try record.decode(OrderPlaced.self).customer
+///             try state.put((try state.get(Int.self, customer, in: "orders") ?? 0) + 1, customer, in: "orders")
+///         }
+///     }
+/// }
+/// ```
+///
+/// Bump `version` when `apply` changes meaning: the runner builds the new version from the
+/// first record in a new environment while the old one keeps serving, and switches when the new
+/// one has caught up (blue/green).
+public protocol Projection: Sendable {
+    /// The view's name: 1 to 64 characters of `a-z`, `0-9`, `-` and `_`.
+    var name: String { get }
+    /// The version of `apply`; at least 1.
+    var version: Int { get }
+    /// Which records `apply` receives.
+    var selection: Selection { get }
+    /// The state tables `apply` uses.
+    var tables: [String] { get }
+    /// Applies records, in log order, to the state. Throwing stops the projection with a failed
+    /// status naming the batch; nothing of the batch is kept, and nothing is ever skipped.
+    func apply(_ records: [Record], to state: ProjectionState) throws
+}
+
+extension KirokuError.Code {
+    /// A projection's name or version is not valid.
+    public static let invalidProjection = Self("invalid-projection")
+    /// The projection's `apply` threw; the projection stopped at the position before the batch.
+    public static let projectionFailed = Self("projection-failed")
+    /// No such projection, or it has no active version yet.
+    public static let projectionNotReady = Self("projection-not-ready")
+    /// Waiting for a projection to reach a position took longer than the timeout.
+    public static let projectionTimeout = Self("projection-timeout")
+}
+
+extension Projection {
+    func validate() throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ allowed.contains($0) }) else {
+            throw KirokuError(.invalidProjection, "'\(name)' cannot name a projection: use 1 to 64 characters of a-z, 0-9, '-' and '_'.")
+        }
+        guard version >= 1 else {
+            throw KirokuError(.invalidProjection, "Projection '\(name)' has version \(version); versions start at 1.")
+        }
+    }
+}

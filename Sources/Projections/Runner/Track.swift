@@ -1,0 +1,172 @@
+import Dispatch
+import Feed
+import Foundation
+import Log
+import Synchronization
+
+/// One version of one projection: its own environment, its checkpoint, its status.
+final class Track: Sendable {
+    let name: String
+    let version: Int
+    /// The code that applies records; `nil` for a version only kept to serve reads.
+    let projection: (any Projection)?
+    let store: KeyValueStore
+    /// Write transactions block on fsync: they run on this queue, off the cooperative pool.
+    private let queue: DispatchQueue
+    private let state: Mutex<State>
+
+    static let metaTable = "_kiroku"
+    static let positionKey = Array("position".utf8)
+
+    struct State {
+        var position: UInt64
+        var role: ProjectionStatus.State
+        /// Whether this version serves reads (it is the active one), even after it failed:
+        /// readers then see its last good state while its status says failed.
+        var serves: Bool
+        var error: String?
+        var samples: [(time: Date, position: UInt64)] = []
+        var waiters: [(id: UInt64, target: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextWaiter: UInt64 = 0
+    }
+
+    init(name: String, version: Int, projection: (any Projection)?, path: String, role: ProjectionStatus.State) throws {
+        self.name = name
+        self.version = version
+        self.projection = projection
+        var options = KeyValueStore.Options()
+        // Data pages are flushed at each commit, the meta page is not: a power loss may roll
+        // back the last batches, state and checkpoint together, and they are applied again.
+        options.syncEveryCommit = false
+        store = try KeyValueStore(path: path, tables: (projection?.tables ?? []) + [Self.metaTable], options: options)
+        let position = try store.read { txn in
+            try txn.get(Self.positionKey, in: Self.metaTable).map { UInt64(littleEndian: $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) } ?? 0
+        }
+        state = Mutex(State(position: position, role: role, serves: role == .active))
+        queue = DispatchQueue(label: "kiroku.projection.\(name).v\(version)")
+    }
+
+    var position: UInt64 { state.withLock { $0.position } }
+    var role: ProjectionStatus.State {
+        get { state.withLock { $0.role } }
+    }
+
+    var serves: Bool { state.withLock { $0.serves } }
+
+    /// The error a failed version reports, or `nil`.
+    var failure: KirokuError? {
+        state.withLock { state in
+            guard state.role == .failed else { return nil }
+            return KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed after position \(state.position): \(state.error ?? "unknown error"). Fix it and restart; it resumes from there.", position: state.position)
+        }
+    }
+
+    func setRole(_ role: ProjectionStatus.State) {
+        state.withLock { state in
+            state.role = role
+            state.serves = role == .active
+        }
+    }
+
+    /// Applies a batch and moves the checkpoint in one transaction: exactly-once effects.
+    func apply(_ batch: FeedBatch) async throws {
+        guard let projection else { return }
+        let store = store
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                do {
+                    try store.write { txn in
+                        if !batch.records.isEmpty {
+                            try projection.apply(batch.records, to: ProjectionState(transaction: txn))
+                        }
+                        var position = batch.throughPosition.littleEndian
+                        try txn.put(Self.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Self.metaTable)
+                    }
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        advance(to: batch.throughPosition)
+    }
+
+    private func advance(to position: UInt64) {
+        let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.position = position
+            let now = Date()
+            state.samples.append((now, position))
+            state.samples.removeAll { now.timeIntervalSince($0.time) > 5 }
+            var ready: [CheckedContinuation<Void, any Error>] = []
+            state.waiters.removeAll { waiter in
+                guard waiter.target <= position else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    func fail(_ error: any Error, at position: UInt64) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.role = .failed
+            state.error = "\(error)"
+            defer { state.waiters.removeAll() }
+            return state.waiters.map(\.continuation)
+        }
+        let failure = KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed applying records after position \(position): \(error). Fix the projection and restart it; it resumes from position \(position).", position: position)
+        for waiter in waiters { waiter.resume(throwing: failure) }
+    }
+
+    /// Waits until every record up to `target` is applied.
+    func wait(until target: UInt64, timeout: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let id = self.state.withLock { state -> UInt64 in
+                    defer { state.nextWaiter += 1 }
+                    return state.nextWaiter
+                }
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        let immediate: Result<Void, any Error>? = self.state.withLock { state in
+                            if state.position >= target { return .success(()) }
+                            if state.role == .failed {
+                                return .failure(KirokuError(.projectionFailed, "Projection '\(self.name)' v\(self.version) has failed: \(state.error ?? "")"))
+                            }
+                            if Task.isCancelled { return .failure(CancellationError()) }
+                            state.waiters.append((id, target, continuation))
+                            return nil
+                        }
+                        if let immediate { continuation.resume(with: immediate) }
+                    }
+                } onCancel: {
+                    let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                        guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                        return state.waiters.remove(at: index).continuation
+                    }
+                    waiter?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw KirokuError(.projectionTimeout, "Projection '\(self.name)' did not reach position \(target) within \(timeout); it is at \(self.position). Check its status for lag or a failure.", position: target)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    func status(head: UInt64) -> ProjectionStatus {
+        state.withLock { state in
+            let lag = head > state.position ? head - state.position : 0
+            var rate = 0.0
+            if let first = state.samples.first, let last = state.samples.last, last.time > first.time {
+                rate = Double(last.position - first.position) / last.time.timeIntervalSince(first.time)
+            }
+            return ProjectionStatus(name: name, version: version, state: state.role, position: state.position,
+                                    lag: lag, rate: rate, eta: rate > 0 ? Double(lag) / rate : (lag == 0 ? 0 : nil),
+                                    error: state.error)
+        }
+    }
+}
