@@ -54,10 +54,10 @@ let package = Package(
         ),
         .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
-        .executableTarget(name: "LogTestHelper", dependencies: ["Log"]),
+        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Projections"]),
         .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper"]),
         .testTarget(name: "FeedTests", dependencies: [
             "Feed", "Log", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

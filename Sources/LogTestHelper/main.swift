@@ -1,16 +1,30 @@
-// A second process for Kiroku's cross-process tests. Not for users.
+// A second process for Kiroku's cross-process and crash tests. Not for users.
 //
 //   LogTestHelper append <store> <name> <count> [initialMapSize] [payloadBytes]
-//
-// Appends `count` events with ids "<name>-<i>" to keys "<name>-<i % 7>" from 8 concurrent tasks
-// and prints one line per acknowledged append: "ack <id> <key> <version> <position>".
+//     Appends `count` events with ids "<name>-<i>" to keys "<name>-<i % 7>" from 8 concurrent
+//     tasks and prints one line per acknowledged append: "ack <id> <key> <version> <position>".
+//   LogTestHelper project <store>
+//     Runs the built-in event-counts projection until killed, printing "ready" once running.
 import Foundation
 import Log
+import Projections
 
 @main
 struct LogTestHelper {
     static func main() async {
         let arguments = CommandLine.arguments
+        if arguments.count == 3, arguments[1] == "project" {
+            do {
+                let log = try EventLog(path: arguments[2])
+                let runner = ProjectionRunner(log: log, projections: [EventCounts()], batchSize: 37)
+                FileHandle.standardOutput.write(Data("ready\n".utf8))
+                try await runner.run()
+            } catch {
+                FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
+                exit(1)
+            }
+            return
+        }
         guard arguments.count >= 5, arguments[1] == "append", let count = Int(arguments[4]) else {
             FileHandle.standardError.write(Data("usage: LogTestHelper append <store> <name> <count> [initialMapSize] [payloadBytes]\n".utf8))
             exit(64)
