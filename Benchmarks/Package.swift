@@ -30,6 +30,17 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
+            name: "ProjectionBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Log", package: "Kiroku"),
+                .product(name: "Projections", package: "Kiroku"),
+            ],
+            path: "Benchmarks/ProjectionBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "FeedBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

@@ -138,6 +138,14 @@ final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Turns `MDB_NOSYNC` on or off for this process's commits.
+    func setNoSync(_ on: Bool) throws(LMDBStatus) {
+        try gate.withShared { () throws(LMDBStatus) in
+            guard !isClosed else { return }
+            try lmdbCheck(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), on ? 1 : 0))
+        }
+    }
+
     /// Flushes written pages to disk (`mdb_env_sync` with force).
     func sync() throws(LMDBStatus) {
         try gate.withShared { () throws(LMDBStatus) in

@@ -76,6 +76,21 @@ public final class KeyValueStore: Sendable {
         OpenStores.release(canonicalPath)
     }
 
+    /// Relaxes durability for bulk work (`true`: nothing is flushed at commit, `MDB_NOSYNC`), or
+    /// restores it (`false`), flushing everything written meanwhile first.
+    ///
+    /// Relaxed commits survive a process crash (the OS holds the pages) but not an OS crash or
+    /// power loss, which may lose them or damage the environment: use it only for state that can
+    /// be rebuilt from the log, such as a projection version still building.
+    public func relaxSync(_ relaxed: Bool) throws {
+        do {
+            if !relaxed { try environment.sync() }
+            try environment.setNoSync(relaxed)
+        } catch let status as LMDBStatus {
+            throw KirokuError(status: status, path: path, doing: "changing the sync mode")
+        }
+    }
+
     /// Runs `body` in a write transaction: committed when it returns, aborted when it throws.
     ///
     /// When the map is full, the transaction is aborted, the map grows and `body` runs again:

@@ -115,20 +115,19 @@ public final class ProjectionRunner: Service, Sendable {
             if track.role == .building, try track.position >= log.headPosition() {
                 try switchOn(track, name: name)
             }
-            for try await batch in feed.batches {
+            // A version still building can be rebuilt from the log, so its commits are not
+            // flushed one by one (a process crash loses nothing; after an OS crash it is rebuilt).
+            // Switching it on flushes everything and restores durable commits.
+            if track.role == .building { try track.store.relaxSync(true) }
+            // The next batch is read while the current one is applied. Everything that must
+            // not wait for the next read (failure status, switching on) happens in `step`.
+            var batches = feed.batches.makeAsyncIterator()
+            var next = try await batches.next()
+            while let batch = next {
                 if track.role == .retired { return }
-                do {
-                    try await track.apply(batch)
-                } catch {
-                    track.fail(error, at: track.position)
-                    logger.error("Projection failed; it stops here and never skips", metadata: [
-                        "projection": "\(name)", "version": "\(track.version)", "position": "\(track.position)", "error": "\(error)",
-                    ])
-                    return
-                }
-                if track.role == .building, try batch.throughPosition >= log.headPosition() {
-                    try switchOn(track, name: name)
-                }
+                async let stepped = step(track, batch, name: name)
+                next = try await batches.next()
+                guard try await stepped else { return }
             }
         } catch is CancellationError {
         } catch {
@@ -136,8 +135,26 @@ public final class ProjectionRunner: Service, Sendable {
         }
     }
 
+    /// Applies one batch; on failure marks the version failed (it never skips) and returns false.
+    private func step(_ track: Track, _ batch: FeedBatch, name: String) async throws -> Bool {
+        do {
+            try await track.apply(batch)
+        } catch {
+            track.fail(error, at: track.position)
+            logger.error("Projection failed; it stops here and never skips", metadata: [
+                "projection": "\(name)", "version": "\(track.version)", "position": "\(track.position)", "error": "\(error)",
+            ])
+            return false
+        }
+        if track.role == .building, try batch.throughPosition >= log.headPosition() {
+            try switchOn(track, name: name)
+        }
+        return true
+    }
+
     /// Makes a caught-up building version the active one and retires the others.
     private func switchOn(_ track: Track, name: String) throws {
+        try track.store.relaxSync(false)
         try ProjectionDirectory(store: log.path, name: name).activate(track.version)
         let others = tracks.withLock { $0[name] ?? [] }.filter { $0 !== track }
         track.setRole(.active)
