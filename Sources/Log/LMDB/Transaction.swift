@@ -62,6 +62,26 @@ struct Transaction {
         return try body(cursor)
     }
 
+    /// Up to `limit` entries of `dbi` whose keys start with `prefix`, in key order, after
+    /// `after` when given (page with the last key returned).
+    func entries(_ dbi: MDB_dbi, prefix: [UInt8], after: [UInt8]?, limit: Int) throws -> [(key: [UInt8], value: [UInt8])] {
+        guard limit > 0 else { return [] }
+        return try withCursor(dbi) { cursor in
+            var entries: [(key: [UInt8], value: [UInt8])] = []
+            let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+            var entry = start.isEmpty
+                ? try cursor.get(MDB_FIRST)
+                : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+            while let current = entry, entries.count < limit {
+                guard current.key.starts(with: prefix) else { break }
+                let key = [UInt8](current.key)
+                if key != after { entries.append((key, [UInt8](current.value))) }
+                entry = try cursor.get(MDB_NEXT)
+            }
+            return entries
+        }
+    }
+
     /// Number of entries in `dbi` (duplicates counted one by one).
     func entryCount(_ dbi: MDB_dbi) throws(LMDBStatus) -> Int {
         var stat = MDB_stat()

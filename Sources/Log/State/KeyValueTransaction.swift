@@ -35,21 +35,6 @@ public struct KeyValueTransaction {
     /// Up to `limit` entries of `table` whose keys start with `prefix`, in key order, after
     /// `after` when given.
     public func entries(in table: String, prefix: [UInt8] = [], after: [UInt8]? = nil, limit: Int = 1000) throws -> [(key: [UInt8], value: [UInt8])] {
-        let dbi = try tables.handle(table)
-        guard limit > 0 else { return [] }
-        return try txn.withCursor(dbi) { cursor in
-            var entries: [(key: [UInt8], value: [UInt8])] = []
-            let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
-            var entry = start.isEmpty
-                ? try cursor.get(MDB_FIRST)
-                : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
-            while let current = entry, entries.count < limit {
-                guard current.key.starts(with: prefix) else { break }
-                let key = [UInt8](current.key)
-                if key != after { entries.append((key, [UInt8](current.value))) }
-                entry = try cursor.get(MDB_NEXT)
-            }
-            return entries
-        }
+        try txn.entries(tables.handle(table), prefix: prefix, after: after, limit: limit)
     }
 }

@@ -58,22 +58,6 @@ extension EventLog {
     /// Up to `limit` entries of `table` whose keys start with `prefix`, in key order, starting
     /// after `after` when given. Page by passing the last key returned as `after`.
     public func entries(in table: LogTable, prefix: [UInt8] = [], after: [UInt8]? = nil, limit: Int = 1000) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard limit > 0 else { return [] }
-        return try withReadTransaction { txn in
-            try txn.withCursor(table.dbi) { cursor in
-                var entries: [(key: [UInt8], value: [UInt8])] = []
-                let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
-                var entry = start.isEmpty
-                    ? try cursor.get(MDB_FIRST)
-                    : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
-                while let current = entry, entries.count < limit {
-                    guard current.key.starts(with: prefix) else { break }
-                    let key = [UInt8](current.key)
-                    if key != after { entries.append((key, [UInt8](current.value))) }
-                    entry = try cursor.get(MDB_NEXT)
-                }
-                return entries
-            }
-        }
+        try withReadTransaction { txn in try txn.entries(table.dbi, prefix: prefix, after: after, limit: limit) }
     }
 }
