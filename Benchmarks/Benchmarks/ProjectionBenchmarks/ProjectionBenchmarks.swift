@@ -52,6 +52,9 @@ let benchmarks: @Sendable () -> Void = {
         }
         backlog.log = log
     }
+    Benchmark("Projection lag at 10k appends/s", configuration: .init(metrics: [projectionLag], maxIterations: 1)) { benchmark in
+        try await measureLag(benchmark, rate: 10_000, duration: .seconds(3))
+    }
     Benchmark("Rebuild 1M records: event counts", closure: { benchmark in
         try await rebuild(benchmark) { EventCounts(name: $0) }
     }, setup: setup)
@@ -63,3 +66,56 @@ let benchmarks: @Sendable () -> Void = {
         try? FileManager.default.removeItem(atPath: backlog.path)
     })
 }
+
+let projectionLag = BenchmarkMetric.custom("Projection lag (ns)", polarity: .prefersSmaller, useScalingFactor: false)
+
+/// Read-your-writes under load: the log takes `rate` appends/s; every 10 ms the latest append
+/// is timed from its return until the counting projection has applied it.
+func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async throws {
+    let path = NSTemporaryDirectory() + "kiroku-projection-lag-\(getpid())"
+    try? FileManager.default.removeItem(atPath: path)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var options = EventLog.Options()
+    // The log's own fsync is measured elsewhere; the projection's commits stay durable.
+    options.durability = .noSync(flushInterval: .seconds(1))
+    let log = try EventLog(path: path, options: options)
+    defer { log.close() }
+    let runner = ProjectionRunner(log: log, projections: [EventCounts()])
+    let running = Task { try await runner.run() }
+    try await runner.waitUntil("event-counts", hasApplied: 0)
+    let latest = LatestAppend()
+    let appender = Task {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let interval = Duration.seconds(1) / rate
+        var tick = 0
+        while clock.now - start < duration {
+            try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(10))
+            tick += 1
+            let result = try await log.append(to: "key-\(tick % 1000)", EventData(type: "T", payload: Data(count: 200)))
+            latest.set(result.position, ContinuousClock.now)
+        }
+    }
+    var samples: [Int] = []
+    while !appender.isCancelled, samples.count < Int(Double(duration.components.seconds) * 100) {
+        try await Task.sleep(for: .milliseconds(10))
+        guard let (position, appendedAt) = latest.get() else { continue }
+        try await runner.waitUntil("event-counts", hasApplied: position, timeout: .seconds(10))
+        let lag = ContinuousClock.now - appendedAt
+        samples.append(Int(lag.components.seconds) * 1_000_000_000 + Int(lag.components.attoseconds / 1_000_000_000))
+    }
+    try await appender.value
+    running.cancel()
+    try await running.value
+    for sample in samples { benchmark.measurement(projectionLag, sample) }
+}
+
+/// The latest acknowledged append, shared between the appender and the sampler.
+final class LatestAppend: @unchecked Sendable {
+    // `lock` guards `value`.
+    private let lock = NSLock()
+    private var value: (UInt64, ContinuousClock.Instant)?
+    func set(_ position: UInt64, _ time: ContinuousClock.Instant) { lock.withLock { value = (position, time) } }
+    func get() -> (UInt64, ContinuousClock.Instant)? { lock.withLock { value } }
+}
+
