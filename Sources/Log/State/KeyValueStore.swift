@@ -83,11 +83,11 @@ public final class KeyValueStore: Sendable {
     /// power loss, which may lose them or damage the environment: use it only for state that can
     /// be rebuilt from the log, such as a projection version still building.
     public func relaxSync(_ relaxed: Bool) throws {
-        do {
+        do throws(LMDBStatus) {
             if !relaxed { try environment.sync() }
             try environment.setNoSync(relaxed)
-        } catch let status as LMDBStatus {
-            throw KirokuError(status: status, path: path, doing: "changing the sync mode")
+        } catch {
+            throw KirokuError(status: error, path: path, doing: "changing the sync mode")
         }
     }
 
