@@ -30,16 +30,9 @@ final class Latencies: Sendable {
 
 let deliveryLatency = BenchmarkMetric.custom("Delivery latency (ns)", polarity: .prefersSmaller, useScalingFactor: false)
 
-/// Appends at `rate` records/s for `duration` to 1000 keys while a processor with `lanes`
-/// lanes handles them; records each record's latency from its commit timestamp (taken when
-/// the writer starts the commit) to its handler's start.
-func measureDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, duration: Duration) async throws {
-    let directory = "delivery-\(rate)-\(lanes)"
-    let log = try openLog(directory)
-    defer {
-        log.close()
-        try? FileManager.default.removeItem(atPath: scratchDirectory(directory))
-    }
+/// Starts a processor from the log's end whose handler records each record's latency from its
+/// commit timestamp (taken when the writer starts the commit) to the handler's start.
+func startTimedProcessor(_ log: EventLog, lanes: Int) async throws -> (KeyedProcessor, Task<Void, any Error>, Latencies) {
     let latencies = Latencies()
     var configuration = KeyedProcessor.Configuration()
     configuration.lanes = lanes
@@ -50,6 +43,20 @@ func measureDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, duration: Du
     }
     let running = Task { try await processor.run() }
     try await Task.sleep(for: .milliseconds(50))
+    return (processor, running, latencies)
+}
+
+/// Appends at `rate` records/s for `duration` to 1000 keys while a processor with `lanes`
+/// lanes handles them; records each record's latency from its commit timestamp (taken when
+/// the writer starts the commit) to its handler's start.
+func measureDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, duration: Duration) async throws {
+    let directory = "delivery-\(rate)-\(lanes)"
+    let log = try openLog(directory)
+    defer {
+        log.close()
+        try? FileManager.default.removeItem(atPath: scratchDirectory(directory))
+    }
+    let (processor, running, latencies) = try await startTimedProcessor(log, lanes: lanes)
 
     // Above 10k records/s one append carries several records, as a busy service's would.
     let perAppend = max(1, rate / 10_000)
@@ -89,16 +96,7 @@ func measureCrossProcessDelivery(_ benchmark: Benchmark, rate: Int, lanes: Int, 
         log.close()
         try? FileManager.default.removeItem(atPath: scratchDirectory(directory))
     }
-    let latencies = Latencies()
-    var configuration = KeyedProcessor.Configuration()
-    configuration.lanes = lanes
-    configuration.start = .end
-    let processor = KeyedProcessor(log: log, consumer: "latency", configuration: configuration) { record in
-        let now = Date().timeIntervalSince1970
-        latencies.add(Int((now - record.timestamp.timeIntervalSince1970) * 1e9))
-    }
-    let running = Task { try await processor.run() }
-    try await Task.sleep(for: .milliseconds(50))
+    let (processor, running, latencies) = try await startTimedProcessor(log, lanes: lanes)
     let process = Process()
     process.executableURL = appender
     process.arguments = [scratchDirectory(directory), String(rate), String(count)]
