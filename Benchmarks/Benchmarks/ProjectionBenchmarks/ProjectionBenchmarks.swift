@@ -75,25 +75,31 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
     let path = NSTemporaryDirectory() + "kiroku-projection-lag-\(getpid())"
     try? FileManager.default.removeItem(atPath: path)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    var options = EventLog.Options()
-    // The log's own fsync is measured elsewhere; the projection's commits stay durable.
-    options.durability = .noSync(flushInterval: .seconds(1))
-    let log = try EventLog(path: path, options: options)
+    // A durable log, as in production; 32 appenders share its commits to reach the rate.
+    let log = try EventLog(path: path)
     defer { log.close() }
     let runner = ProjectionRunner(log: log, projections: [EventCounts()])
     let running = Task { try await runner.run() }
     try await runner.waitUntil("event-counts", hasApplied: 0)
     let latest = LatestAppend()
+    let appenders = 32
     let appender = Task {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let interval = Duration.seconds(1) / rate
-        var tick = 0
-        while clock.now - start < duration {
-            try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(10))
-            tick += 1
-            let result = try await log.append(to: "key-\(tick % 1000)", EventData(type: "T", payload: Data(count: 200)))
-            latest.set(result.position, ContinuousClock.now)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<appenders {
+                group.addTask {
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    let interval = Duration.seconds(1) / (rate / appenders)
+                    var tick = 0
+                    while clock.now - start < duration {
+                        try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(50))
+                        tick += 1
+                        let result = try await log.append(to: "key-\(lane)-\(tick % 30)", EventData(type: "T", payload: Data(count: 200)))
+                        latest.set(result.position, ContinuousClock.now)
+                    }
+                }
+            }
+            try await group.waitForAll()
         }
     }
     var samples: [Int] = []
