@@ -54,7 +54,7 @@ let package = Package(
         ),
         .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
-        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Projections"]),
+        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections"]),
         .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper"]),

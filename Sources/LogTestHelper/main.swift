@@ -5,7 +5,11 @@
 //     tasks and prints one line per acknowledged append: "ack <id> <key> <version> <position>".
 //   LogTestHelper project <store>
 //     Runs the built-in event-counts projection until killed, printing "ready" once running.
+//   LogTestHelper switch <store>
+//     Runs versions 1 and 2 of the "weighted" projection (v2 counts each record twice, slowly)
+//     until killed: v2 builds, then switches on.
 import Foundation
+import Feed
 import Log
 import Projections
 
@@ -13,6 +17,17 @@ import Projections
 struct LogTestHelper {
     static func main() async {
         let arguments = CommandLine.arguments
+        if arguments.count == 3, arguments[1] == "switch" {
+            do {
+                let log = try EventLog(path: arguments[2])
+                let runner = ProjectionRunner(log: log, projections: [WeightedCount(version: 1), WeightedCount(version: 2)], batchSize: 37)
+                try await runner.run()
+            } catch {
+                FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
+                exit(1)
+            }
+            return
+        }
         if arguments.count == 3, arguments[1] == "project" {
             do {
                 let log = try EventLog(path: arguments[2])
@@ -60,5 +75,20 @@ struct LogTestHelper {
             FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
             exit(1)
         }
+    }
+}
+
+/// Counts records × version: version 2 changes what `apply` means, so it needs a rebuild.
+/// Version 2 is slow (2 ms a batch) so that a kill can land while it builds or switches on.
+struct WeightedCount: Projection {
+    let name = "weighted"
+    let version: Int
+    let selection = Selection.all
+    let tables = ["counts"]
+
+    func apply(_ records: [Record], to state: ProjectionState) throws {
+        if version == 2 { Thread.sleep(forTimeInterval: 0.002) }
+        let current = try state.get(UInt64.self, "total", in: "counts") ?? 0
+        try state.put(current + UInt64(records.count * version), "total", in: "counts")
     }
 }

@@ -69,4 +69,57 @@ import Testing
         running.cancel()
         try await running.value
     }
+
+    /// Killed while version 2 builds, switches on, or after: the pointer always names a whole
+    /// version, and that version's state always matches its checkpoint.
+    @Test func killedAroundABlueGreenSwitchTheActiveViewIsWhole() async throws {
+        let helper = try helperExecutable()
+        let seed = SeededGenerator.seed(label: "killedAroundABlueGreenSwitchTheActiveViewIsWhole")
+        var random = SeededGenerator(seed: seed)
+        let directory = TemporaryDirectory("kiroku-projection-switch")
+        defer { directory.remove() }
+        let path = directory.sub("store")
+        let log = try EventLog(path: path)
+        defer { log.close() }
+        for i in 0..<60 { try await log.append(to: "k\(i % 7)", (0..<50).map { _ in EventData(type: "T") }) }
+        do {
+            let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero)])
+            let running = Task { try await runner.run() }
+            try await runner.waitUntil("weighted", hasApplied: 3000)
+            running.cancel()
+            try await running.value
+        }
+        let pointer = ProjectionDirectory(store: path, name: "weighted")
+        var roundsAfterSwitch = 0
+        for round in 0..<10 {
+            let child = Process()
+            child.executableURL = helper
+            child.arguments = ["switch", path]
+            child.standardOutput = FileHandle.nullDevice
+            child.standardError = FileHandle.nullDevice
+            try child.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 5...250, using: &random)))
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            let active = try #require(pointer.activeVersion(), "seed \(seed), round \(round): no whole pointer")
+            #expect(active == 1 || active == 2, "seed \(seed), round \(round)")
+            if active == 2 { roundsAfterSwitch += 1 }
+            let store = try KeyValueStore(path: pointer.versionPath(active), tables: ["counts", "_kiroku"])
+            let (total, checkpoint) = try store.read { txn in
+                (try txn.get(Array("total".utf8), in: "counts").map { try JSONDecoder().decode(UInt64.self, from: Data($0)) } ?? 0,
+                 try txn.get(Array("position".utf8), in: "_kiroku").map(EventCounts.decode) ?? 0)
+            }
+            store.close()
+            #expect(total == checkpoint * UInt64(active), "seed \(seed), round \(round): v\(active) total \(total), checkpoint \(checkpoint)")
+            if active == 2 { #expect(checkpoint == 3000, "a version switches on only once caught up") }
+        }
+        // However the kills fell, finishing the switch here gives the whole new view.
+        let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero), Weighted(version: 2, delay: .zero)])
+        let running = Task { try await runner.run() }
+        #expect(await eventuallyTrue { (try? runner.reader("weighted").version) == 2 }, "seed \(seed)")
+        #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") == 6000)
+        running.cancel()
+        try await running.value
+        print("killedAroundABlueGreenSwitch: \(roundsAfterSwitch) of 10 kills landed after the switch")
+    }
 }
