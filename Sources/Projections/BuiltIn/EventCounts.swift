@@ -4,9 +4,13 @@ import Log
 /// Counts records by event type (table `counts`: type → count as UInt64 LE; `*` holds the
 /// total). Built in, used by tests, docs and the CLI.
 public struct EventCounts: Projection {
+    /// The projection's name; default `event-counts`.
     public let name: String
+    /// Version 1.
     public let version = 1
+    /// Which records are counted.
     public let selection: Selection
+    /// One table, `counts`.
     public let tables = ["counts"]
 
     /// Counts the records of `selection`.
@@ -15,6 +19,7 @@ public struct EventCounts: Projection {
         self.selection = selection
     }
 
+    /// Adds the batch's records to the counts of their types and to `*`.
     public func apply(_ records: [Record], to state: ProjectionState) throws {
         var counts: [String: UInt64] = [:]
         for record in records {

@@ -7,16 +7,25 @@ import Log
 public struct LatestState: Projection {
     /// What is kept per key.
     public struct Entry: Codable, Sendable, Hashable {
+        /// The record's global position.
         public var position: UInt64
+        /// Its version within the key.
         public var version: UInt64
+        /// Its event type.
         public var type: String
+        /// Its commit timestamp.
         public var timestamp: Date
+        /// Its payload bytes.
         public var payload: Data
     }
 
+    /// The projection's name; default `latest-state`.
     public let name: String
+    /// Version 1.
     public let version = 1
+    /// Which records are kept.
     public let selection: Selection
+    /// One table, `latest`.
     public let tables = ["latest"]
 
     /// Keeps the latest record of every key of `selection`.
@@ -25,6 +34,7 @@ public struct LatestState: Projection {
         self.selection = selection
     }
 
+    /// Stores the last record of each key in the batch.
     public func apply(_ records: [Record], to state: ProjectionState) throws {
         // Only the last record of each key in the batch is written.
         var latest: [String: Record] = [:]
