@@ -33,7 +33,7 @@ import Testing
 
     /// A consumer that is behind and makes no progress says so: a gray failure made visible.
     @Test func aConsumerBehindWithoutProgressReportsItselfStalled() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let consumers = try await Consumers(log: log)
             try await consumers.commit("slow", position: 0, stallAfter: .seconds(30))
             try await log.append(to: "k", event())
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func badConsumerNamesAreRejected() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let consumers = try await Consumers(log: log)
             await expectError(.invalidConsumerName) { try await consumers.commit("", position: 1) }
             await expectError(.invalidConsumerName) { try await consumers.commit("a\u{0}b", position: 1) }

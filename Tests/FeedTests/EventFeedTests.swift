@@ -6,7 +6,7 @@ import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct EventFeedTests {
     @Test func catchesUpThenFollowsLive() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for i in 1...10 { try await log.append(to: "k\(i % 3)", event("E", "\(i)")) }
             var iterator = EventFeed(log: log).makeAsyncIterator()
             for expected in UInt64(1)...10 {
@@ -26,7 +26,7 @@ import Testing
     /// in order, whatever the timing.
     @Test(arguments: [1, 7, 256])
     func noGapAndNoDuplicateWhileAppendsRace(batchSize: Int) async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let total = 3000
             for i in 0..<100 { try await log.append(to: "pre-\(i % 5)", event()) }
             let appenders = Task {
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func selectionsFilterByKeyPrefixSetAndType() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let keys = ["order-1", "order-2", "customer-1", "order-10"]
             for (i, key) in keys.enumerated() {
                 try await log.append(to: key, [event("Placed", "\(i)"), event("Shipped", "\(i)")])
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func batchesMoveThroughRecordsTheSelectionLeavesOut() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for _ in 0..<20 { try await log.append(to: "other", event()) }
             try await log.append(to: "mine", event())
             var iterator = EventFeed(log: log, selection: .key("mine"), batchSize: 8).batches.makeAsyncIterator()
@@ -94,7 +94,7 @@ import Testing
     }
 
     @Test func startsAtTheEndAPositionOrACheckpoint() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for _ in 0..<5 { try await log.append(to: "k", event()) }
             var fromEnd = EventFeed(log: log, from: .end).makeAsyncIterator()
             var fromThree = EventFeed(log: log, from: .position(3)).makeAsyncIterator()
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func cancellationEndsALiveFeed() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             try await log.append(to: "k", event())
             let reader = Task {
                 var count = 0
@@ -126,7 +126,7 @@ import Testing
 
     @Test func aRecordAppendedByAnotherProcessReachesALiveFeed() async throws {
         let helper = try helperExecutable()
-        try await withLog { log, directory async throws in
+        try await withLog(label: "kiroku-feed-test") { log, directory async throws in
             try await log.append(to: "local", event())
             let reader = Task {
                 var seen: [String] = []

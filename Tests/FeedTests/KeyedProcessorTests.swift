@@ -14,7 +14,7 @@ struct Poison: Error, CustomStringConvertible {
     /// lost, nothing duplicated.
     @Test func perKeyOrderHoldsAcrossSixtyFourLanes() async throws {
         let seed = SeededGenerator.seed(label: "perKeyOrderHoldsAcrossSixtyFourLanes")
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let total = 100_000
             let keys = 1000
             var random = SeededGenerator(seed: seed)
@@ -51,7 +51,7 @@ struct Poison: Error, CustomStringConvertible {
     /// Cancel mid-flight, start again: every record at least once, nothing at or before the
     /// committed checkpoint twice.
     @Test func aRestartRedeliversOnlyWhatWasInFlight() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let total = 5000
             for i in 0..<(total / 100) {
                 try await log.append((0..<100).map { AppendGroup(key: "k\(($0 + i) % 37)", events: [event()]) })
@@ -90,7 +90,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func aPoisonRecordIsDeadLetteredAndOtherKeysKeepFlowing() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             try await log.append(to: "bad", event("T", "poison"))
             for i in 0..<50 { try await log.append(to: "good-\(i % 5)", event()) }
             try await log.append(to: "bad", event("T", "fine"))
@@ -123,7 +123,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func holdKeyParksTheKeyUntilItsDeadLetterIsRetried() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             try await log.append(to: "held", event("T", "poison"))
             try await log.append(to: "held", event("T", "second"))
             try await log.append(to: "free", event("T", "other"))
@@ -163,7 +163,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func skippingAHoldingDeadLetterReleasesItsKey() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             try await log.append(to: "held", event("T", "poison"))
             try await log.append(to: "held", event("T", "after"))
             let handled = Recorder<String>()
@@ -189,7 +189,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func purgeRemovesEveryDeadLetterOfAConsumer() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for i in 0..<3 { try await log.append(to: "k\(i)", event()) }
             var configuration = KeyedProcessor.Configuration()
             configuration.maxAttempts = 1
@@ -207,7 +207,7 @@ struct Poison: Error, CustomStringConvertible {
     /// A handler that sleeps while a million records are appended: the processor holds a
     /// bounded number of them, never the backlog.
     @Test func aSlowHandlerKeepsMemoryBounded() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             var configuration = KeyedProcessor.Configuration()
             configuration.lanes = 4
             configuration.laneCapacity = 2
@@ -229,7 +229,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func gracefulShutdownThroughServiceLifecycleCommitsTheCheckpoint() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for i in 0..<200 { try await log.append(to: "k\(i % 9)", event()) }
             let handled = Recorder<UInt64>()
             var configuration = KeyedProcessor.Configuration()
@@ -248,7 +248,7 @@ struct Poison: Error, CustomStringConvertible {
     }
 
     @Test func oneProcessorPerConsumerAndValidOptions() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let first = KeyedProcessor(log: log, consumer: "only") { _ in }
             let running = Task { try await first.run() }
             #expect(await eventually { (try? await Consumers(log: log).checkpoint(of: "only")) != nil })

@@ -56,6 +56,17 @@ public func run(_ executable: URL, _ arguments: [String]) async throws -> String
     return String(decoding: data, as: UTF8.self)
 }
 
+/// Starts an executable in the background, its output discarded (for processes a test kills).
+public func launch(_ executable: URL, _ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 public struct ProcessFailed: Error, CustomStringConvertible {
     public let status: Int32
     public let stderr: String

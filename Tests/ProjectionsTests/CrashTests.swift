@@ -32,12 +32,7 @@ import Testing
         let statePath = path + "/projections/event-counts/v1"
         var lastCheckpoint: UInt64 = 0
         for round in 0..<8 {
-            let child = Process()
-            child.executableURL = helper
-            child.arguments = ["project", path]
-            child.standardOutput = FileHandle.nullDevice
-            child.standardError = FileHandle.nullDevice
-            try child.run()
+            let child = try launch(helper, ["project", path])
             for _ in 0..<Int.random(in: 5...30, using: &random) {
                 try await log.append(to: "k\(Int.random(in: 0..<9, using: &random))",
                                      (0..<Int.random(in: 1...40, using: &random)).map { _ in EventData(type: "T") })
@@ -92,12 +87,7 @@ import Testing
         let pointer = ProjectionDirectory(store: path, name: "weighted")
         var roundsAfterSwitch = 0
         for round in 0..<10 {
-            let child = Process()
-            child.executableURL = helper
-            child.arguments = ["switch", path]
-            child.standardOutput = FileHandle.nullDevice
-            child.standardError = FileHandle.nullDevice
-            try child.run()
+            let child = try launch(helper, ["switch", path])
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...250, using: &random)))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
@@ -116,7 +106,7 @@ import Testing
         // However the kills fell, finishing the switch here gives the whole new view.
         let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero), Weighted(version: 2, delay: .zero)])
         let running = Task { try await runner.run() }
-        #expect(await eventuallyTrue { (try? runner.reader("weighted").version) == 2 }, "seed \(seed)")
+        #expect(await eventually { (try? runner.reader("weighted").version) == 2 }, "seed \(seed)")
         #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") == 6000)
         running.cancel()
         try await running.value

@@ -36,17 +36,10 @@ struct Fragile: Projection {
     }
 }
 
-func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async throws -> T {
-    let directory = TemporaryDirectory("kiroku-projection-test")
-    defer { directory.remove() }
-    let log = try EventLog(path: directory.sub("store"))
-    defer { log.close() }
-    return try await body(log, directory)
-}
 
 @Suite(.timeLimit(.minutes(1))) struct ProjectionRunnerTests {
     @Test func builtInsFollowTheLogAndReadYourWrites() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             for i in 0..<30 { try await log.append(to: "k\(i % 4)", EventData(type: i.isMultiple(of: 3) ? "A" : "B", payload: Data("\(i)".utf8))) }
             let runner = ProjectionRunner(log: log, projections: [EventCounts(), LatestState()], batchSize: 7)
             let running = Task { try await runner.run() }
@@ -72,7 +65,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
     /// State and checkpoint commit together: stopped at any moment, the count always equals the
     /// checkpoint, and a restart finishes with every record counted exactly once.
     @Test func stateAndCheckpointCommitTogetherAcrossRestarts() async throws {
-        try await withLog { log, directory async throws in
+        try await withLog(label: "kiroku-projection-test") { log, directory async throws in
             for i in 0..<40 { try await log.append(to: "k\(i % 7)", (0..<50).map { _ in EventData(type: "T") }) }
             for round in 0..<3 {
                 let runner = ProjectionRunner(log: log, projections: [EventCounts()], batchSize: 13)
@@ -98,7 +91,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
     }
 
     @Test func aFailingProjectionStopsVisiblyAndOthersGoOn() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             try await log.append(to: "a", EventData(type: "Fine"))
             let runner = ProjectionRunner(log: log, projections: [Fragile(), EventCounts()], batchSize: 1)
             let running = Task { try await runner.run() }
@@ -118,7 +111,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
     }
 
     @Test func aFirstBuildThatFailsIsReportedNotServed() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             try await log.append(to: "a", EventData(type: "Poison"))
             let runner = ProjectionRunner(log: log, projections: [Fragile()])
             let running = Task { try await runner.run() }
@@ -130,7 +123,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
     }
 
     @Test func aNewVersionBuildsBesideTheActiveOneAndSwitchesWhenCaughtUp() async throws {
-        try await withLog { log, directory async throws in
+        try await withLog(label: "kiroku-projection-test") { log, directory async throws in
             for i in 0..<200 { try await log.append(to: "k\(i % 5)", EventData(type: "T")) }
             do {
                 let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero)], batchSize: 50)
@@ -150,7 +143,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
             try await runner.waitUntil("weighted", hasApplied: 201)
             #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") ?? 0 >= 200)
 
-            #expect(await eventuallyTrue { (try? runner.reader("weighted").version) == 2 })
+            #expect(await eventually { (try? runner.reader("weighted").version) == 2 })
             #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") == 402)
             #expect(try runner.status().contains { $0.version == 1 && $0.state == .retired })
             #expect(try runner.prune("weighted") == [1])
@@ -182,7 +175,7 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
             let tables: [String] = []
             func apply(_ records: [Record], to state: ProjectionState) throws {}
         }
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             await expectError(.invalidProjection) { try await ProjectionRunner(log: log, projections: [Bad(name: "Bad Name", version: 1)]).run() }
             await expectError(.invalidProjection) { try await ProjectionRunner(log: log, projections: [Bad(name: "ok", version: 0)]).run() }
             await expectError(.projectionNotReady) { _ = try ProjectionRunner(log: log, projections: []).reader("nothing") }
@@ -190,11 +183,3 @@ func withLog<T>(_ body: (EventLog, TemporaryDirectory) async throws -> T) async 
     }
 }
 
-func eventuallyTrue(timeout: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return condition()
-}

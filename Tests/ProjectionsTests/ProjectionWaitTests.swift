@@ -17,7 +17,7 @@ struct Undeclared: Projection {
 
 @Suite(.timeLimit(.minutes(1))) struct ProjectionWaitTests {
     @Test func aWaitThatCannotBeMetTimesOut() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             try await log.append(to: "k", EventData(type: "T"))
             let runner = ProjectionRunner(log: log, projections: [EventCounts()])
             let running = Task { try await runner.run() }
@@ -32,7 +32,7 @@ struct Undeclared: Projection {
     }
 
     @Test func undeclaredTablesAreRejected() async throws {
-        try await withLog { log, _ async throws in
+        try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             try await log.append(to: "k", EventData(type: "T"))
             let runner = ProjectionRunner(log: log, projections: [Undeclared()])
             let running = Task { try await runner.run() }

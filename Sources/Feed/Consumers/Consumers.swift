@@ -56,19 +56,10 @@ public struct Consumers: Sendable {
     /// Every consumer with its position, lag and health, by name.
     public func list(now: Date = Date()) throws -> [ConsumerStatus] {
         let head = try log.headPosition()
-        var statuses: [ConsumerStatus] = []
-        var after: [UInt8]?
-        while true {
-            let page = try log.entries(in: table, after: after, limit: 500)
-            guard let last = page.last else { break }
-            for (key, value) in page {
-                let name = String(decoding: key, as: UTF8.self)
-                guard let stored = try? JSONDecoder().decode(Stored.self, from: Data(value)) else { continue }
-                statuses.append(try status(name, stored, head: head, now: now))
-            }
-            after = last.key
+        return try log.allEntries(in: table).compactMap { key, value in
+            guard let stored = try? JSONDecoder().decode(Stored.self, from: Data(value)) else { return nil }
+            return try status(String(decoding: key, as: UTF8.self), stored, head: head, now: now)
         }
-        return statuses
     }
 
     /// One consumer's status, or `nil` when it has no checkpoint.

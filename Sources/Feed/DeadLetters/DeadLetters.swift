@@ -21,18 +21,7 @@ public struct DeadLetters: Sendable {
     /// The consumer's dead letters, by position.
     public func list(consumer: String) throws -> [DeadLetter] {
         try ConsumerName.validate(consumer)
-        let prefix = Self.prefix(consumer)
-        var letters: [DeadLetter] = []
-        var after: [UInt8]?
-        while true {
-            let page = try log.entries(in: table, prefix: prefix, after: after, limit: 500)
-            guard let last = page.last else { break }
-            for (_, value) in page {
-                letters.append(try decode(value, consumer: consumer))
-            }
-            after = last.key
-        }
-        return letters
+        return try log.allEntries(in: table, prefix: Self.prefix(consumer)).map { try decode($0.value, consumer: consumer) }
     }
 
     /// The dead letter at `position`, or `nil`.
@@ -46,9 +35,7 @@ public struct DeadLetters: Sendable {
     ///
     /// - Throws: ``KirokuError/Code/deadLetterNotFound``.
     public func retry(consumer: String, position: UInt64) async throws {
-        guard var letter = try letter(consumer: consumer, position: position), letter.state != .held else {
-            throw notFound(consumer, position, held: try self.letter(consumer: consumer, position: position) != nil)
-        }
+        var letter = try actionable(consumer: consumer, position: position)
         letter.state = .retryRequested
         try await save(letter)
     }
@@ -58,10 +45,7 @@ public struct DeadLetters: Sendable {
     ///
     /// - Throws: ``KirokuError/Code/deadLetterNotFound``.
     public func skip(consumer: String, position: UInt64) async throws {
-        guard let letter = try letter(consumer: consumer, position: position), letter.state != .held else {
-            throw notFound(consumer, position, held: try self.letter(consumer: consumer, position: position) != nil)
-        }
-        try await remove(letter)
+        try await remove(try actionable(consumer: consumer, position: position))
     }
 
     /// Removes every dead letter of the consumer, held ones included: those records are given
@@ -99,6 +83,15 @@ public struct DeadLetters: Sendable {
         } catch {
             throw KirokuError(.corruption, "A dead letter of consumer '\(consumer)' is damaged (\(error)); purge the consumer's dead letters.")
         }
+    }
+
+    /// The dead letter at `position` when it can be retried or skipped (not a held one).
+    private func actionable(consumer: String, position: UInt64) throws -> DeadLetter {
+        let found = try letter(consumer: consumer, position: position)
+        guard let found, found.state != .held else {
+            throw notFound(consumer, position, held: found != nil)
+        }
+        return found
     }
 
     private func notFound(_ consumer: String, _ position: UInt64, held: Bool) -> KirokuError {

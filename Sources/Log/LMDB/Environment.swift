@@ -58,7 +58,7 @@ final class Environment: @unchecked Sendable {
     }
 
     /// Runs `body` in a read-only transaction, adopting a map grown by another process if needed.
-    func read<T, E: Error>(_ body: (Transaction) throws(E) -> T) throws -> T {
+    func read<T>(_ body: (Transaction) throws -> T) throws -> T {
         try transaction(readOnly: true, body)
     }
 
@@ -66,11 +66,11 @@ final class Environment: @unchecked Sendable {
     ///
     /// Only the store's writer thread (and one-time setup on open) calls this: LMDB write
     /// transactions are serialised across processes by its lock file, and must stay on one thread.
-    func write<T, E: Error>(_ body: (Transaction) throws(E) -> T) throws -> T {
+    func write<T>(_ body: (Transaction) throws -> T) throws -> T {
         try transaction(readOnly: false, body)
     }
 
-    private func transaction<T, E: Error>(readOnly: Bool, _ body: (Transaction) throws(E) -> T) throws -> T {
+    private func transaction<T>(readOnly: Bool, _ body: (Transaction) throws -> T) throws -> T {
         while true {
             gate.enterShared()
             if isClosed {
@@ -89,7 +89,7 @@ final class Environment: @unchecked Sendable {
                 throw LMDBStatus(code: rc)
             }
             defer { gate.leaveShared() }
-            let txn = Transaction(handle: txnHandle, isReadOnly: readOnly)
+            let txn = Transaction(handle: txnHandle)
             let result: T
             do {
                 result = try body(txn)
@@ -164,12 +164,6 @@ final class Environment: @unchecked Sendable {
             try lmdbCheck(mdb_dbi_open(txn.handle, nil, UInt32(bitPattern: flags), &dbi))
         }
         return dbi
-    }
-
-    /// Size of the data file in bytes, as the file system reports it.
-    var dataFileSize: Int {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb")
-        return (attributes?[.size] as? NSNumber)?.intValue ?? 0
     }
 }
 

@@ -6,7 +6,6 @@ import CLMDB
 /// and byte buffers it returns point into the memory map, valid only until it ends.
 struct Transaction {
     let handle: OpaquePointer
-    let isReadOnly: Bool
 
     /// The value stored under `key`, as bytes inside the map (valid until the transaction ends).
     func get(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws(LMDBStatus) -> UnsafeRawBufferPointer? {

@@ -99,7 +99,7 @@ public final class KeyValueStore: Sendable {
         while true {
             do {
                 return try environment.write { txn in
-                    try body(KeyValueTransaction(txn: txn, tables: tables, readOnly: false))
+                    try body(KeyValueTransaction(txn: txn, tables: tables))
                 }
             } catch let status as LMDBStatus where status == .mapFull {
                 let current = environment.mapSize
@@ -116,7 +116,7 @@ public final class KeyValueStore: Sendable {
     public func read<T>(_ body: (KeyValueTransaction) throws -> T) throws -> T {
         do {
             return try environment.read { txn in
-                try body(KeyValueTransaction(txn: txn, tables: tables, readOnly: true))
+                try body(KeyValueTransaction(txn: txn, tables: tables))
             }
         } catch let status as LMDBStatus {
             throw KirokuError(status: status, path: path, doing: "reading state")

@@ -5,7 +5,6 @@ import CLMDB
 public struct KeyValueTransaction {
     let txn: Transaction
     let tables: TableHandles
-    let readOnly: Bool
 
     /// The value under `key` in `table`, or `nil`.
     public func get(_ key: [UInt8], in table: String) throws -> [UInt8]? {

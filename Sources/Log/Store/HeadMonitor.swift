@@ -35,9 +35,6 @@ final class HeadMonitor: Sendable {
         state = Mutex(State(head: initialHead))
     }
 
-    /// The newest head this monitor knows of.
-    var knownHead: UInt64 { state.withLock { $0.head } }
-
     /// Records a new head and resumes every waiter it satisfies.
     func publish(_ head: UInt64) {
         let ready: [Waiter] = state.withLock { state in

@@ -47,9 +47,7 @@ final class Track: Sendable {
     }
 
     var position: UInt64 { state.withLock { $0.position } }
-    var role: ProjectionStatus.State {
-        get { state.withLock { $0.role } }
-    }
+    var role: ProjectionStatus.State { state.withLock { $0.role } }
 
     var serves: Bool { state.withLock { $0.serves } }
 
