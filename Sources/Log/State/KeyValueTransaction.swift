@@ -37,3 +37,52 @@ public struct KeyValueTransaction {
         try txn.entries(tables.handle(table), prefix: prefix, after: after, limit: limit)
     }
 }
+
+extension KeyValueTransaction {
+    /// Calls `body` with the bytes under `key` in `table` (or `nil`), read in place from the map
+    /// without a copy; the bytes are valid only inside `body`.
+    public func withValue<T>(_ key: [UInt8], in table: String, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        let dbi = try tables.handle(table)
+        guard !key.isEmpty else { return try body(nil) }
+        let value = try key.withUnsafeBytes { try txn.get(dbi, $0) }
+        return try body(value)
+    }
+
+    /// The entry with the greatest key at or before `key` among the keys of `table` that start
+    /// with `prefix`, or `nil`.
+    public func last(in table: String, prefix: [UInt8], atOrBefore key: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        let dbi = try tables.handle(table)
+        return try txn.withCursor(dbi) { cursor throws -> (key: [UInt8], value: [UInt8])? in
+            var entry = try key.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+            if let found = entry, found.key.elementsEqual(key) {
+                return ([UInt8](found.key), [UInt8](found.value))
+            }
+            entry = try entry == nil ? cursor.get(MDB_LAST) : cursor.get(MDB_PREV)
+            guard let found = entry, found.key.starts(with: prefix) else { return nil }
+            return ([UInt8](found.key), [UInt8](found.value))
+        }
+    }
+
+    /// Visits, in key order, the entries of `table` whose keys start with `prefix`, from the
+    /// first key at or after `from` (default: the prefix itself), until `body` returns false.
+    /// Keys and values are read in place from the map, valid only inside `body`.
+    public func forEach(in table: String, prefix: [UInt8], from: [UInt8]? = nil,
+                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        let dbi = try tables.handle(table)
+        try txn.withCursor(dbi) { cursor throws in
+            let start = from.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+            var entry = start.isEmpty
+                ? try cursor.get(MDB_FIRST)
+                : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+            while let current = entry, current.key.starts(with: prefix) {
+                guard try body(current.key, current.value) else { return }
+                entry = try cursor.get(MDB_NEXT)
+            }
+        }
+    }
+
+    /// Number of entries in `table`.
+    public func count(in table: String) throws -> Int {
+        try txn.entryCount(tables.handle(table))
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Log
+
+/// Evaluates a ``SearchQuery`` against a view's index in one read transaction: postings for
+/// terms, phrases and prefixes (scored with BM25), the range index for numbers and dates, and
+/// set algebra for AND, OR and NOT.
+final class QueryExecutor {
+    let txn: KeyValueTransaction
+    let fields: [SearchMapping.Field]
+    let stats: IndexStats
+    let analyzer = Analyzer()
+    /// Norm blocks read so far, by field and block.
+    private var norms: [Int: [UInt32: [UInt8]]] = [:]
+
+    /// BM25's parameters, Lucene's defaults.
+    static let k1: Float = 1.2
+    static let b: Float = 0.75
+    /// A prefix expanding to more terms than this is refused.
+    static let maxExpansions = 10_000
+
+    init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats) {
+        self.txn = txn
+        self.fields = fields
+        self.stats = stats
+    }
+
+    func evaluate(_ query: SearchQuery) throws -> DocScores {
+        switch query {
+        case .all:
+            return try allDocuments()
+        case .match(let field, let text):
+            return try union(over: field, text) { index, type in
+                switch type {
+                case .text: return try textMatch(index, text, lastIsPrefix: false)
+                case .keyword: return try keyword(index, text)
+                case .number, .date:
+                    let bound = SearchQuery.Bound(text, inclusive: true)
+                    return try range(index, type, lower: bound, upper: bound)
+                }
+            }
+        case .phrase(let field, let text):
+            return try union(over: field, text) { index, type in
+                switch type {
+                case .text: return try textMatch(index, text, lastIsPrefix: false)
+                case .keyword: return try keyword(index, text)
+                case .number, .date: throw invalid("a phrase cannot search the \(type.rawValue) field '\(fields[index].name)'; use field:value or a range")
+                }
+            }
+        case .prefix(let field, let prefix):
+            return try union(over: field, prefix) { index, type in
+                switch type {
+                case .text: return try textMatch(index, prefix, lastIsPrefix: true)
+                case .keyword: return try keywordPrefix(index, prefix)
+                case .number, .date: throw invalid("a prefix cannot search the \(type.rawValue) field '\(fields[index].name)'; use a range such as \(fields[index].name):[a TO b]")
+                }
+            }
+        case .range(let name, let lower, let upper):
+            let (index, field) = try resolve(name)
+            guard field.type == .number || field.type == .date else {
+                throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
+            }
+            return try range(index, field.type, lower: lower, upper: upper)
+        case .and(let items):
+            var positives: [DocScores] = []
+            var negatives: [DocScores] = []
+            for item in items {
+                if case .not(let inner) = item { negatives.append(try evaluate(inner)) } else { positives.append(try evaluate(item)) }
+            }
+            var result = positives.isEmpty ? try allDocuments() : positives.min { $0.count < $1.count }!
+            if !positives.isEmpty {
+                // Intersect from the smallest set; scores add.
+                var first = true
+                for set in positives.sorted(by: { $0.count < $1.count }) {
+                    if first { result = set; first = false } else { result = result.intersection(set) }
+                    if result.count == 0 { break }
+                }
+            }
+            for negative in negatives where result.count > 0 { result = result.subtracting(negative) }
+            return result
+        case .or(let items):
+            var result = DocScores()
+            for item in items { result = result.union(try evaluate(item)) }
+            return result
+        case .not(let inner):
+            return try allDocuments().subtracting(try evaluate(inner))
+        }
+    }
+
+    func invalid(_ what: String) -> KirokuError {
+        KirokuError(.invalidQuery, "Invalid query: \(what).")
+    }
+
+    func resolve(_ name: String) throws -> (Int, SearchMapping.Field) {
+        guard let index = fields.firstIndex(where: { $0.name == name }) else {
+            throw invalid("unknown field '\(name)'; the fields are \(fields.map(\.name).joined(separator: ", "))")
+        }
+        return (index, fields[index])
+    }
+
+    /// The fields a query on `name` looks in: that field, or every text field.
+    func targets(_ name: String?) throws -> [(Int, SearchMapping.FieldType)] {
+        if let name { return [try resolve(name)].map { ($0.0, $0.1.type) } }
+        return fields.indices.filter { fields[$0].type == .text }.map { ($0, .text) }
+    }
+
+    private func union(over field: String?, _ text: String, _ body: (Int, SearchMapping.FieldType) throws -> DocScores) throws -> DocScores {
+        var result = DocScores()
+        for (index, type) in try targets(field) { result = result.union(try body(index, type)) }
+        return result
+    }
+
+    // MARK: Sets
+
+    private func allDocuments() throws -> DocScores {
+        var result = DocScores()
+        result.docs.reserveCapacity(Int(stats.documents))
+        try txn.forEach(in: SearchTables.docs, prefix: []) { key, _ in
+            result.docs.append(IndexKey.readDoc(key, at: 0))
+            return true
+        }
+        result.scores = [Float](repeating: 0, count: result.docs.count)
+        return result
+    }
+
+    private func keyword(_ field: Int, _ value: String) throws -> DocScores {
+        let postings = try read(IndexKey.term(field, value), positional: false, withPositions: false)
+        return DocScores(docs: postings.docs, scores: [Float](repeating: 0, count: postings.docs.count))
+    }
+
+    private func keywordPrefix(_ field: Int, _ prefix: String) throws -> DocScores {
+        let postings = try readPrefix(IndexKey.term(field, prefix), positional: false, withPositions: false)
+        return DocScores(docs: postings.docs, scores: [Float](repeating: 0, count: postings.docs.count))
+    }
+
+    private func range(_ field: Int, _ type: SearchMapping.FieldType, lower: SearchQuery.Bound?, upper: SearchQuery.Bound?) throws -> DocScores {
+        func value(_ bound: SearchQuery.Bound) throws -> Double {
+            let parsed = type == .date ? DateValue.parse(bound.value) : Double(bound.value)
+            guard let parsed, parsed.isFinite else {
+                throw invalid("'\(bound.value)' is not a \(type == .date ? "date (write 2024-05-01, 2024-05-01T09:30:00Z or epoch seconds)" : "number") for the field '\(fields[field].name)'")
+            }
+            return parsed
+        }
+        let low = try lower.map(value)
+        let high = try upper.map(value)
+        var docs: [UInt32] = []
+        let prefix: [UInt8] = [UInt8(field)]
+        try txn.forEach(in: SearchTables.ranges, prefix: prefix, from: low.map { prefix + IndexKey.sortable($0) }) { key, _ in
+            let number = Self.unsortable(key, at: 1)
+            if let low, lower?.inclusive == false, number <= low { return true }
+            if let high, number > high || (upper?.inclusive == false && number >= high) { return false }
+            docs.append(IndexKey.readDoc(key, at: 9))
+            return true
+        }
+        docs.sort()
+        return DocScores(docs: docs, scores: [Float](repeating: 0, count: docs.count))
+    }
+
+    static func unsortable(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Double {
+        let ordered = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let bits = ordered & (1 << 63) != 0 ? ordered & ~(1 << 63) : ~ordered
+        return Double(bitPattern: bits)
+    }
+
+    // MARK: Text
+
+    /// A term of a phrase: an exact term, or any term starting with a prefix.
+    enum Matcher {
+        case exact(String)
+        case prefix(String)
+    }
+
+    /// The matchers of analyzed query text and their offsets (see ``Analyzer``): words match
+    /// exactly; a CJK run of two or more characters is its bigrams, plus its last character
+    /// when something follows it in the query (the run must end there); a lone CJK character
+    /// matches any term starting with it unless something follows it.
+    func matchers(_ tokens: [Analyzer.Token], lastIsPrefix: Bool) -> [(Matcher, Int)] {
+        var elements: [[Analyzer.Token]] = []
+        var run: [Analyzer.Token] = []
+        for token in tokens {
+            if token.isCJK {
+                run.append(token)
+                if token.term.unicodeScalars.count == 1 {
+                    elements.append(run)
+                    run = []
+                }
+            } else {
+                elements.append([token])
+            }
+        }
+        let base = tokens.first?.position ?? 0
+        var result: [(Matcher, Int)] = []
+        for (k, element) in elements.enumerated() {
+            let isLast = k == elements.count - 1
+            if element.count == 1 {
+                let token = element[0]
+                let open = isLast && (token.isCJK || lastIsPrefix)
+                result.append((open ? .prefix(token.term) : .exact(token.term), token.position - base))
+            } else {
+                for bigram in element.dropLast() { result.append((.exact(bigram.term), bigram.position - base)) }
+                if !isLast, let last = element.last { result.append((.exact(last.term), last.position - base)) }
+            }
+        }
+        return result
+    }
+
+    private func textMatch(_ field: Int, _ text: String, lastIsPrefix: Bool) throws -> DocScores {
+        let tokens = analyzer.tokens(text)
+        guard !tokens.isEmpty else { return DocScores() }
+        let matchers = matchers(tokens, lastIsPrefix: lastIsPrefix)
+        if matchers.count == 1 {
+            let postings = try postings(matchers[0].0, field: field, withPositions: false)
+            return score(field, docs: postings.docs, frequencies: postings.frequencies)
+        }
+        let lists = try matchers.map { try postings($0.0, field: field, withPositions: true) }
+        let order = lists.indices.sorted { lists[$0].docs.count < lists[$1].docs.count }
+        var cursors = [Int](repeating: 0, count: lists.count)
+        var docs: [UInt32] = []
+        var frequencies: [UInt32] = []
+        let smallest = lists[order[0]]
+        candidates: for (i, doc) in smallest.docs.enumerated() {
+            var at = [Int](repeating: 0, count: lists.count)
+            at[order[0]] = i
+            for list in order.dropFirst() {
+                let docsOfList = lists[list].docs
+                var cursor = cursors[list]
+                while cursor < docsOfList.count, docsOfList[cursor] < doc { cursor += 1 }
+                cursors[list] = cursor
+                guard cursor < docsOfList.count, docsOfList[cursor] == doc else { continue candidates }
+                at[list] = cursor
+            }
+            // Phrase starts: positions of the first matcher minus its offset, kept where every
+            // other matcher sits at its own offset.
+            var count: UInt32 = 0
+            let firstOffset = matchers[0].1
+            for position in lists[0].positions[at[0]] {
+                let start = Int(position) - firstOffset
+                guard start >= 0 else { continue }
+                var ok = true
+                for m in 1..<matchers.count where ok {
+                    ok = Self.contains(lists[m].positions[at[m]], UInt32(start + matchers[m].1))
+                }
+                if ok { count += 1 }
+            }
+            if count > 0 {
+                docs.append(doc)
+                frequencies.append(count)
+            }
+        }
+        return score(field, docs: docs, frequencies: frequencies)
+    }
+
+    private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < sorted.count && sorted[low] == value
+    }
+
+    private func postings(_ matcher: Matcher, field: Int, withPositions: Bool) throws -> TermPostings {
+        switch matcher {
+        case .exact(let term): return try read(IndexKey.term(field, term), positional: true, withPositions: withPositions)
+        case .prefix(let prefix): return try readPrefix(IndexKey.term(field, prefix), positional: true, withPositions: withPositions)
+        }
+    }
+
+    /// Reads one term's postings.
+    func read(_ term: [UInt8], positional: Bool, withPositions: Bool) throws -> TermPostings {
+        var result = TermPostings()
+        let prefix = term + [0]
+        try txn.forEach(in: SearchTables.postings, prefix: prefix) { key, value in
+            let first = IndexKey.readDoc(key, at: prefix.count)
+            PostingBlock.forEach(first: first, value, positional: positional) { doc, frequency, bytes, offset in
+                result.docs.append(doc)
+                result.frequencies.append(UInt32(frequency))
+                if withPositions { result.positions.append(PostingBlock.positions(bytes, at: offset, frequency: frequency)) }
+            }
+            return true
+        }
+        return result
+    }
+
+    /// Reads and merges the postings of every term starting with `prefix`.
+    private func readPrefix(_ prefix: [UInt8], positional: Bool, withPositions: Bool) throws -> TermPostings {
+        var terms: [[UInt8]] = []
+        var tooMany = false
+        try txn.forEach(in: SearchTables.terms, prefix: prefix) { key, _ in
+            guard terms.count < Self.maxExpansions else { tooMany = true; return false }
+            terms.append([UInt8](key))
+            return true
+        }
+        if tooMany {
+            let text = String(decoding: prefix.dropFirst(), as: UTF8.self)
+            throw invalid("'\(text)*' matches more than \(Self.maxExpansions) terms; make the prefix longer")
+        }
+        return TermPostings.merged(try terms.map { try read($0, positional: positional, withPositions: withPositions) }, withPositions: withPositions)
+    }
+
+    // MARK: Scoring
+
+    /// BM25 of a term (or phrase) over the documents it matches.
+    private func score(_ field: Int, docs: [UInt32], frequencies: [UInt32]) -> DocScores {
+        let n = Float(max(stats.documents, 1))
+        let df = Float(docs.count)
+        let idf = log(1 + (n - df + 0.5) / (df + 0.5))
+        let average = Float(stats.averageLength(field))
+        var scores: [Float] = []
+        scores.reserveCapacity(docs.count)
+        for (doc, frequency) in zip(docs, frequencies) {
+            let length = Float(max(1, Int(norm(field, doc)) - 1))
+            let tf = Float(frequency)
+            scores.append(idf * tf * (Self.k1 + 1) / (tf + Self.k1 * (1 - Self.b + Self.b * length / average)))
+        }
+        return DocScores(docs: docs, scores: scores)
+    }
+
+    private func norm(_ field: Int, _ doc: UInt32) -> UInt16 {
+        let block = doc / SearchTables.normsPerBlock
+        let slot = Int(doc % SearchTables.normsPerBlock)
+        if norms[field]?[block] == nil {
+            norms[field, default: [:]][block] = (try? txn.get(IndexKey.norms(field, block: block), in: SearchTables.norms)) ?? []
+        }
+        let bytes = norms[field]![block]!
+        guard bytes.count >= (slot + 1) * 2 else { return 0 }
+        return UInt16(bytes[slot * 2]) | UInt16(bytes[slot * 2 + 1]) << 8
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Log
+
+/// Runs a ``SearchRequest`` in one read transaction of a view: evaluate, order, page, facet,
+/// then load the page's stored fields and snippets.
+enum SearchExecution {
+    static func run(_ request: SearchRequest, in store: KeyValueStore) throws -> SearchResults {
+        guard (1...10_000).contains(request.limit) else {
+            throw KirokuError(.invalidQuery, "Invalid query: limit is \(request.limit); ask for 1 to 10000 hits per page and page with the next cursor.")
+        }
+        return try store.read { txn in
+            let fields = try IndexStats.schema(txn) ?? []
+            let query: SearchQuery
+            switch request.query {
+            case .text(let text): query = try QueryParser.parse(text, fields: fields.isEmpty ? nil : fields)
+            case .built(let built): query = built
+            }
+            guard !fields.isEmpty else { return SearchResults(total: 0, hits: [], facets: [:], next: nil) }
+            let executor = QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn))
+            let matches = try executor.evaluate(query)
+            let order = try Order(request.sort, fields: fields, executor: executor)
+            let after = try request.after.map { try Cursor(decoding: $0) }
+
+            // Sort keys for every hit, then the page.
+            var keys: [(key: SortKey, doc: UInt32)] = []
+            keys.reserveCapacity(matches.count)
+            var facetCounts: [Int: [String: Int]] = [:]
+            let facetFields = try request.facets.map { name -> Int in
+                let (index, field) = try executor.resolve(name)
+                guard field.type == .keyword else {
+                    throw executor.invalid("'\(name)' is a \(field.type.rawValue) field; facets count keyword fields")
+                }
+                return index
+            }
+            let needsDocs = order.field != nil || !facetFields.isEmpty
+            for i in 0..<matches.count {
+                let doc = matches.docs[i]
+                var key = SortKey.score(matches.scores[i])
+                if needsDocs {
+                    try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
+                        guard let bytes else { return }
+                        if let field = order.field { key = SortKey(StoredDocument.value(of: field, in: bytes)) }
+                        for facet in facetFields {
+                            if case .keywords(let values)? = StoredDocument.value(of: facet, in: bytes) {
+                                for value in Set(values) { facetCounts[facet, default: [:]][value, default: 0] += 1 }
+                            }
+                        }
+                    }
+                }
+                keys.append((key, doc))
+            }
+            if let after { keys.removeAll { !order.precedes(after.position, ($0.key, $0.doc)) } }
+            let page = order.top(keys, request.limit + 1)
+            let more = page.count > request.limit
+            var hits: [SearchHit] = []
+            for (key, doc) in page.prefix(request.limit) {
+                try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
+                    guard let bytes else { return }
+                    let stored = StoredDocument(decoding: bytes)
+                    var values: [String: FieldValue] = [:]
+                    for (index, value) in stored.values { values[fields[index].name] = value }
+                    var snippet: String?
+                    if request.snippets {
+                        for (index, field) in fields.enumerated() where field.type == .text && snippet == nil {
+                            guard case .text(let text)? = stored.values[index] else { continue }
+                            let terms = Snippet.terms(of: query, field: field.name, executor: executor)
+                            if !terms.isEmpty { snippet = terms.highlight(text, analyzer: executor.analyzer) }
+                        }
+                    }
+                    let score: Double = if case .score(let s) = key { Double(s) } else { Double(matches.scores[matches.docs.firstIndex(of: doc) ?? 0]) }
+                    hits.append(SearchHit(id: stored.id, score: score, fields: values, snippet: snippet))
+                }
+            }
+            let next = more ? page.prefix(request.limit).last.map { Cursor(position: ($0.key, $0.doc)).encoded() } : nil
+            var facets: [String: [FacetCount]] = [:]
+            for (name, index) in zip(request.facets, facetFields) {
+                facets[name] = (facetCounts[index] ?? [:])
+                    .map { FacetCount(value: $0.key, count: $0.value) }
+                    .sorted { ($1.count, $0.value) < ($0.count, $1.value) }
+                    .prefix(max(0, request.facetSize)).map { $0 }
+            }
+            return SearchResults(total: matches.count, hits: hits, facets: facets, next: next)
+        }
+    }
+}
+
+/// What hits are ordered by.
+enum SortKey: Codable, Hashable {
+    case score(Float)
+    case number(Double)
+    case keyword(String)
+    case missing
+
+    init(_ value: FieldValue?) {
+        switch value {
+        case .number(let n)?, .date(let n)?: self = .number(n)
+        case .keywords(let values)?: self = values.first.map(SortKey.keyword) ?? .missing
+        case .text(let text)?: self = .keyword(text)
+        case nil: self = .missing
+        }
+    }
+}
+
+/// The order of a request: by score (best first, then doc number), or by a field (documents
+/// without a value last, then doc number).
+struct Order {
+    let field: Int?
+    let descending: Bool
+
+    init(_ sort: SearchRequest.Sort?, fields: [SearchMapping.Field], executor: QueryExecutor) throws {
+        guard let sort else {
+            field = nil
+            descending = true
+            return
+        }
+        let (index, field) = try executor.resolve(sort.field)
+        guard field.type != .text else {
+            throw executor.invalid("'\(sort.field)' is a text field; sort by a keyword, number or date field")
+        }
+        self.field = index
+        descending = sort.descending
+    }
+
+    /// Whether `a` comes before `b`.
+    func precedes(_ a: (SortKey, UInt32), _ b: (SortKey, UInt32)) -> Bool {
+        switch (a.0, b.0) {
+        case (.score(let x), .score(let y)) where x != y: return x > y
+        case (.number(let x), .number(let y)) where x != y: return descending ? x > y : x < y
+        case (.keyword(let x), .keyword(let y)) where x != y: return descending ? x > y : x < y
+        case (.missing, .missing): break
+        case (.missing, _): return false
+        case (_, .missing): return true
+        default: break
+        }
+        return a.1 < b.1
+    }
+
+    /// The first `count` keys in order.
+    func top(_ keys: [(key: SortKey, doc: UInt32)], _ count: Int) -> [(key: SortKey, doc: UInt32)] {
+        if keys.count <= count * 4 { return Array(keys.sorted { precedes(($0.key, $0.doc), ($1.key, $1.doc)) }.prefix(count)) }
+        // Keep the best `count` in a sorted buffer: one pass, no full sort.
+        var best: [(key: SortKey, doc: UInt32)] = []
+        best.reserveCapacity(count + 1)
+        for entry in keys {
+            if best.count == count, let last = best.last, !precedes((entry.key, entry.doc), (last.key, last.doc)) { continue }
+            var low = 0, high = best.count
+            while low < high {
+                let mid = (low + high) / 2
+                if precedes((best[mid].key, best[mid].doc), (entry.key, entry.doc)) { low = mid + 1 } else { high = mid }
+            }
+            best.insert(entry, at: low)
+            if best.count > count { best.removeLast() }
+        }
+        return best
+    }
+}
+
+/// A page cursor: the sort key and doc number of the last hit of the page.
+struct Cursor: Codable {
+    var key: SortKey
+    var doc: UInt32
+
+    var position: (SortKey, UInt32) { (key, doc) }
+
+    init(position: (SortKey, UInt32)) {
+        key = position.0
+        doc = position.1
+    }
+
+    init(decoding text: String) throws {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let cursor = try? JSONDecoder().decode(Cursor.self, from: data) else {
+            throw KirokuError(.invalidQuery, "Invalid query: the cursor '\(text)' is not one this view returned; pass the \"next\" value of the previous page unchanged.")
+        }
+        self = cursor
+    }
+
+    func encoded() -> String {
+        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,71 @@
+/// Highlighted snippets: the text around the first match, with matched terms in `<em>…</em>`.
+struct Snippet {
+    /// Terms to highlight: exact terms, and prefixes (a prefix query, a lone CJK character).
+    var exact: Set<String> = []
+    var prefixes: [String] = []
+
+    var isEmpty: Bool { exact.isEmpty && prefixes.isEmpty }
+
+    /// Characters of context before the first match, and the snippet's length.
+    static let before = 30
+    static let length = 120
+
+    func highlight(_ text: String, analyzer: Analyzer) -> String? {
+        let tokens = analyzer.tokens(text).filter { token in
+            exact.contains(token.term) || prefixes.contains { token.term.hasPrefix($0) }
+        }
+        guard let first = tokens.first else { return nil }
+        let characters = Array(text)
+        let start = max(0, first.range.lowerBound - Self.before)
+        let end = min(characters.count, start + Self.length)
+        // Merge overlapping and touching ranges (CJK bigrams overlap).
+        var ranges: [Range<Int>] = []
+        for token in tokens where token.range.lowerBound < end && token.range.upperBound > start {
+            let range = max(start, token.range.lowerBound)..<min(end, token.range.upperBound)
+            if let last = ranges.last, range.lowerBound <= last.upperBound {
+                ranges[ranges.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                ranges.append(range)
+            }
+        }
+        var out = start > 0 ? "…" : ""
+        var cursor = start
+        for range in ranges {
+            out += String(characters[cursor..<range.lowerBound])
+            out += "<em>" + String(characters[range]) + "</em>"
+            cursor = range.upperBound
+        }
+        out += String(characters[cursor..<end])
+        if end < characters.count { out += "…" }
+        return out
+    }
+
+    /// The terms a query highlights in text field `field` (matches outside a NOT).
+    static func terms(of query: SearchQuery, field: String, executor: QueryExecutor) -> Snippet {
+        var snippet = Snippet()
+        func visit(_ query: SearchQuery) {
+            switch query {
+            case .match(let name, let text), .phrase(let name, let text):
+                guard name == nil || name == field else { return }
+                add(text, lastIsPrefix: false)
+            case .prefix(let name, let text):
+                guard name == nil || name == field else { return }
+                add(text, lastIsPrefix: true)
+            case .and(let items), .or(let items):
+                items.forEach(visit)
+            case .all, .range, .not:
+                return
+            }
+        }
+        func add(_ text: String, lastIsPrefix: Bool) {
+            for (matcher, _) in executor.matchers(executor.analyzer.tokens(text), lastIsPrefix: lastIsPrefix) {
+                switch matcher {
+                case .exact(let term): snippet.exact.insert(term)
+                case .prefix(let prefix): snippet.prefixes.append(prefix)
+                }
+            }
+        }
+        visit(query)
+        return snippet
+    }
+}

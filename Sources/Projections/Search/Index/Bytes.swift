@@ -1,0 +1,158 @@
+/// Little helpers for the search index's binary layouts (see `docs/SEARCH.md`).
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func varint(_ value: Int) { varint(UInt64(value)) }
+    mutating func varint(_ value: UInt32) { varint(UInt64(value)) }
+
+    mutating func u32(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func double(_ value: Double) {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ value: String) {
+        let utf8 = value.utf8
+        varint(utf8.count)
+        bytes.append(contentsOf: utf8)
+    }
+}
+
+/// Reads what ``ByteWriter`` wrote; out-of-range reads trap only on a corrupt index, which
+/// LMDB's own checks and the projection's checksummed inputs make a programming error.
+struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    var atEnd: Bool { offset >= bytes.count }
+
+    mutating func varint() -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { break }
+            shift += 7
+        }
+        return result
+    }
+
+    mutating func u32() -> UInt32 {
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        offset += 4
+        return UInt32(littleEndian: value)
+    }
+
+    mutating func u16() -> UInt16 {
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        offset += 2
+        return UInt16(littleEndian: value)
+    }
+
+    mutating func double() -> Double {
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        offset += 8
+        return Double(bitPattern: UInt64(littleEndian: value))
+    }
+
+    mutating func string() -> String {
+        let count = Int(varint())
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]), as: UTF8.self)
+        offset += count
+        return text
+    }
+
+    mutating func skipString() {
+        offset += Int(varint())
+    }
+}
+
+/// Keys of the search index's tables.
+enum IndexKey {
+    /// Terms longer than this (in UTF-8 bytes) are cut at a character boundary, in the index
+    /// and in queries alike, so keys stay under LMDB's 511-byte limit.
+    static let maxTermBytes = 240
+
+    static func term(_ field: Int, _ term: String) -> [UInt8] {
+        var key: [UInt8] = [UInt8(field)]
+        var utf8 = Array(term.utf8)
+        if utf8.count > maxTermBytes {
+            var cut = maxTermBytes
+            while cut > 0, utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
+            utf8.removeSubrange(cut...)
+        }
+        key.append(contentsOf: utf8.map { $0 == 0 ? 0x20 : $0 })
+        return key
+    }
+
+    static func doc(_ doc: UInt32) -> [UInt8] {
+        withUnsafeBytes(of: doc.bigEndian) { Array($0) }
+    }
+
+    static func block(_ term: [UInt8], first doc: UInt32) -> [UInt8] {
+        term + [0] + Self.doc(doc)
+    }
+
+    /// A double in 8 bytes whose byte order is the numeric order.
+    static func sortable(_ value: Double) -> [UInt8] {
+        let bits = value.bitPattern
+        let ordered = value.sign == .minus ? ~bits : bits | (1 << 63)
+        return withUnsafeBytes(of: ordered.bigEndian) { Array($0) }
+    }
+
+    static func range(_ field: Int, _ value: Double, _ doc: UInt32) -> [UInt8] {
+        [UInt8(field)] + sortable(value) + Self.doc(doc)
+    }
+
+    static func norms(_ field: Int, block: UInt32) -> [UInt8] {
+        [UInt8(field)] + Self.doc(block)
+    }
+
+    /// A document id as a key: ids over 400 bytes keep 380 bytes and a 64-bit hash of the whole.
+    static func id(_ id: String) -> [UInt8] {
+        let utf8 = Array(id.utf8)
+        guard utf8.count > 400 else { return utf8.isEmpty ? [0] : utf8 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Array(utf8[..<380]) + withUnsafeBytes(of: hash.bigEndian) { Array($0) }
+    }
+
+    static func readDoc(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
+        UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+}
+
+/// The tables of a search view.
+enum SearchTables {
+    static let terms = "search-terms"
+    static let postings = "search-postings"
+    static let docs = "search-docs"
+    static let ids = "search-ids"
+    static let norms = "search-norms"
+    static let ranges = "search-ranges"
+    static let meta = "search-meta"
+    static let all = [terms, postings, docs, ids, norms, ranges, meta]
+
+    /// Documents per norms block.
+    static let normsPerBlock: UInt32 = 512
+}

@@ -1,0 +1,250 @@
+import Foundation
+import Log
+
+/// Applies a batch of records to a search view's index inside the projection's transaction.
+///
+/// Changes are folded per document id first (an update merges its fields into the document),
+/// then each touched document is removed (its old postings, range entries and norms, found by
+/// re-analyzing its stored values) and written again under a new doc number. Postings only
+/// ever grow at their end, and removals rewrite the few blocks they touch: nothing grows
+/// without bound, and there are no tombstones.
+struct IndexWriter {
+    let txn: KeyValueTransaction
+    let mapping: SearchMapping
+    let analyzer = Analyzer()
+
+    private struct Touched {
+        var original: (doc: UInt32, stored: StoredDocument)?
+        var current: [Int: FieldValue]?
+    }
+
+    func apply(_ records: [Record]) throws {
+        try IndexStats.saveSchema(mapping.fields, txn)
+        var order: [String] = []
+        var touched: [String: Touched] = [:]
+        for record in records {
+            guard let change = try mapping.document(record) else { continue }
+            switch change {
+            case .upsert(let id, let fields):
+                var state = try touched[id] ?? load(id, order: &order)
+                var values = state.current ?? [:]
+                for (name, value) in fields {
+                    values[try index(of: name, for: value, record: record)] = value
+                }
+                state.current = values
+                touched[id] = state
+            case .delete(let id):
+                var state = try touched[id] ?? load(id, order: &order)
+                state.current = nil
+                touched[id] = state
+            }
+        }
+        guard !order.isEmpty else { return }
+
+        var stats = try IndexStats(txn)
+        var removals: [[UInt8]: [UInt32]] = [:]
+        var additions: [[UInt8]: [PostingBlock.Entry]] = [:]
+        var norms: [Int: [UInt32: UInt16]] = [:]
+        for id in order {
+            let state = touched[id]!
+            if let (doc, stored) = state.original {
+                if let current = state.current, current == stored.values { continue }
+                for (field, value) in stored.values {
+                    for term in terms(field, value).keys { removals[term, default: []].append(doc) }
+                    if let number = value.number {
+                        try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
+                    }
+                    if case .text = value {
+                        norms[field, default: [:]][doc] = 0
+                        stats.totalLength[field, default: 0] -= UInt64(length(value))
+                    }
+                }
+                try txn.delete(IndexKey.doc(doc), in: SearchTables.docs)
+                try txn.delete(IndexKey.id(id), in: SearchTables.ids)
+                stats.documents -= 1
+            }
+            guard let values = state.current else { continue }
+            let doc = stats.nextDoc
+            stats.nextDoc += 1
+            for (field, value) in values {
+                for (term, positions) in terms(field, value) {
+                    additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
+                }
+                if let number = value.number {
+                    try txn.put(IndexKey.range(field, number, doc), [], in: SearchTables.ranges)
+                }
+                if case .text = value {
+                    let count = length(value)
+                    norms[field, default: [:]][doc] = UInt16(min(count + 1, Int(UInt16.max)))
+                    stats.totalLength[field, default: 0] += UInt64(count)
+                }
+            }
+            try txn.put(IndexKey.doc(doc), StoredDocument(id: id, values: values).encoded(), in: SearchTables.docs)
+            try txn.put(IndexKey.id(id), IndexKey.doc(doc), in: SearchTables.ids)
+            stats.documents += 1
+        }
+        for term in removals.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try remove(removals[term]!.sorted(), from: term)
+        }
+        for term in additions.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try append(additions[term]!, to: term)
+        }
+        for (field, updates) in norms { try write(norms: updates, field: field) }
+        try stats.save(txn)
+    }
+
+    private func load(_ id: String, order: inout [String]) throws -> Touched {
+        order.append(id)
+        guard let docBytes = try txn.get(IndexKey.id(id), in: SearchTables.ids) else { return Touched() }
+        let doc = docBytes.withUnsafeBytes { IndexKey.readDoc($0, at: 0) }
+        let stored = try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { $0.map(StoredDocument.init(decoding:)) }
+        guard let stored, stored.id == id else { return Touched() }
+        return Touched(original: (doc, stored), current: stored.values)
+    }
+
+    private func index(of name: String, for value: FieldValue, record: Record) throws -> Int {
+        guard let (index, field) = mapping.field(named: name) else {
+            throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)): the mapping gave field '\(name)', which its schema does not declare (\(mapping.fields.map(\.name).joined(separator: ", "))).", position: record.position)
+        }
+        let fits: Bool
+        switch (field.type, value) {
+        case (.text, .text), (.keyword, .keywords), (.number, .number), (.date, .date): fits = true
+        default: fits = false
+        }
+        guard fits else {
+            throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)): field '\(name)' is \(field.type.rawValue) but the mapping gave \(value).", position: record.position)
+        }
+        return index
+    }
+
+    /// The index terms of a value with their positions (empty for keywords).
+    private func terms(_ field: Int, _ value: FieldValue) -> [[UInt8]: [UInt32]] {
+        var terms: [[UInt8]: [UInt32]] = [:]
+        switch value {
+        case .text(let text):
+            for token in analyzer.tokens(text) {
+                terms[IndexKey.term(field, token.term), default: []].append(UInt32(token.position))
+            }
+        case .keywords(let keywords):
+            for keyword in keywords { terms[IndexKey.term(field, keyword)] = [] }
+        case .number, .date:
+            break
+        }
+        return terms
+    }
+
+    private func length(_ value: FieldValue) -> Int {
+        guard case .text(let text) = value else { return 0 }
+        return analyzer.tokens(text).count
+    }
+
+    private func positional(_ term: [UInt8]) -> Bool {
+        mapping.fields[Int(term[0])].type == .text
+    }
+
+    /// Appends entries (in doc order, all after the term's last doc) to a term's last block,
+    /// opening new blocks as blocks fill up.
+    private func append(_ entries: [PostingBlock.Entry], to term: [UInt8]) throws {
+        let positional = positional(term)
+        var frequency: UInt32 = 0
+        var block: PostingBlock
+        var size: Int
+        if let info = try txn.get(term, in: SearchTables.terms) {
+            let (count, lastFirst) = info.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                return (reader.u32(), reader.u32())
+            }
+            frequency = count
+            (block, size) = try txn.withValue(IndexKey.block(term, first: lastFirst), in: SearchTables.postings) { raw in
+                guard let raw else { return (PostingBlock(first: entries[0].doc, positional: positional), 0) }
+                return (PostingBlock(first: lastFirst, decoding: raw, positional: positional), raw.count)
+            }
+        } else {
+            block = PostingBlock(first: entries[0].doc, positional: positional)
+            size = 0
+        }
+        for entry in entries {
+            if !block.entries.isEmpty, block.entries.count >= PostingBlock.maxCount || size >= PostingBlock.maxBytes {
+                try txn.put(IndexKey.block(term, first: block.first), block.encoded(), in: SearchTables.postings)
+                block = PostingBlock(first: entry.doc, positional: positional)
+                size = 0
+            }
+            block.entries.append(entry)
+            size += PostingBlock.size(of: entry)
+        }
+        try txn.put(IndexKey.block(term, first: block.first), block.encoded(), in: SearchTables.postings)
+        try writeTerm(term, frequency: frequency + UInt32(entries.count), lastFirst: block.first)
+    }
+
+    private func writeTerm(_ term: [UInt8], frequency: UInt32, lastFirst: UInt32) throws {
+        var writer = ByteWriter(capacity: 8)
+        writer.u32(frequency)
+        writer.u32(lastFirst)
+        try txn.put(term, writer.bytes, in: SearchTables.terms)
+    }
+
+    /// Removes documents (sorted) from a term's postings, rewriting or deleting the blocks
+    /// that held them, and the term itself when no document is left.
+    private func remove(_ docs: [UInt32], from term: [UInt8]) throws {
+        guard let info = try txn.get(term, in: SearchTables.terms) else { return }
+        var (frequency, lastFirst) = info.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
+            return (reader.u32(), reader.u32())
+        }
+        let positional = positional(term)
+        let prefix = term + [0]
+        var remaining = docs[...]
+        var lastBlockGone = false
+        while let doc = remaining.first {
+            guard let (key, value) = try txn.last(in: SearchTables.postings, prefix: prefix, atOrBefore: IndexKey.block(term, first: doc)) else {
+                remaining = remaining.dropFirst()
+                continue
+            }
+            let first = key.withUnsafeBytes { IndexKey.readDoc($0, at: prefix.count) }
+            var block = value.withUnsafeBytes { PostingBlock(first: first, decoding: $0, positional: positional) }
+            let last = block.entries.last?.doc ?? first
+            let inBlock = Set(remaining.prefix { $0 <= last })
+            remaining = remaining.drop { $0 <= last }
+            let before = block.entries.count
+            block.entries.removeAll { inBlock.contains($0.doc) }
+            frequency -= UInt32(before - block.entries.count)
+            if block.entries.isEmpty {
+                try txn.delete(key, in: SearchTables.postings)
+                if first == lastFirst { lastBlockGone = true }
+            } else {
+                try txn.put(key, block.encoded(), in: SearchTables.postings)
+            }
+        }
+        if frequency == 0 {
+            try txn.delete(term, in: SearchTables.terms)
+            return
+        }
+        if lastBlockGone {
+            guard let (key, _) = try txn.last(in: SearchTables.postings, prefix: prefix, atOrBefore: IndexKey.block(term, first: .max)) else {
+                try txn.delete(term, in: SearchTables.terms)
+                return
+            }
+            lastFirst = key.withUnsafeBytes { IndexKey.readDoc($0, at: prefix.count) }
+        }
+        try writeTerm(term, frequency: frequency, lastFirst: lastFirst)
+    }
+
+    /// Norms (token count + 1, 0 for none) in blocks of 512 documents; an all-zero block is deleted.
+    private func write(norms updates: [UInt32: UInt16], field: Int) throws {
+        var byBlock: [UInt32: [(UInt32, UInt16)]] = [:]
+        for (doc, norm) in updates { byBlock[doc / SearchTables.normsPerBlock, default: []].append((doc % SearchTables.normsPerBlock, norm)) }
+        for (block, changes) in byBlock {
+            let key = IndexKey.norms(field, block: block)
+            var values = try txn.get(key, in: SearchTables.norms) ?? [UInt8](repeating: 0, count: Int(SearchTables.normsPerBlock) * 2)
+            for (slot, norm) in changes {
+                values[Int(slot) * 2] = UInt8(norm & 0xFF)
+                values[Int(slot) * 2 + 1] = UInt8(norm >> 8)
+            }
+            if values.allSatisfy({ $0 == 0 }) {
+                try txn.delete(key, in: SearchTables.norms)
+            } else {
+                try txn.put(key, values, in: SearchTables.norms)
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Feed
+import Foundation
+import Log
+
+/// How a search view makes documents from records: which fields, of which types, where each
+/// document's id comes from, and which event types delete a document.
+///
+/// Declare it in JSON (see `docs/SEARCH.md`) with ``init(json:)``, or in Swift with
+/// ``init(fields:types:document:)`` and a closure.
+public struct SearchMapping: Sendable {
+    /// The type of a field, which decides how it is indexed and queried.
+    public enum FieldType: String, Sendable, Codable, CaseIterable {
+        /// Analyzed full text: terms, phrases, prefixes, BM25, snippets.
+        case text
+        /// Exact values (one or several per document): filters, facets, sorting.
+        case keyword
+        /// Numbers: ranges and sorting.
+        case number
+        /// Instants (ISO 8601 strings or epoch numbers): ranges and sorting.
+        case date
+    }
+
+    /// One field of the schema.
+    public struct Field: Sendable, Hashable, Codable {
+        /// Its name: 1 to 64 characters of letters, digits, `_` and `-`.
+        public var name: String
+        /// Its type.
+        public var type: FieldType
+        /// Makes a field.
+        public init(_ name: String, _ type: FieldType) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    /// What one record does to the view.
+    public enum Change: Sendable {
+        /// Creates the document `id`, or updates it: the fields given replace the document's
+        /// values of those fields; fields not given keep their values.
+        case upsert(id: String, fields: [String: FieldValue])
+        /// Removes the document `id` (nothing happens when there is none).
+        case delete(id: String)
+    }
+
+    /// The fields, in a fixed order (their index in storage).
+    public let fields: [Field]
+    /// The event types read from the log (`nil`: all).
+    public let types: [String]?
+    /// Makes the change for one record, or `nil` to ignore the record.
+    public let document: @Sendable (Record) throws -> Change?
+    /// The JSON form, when the mapping came from JSON.
+    public let json: Data?
+
+    /// A mapping written in Swift.
+    ///
+    /// ```swift
+    /// let mapping = SearchMapping(fields: [.init("title", .text), .init("owner", .keyword)],
+    ///                             types: ["NoteSaved"]) { record in
+    ///     let note = try record.decode(Note.self)
+    ///     return .upsert(id: record.key, fields: ["title": .text(note.title), "owner": .keyword(note.owner)])
+    /// }
+    /// ```
+    public init(fields: [Field], types: [String]? = nil, document: @escaping @Sendable (Record) throws -> Change?) throws {
+        self.fields = fields
+        self.types = types
+        self.document = document
+        self.json = nil
+        try Self.validate(fields)
+    }
+
+    /// The fields' schema by name.
+    func field(named name: String) -> (index: Int, field: Field)? {
+        fields.firstIndex { $0.name == name }.map { ($0, fields[$0]) }
+    }
+
+    static func validate(_ fields: [Field]) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        guard !fields.isEmpty, fields.count <= 200 else {
+            throw KirokuError(.invalidMapping, "A search mapping has \(fields.count) fields; give 1 to 200.")
+        }
+        var seen: Set<String> = []
+        for field in fields {
+            guard !field.name.isEmpty, field.name.count <= 64, field.name.allSatisfy({ allowed.contains($0) }) else {
+                throw KirokuError(.invalidMapping, "'\(field.name)' cannot name a search field: use 1 to 64 letters, digits, '_' or '-'.")
+            }
+            guard seen.insert(field.name).inserted else {
+                throw KirokuError(.invalidMapping, "The search field '\(field.name)' is declared twice; give each field one name.")
+            }
+        }
+    }
+}
+
+/// A value of a document field.
+public enum FieldValue: Sendable, Hashable {
+    /// Text for a text field.
+    case text(String)
+    /// One or more exact values for a keyword field.
+    case keywords([String])
+    /// A number.
+    case number(Double)
+    /// An instant, as seconds since 1970.
+    case date(Double)
+
+    /// One exact value for a keyword field.
+    public static func keyword(_ value: String) -> FieldValue { .keywords([value]) }
+
+    /// The value as a number, for number and date fields.
+    var number: Double? {
+        switch self {
+        case .number(let value), .date(let value): return value
+        default: return nil
+        }
+    }
+}
+
+extension KirokuError.Code {
+    /// A search mapping (JSON or Swift) is not valid.
+    public static let invalidMapping = Self("invalid-mapping")
+    /// A record's payload does not fit the search mapping (not JSON, or a value of the wrong type).
+    public static let mappingFailed = Self("mapping-failed")
+}

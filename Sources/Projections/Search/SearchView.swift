@@ -1,0 +1,51 @@
+import Feed
+import Foundation
+import Log
+
+/// An inverted-index search view over the log: a ``Projection`` like any other (exactly-once,
+/// blue/green rebuilds, read-your-writes), whose state is a full-text and filter index.
+///
+/// ```swift
+/// let view = SearchView(name: "activities", mapping: try SearchMapping(contentsOf: mappingURL))
+/// let runner = ProjectionRunner(log: log, projections: [view])
+/// // … run it in a ServiceGroup, then:
+/// try await runner.waitUntil("activities", hasApplied: appended.position)
+/// let results = try runner.reader("activities").search(
+///     SearchRequest("東京 owner:alice date:>=2024-01-01", sort: .init("date", descending: true), facets: ["status"]))
+/// ```
+///
+/// See `docs/SEARCH.md` for the mapping, the analysis, the query language and the layout.
+public struct SearchView: Projection {
+    /// The view's name.
+    public let name: String
+    /// The view's version: bump it when the mapping changes meaning.
+    public let version: Int
+    /// How records become documents.
+    public let mapping: SearchMapping
+    /// The records read: the mapping's types (and delete types), or every record.
+    public var selection: Selection { mapping.types.map { Selection(types: Set($0)) } ?? .all }
+    /// The index's tables.
+    public var tables: [String] { SearchTables.all }
+
+    /// A search view named `name` (see ``Projection/name``) built with `mapping`.
+    public init(name: String, version: Int = 1, mapping: SearchMapping) {
+        self.name = name
+        self.version = version
+        self.mapping = mapping
+    }
+
+    /// Indexes a batch: documents are created, merged, or deleted, and their old postings removed.
+    public func apply(_ records: [Record], to state: ProjectionState) throws {
+        try IndexWriter(txn: state.transaction, mapping: mapping).apply(records)
+    }
+}
+
+extension ProjectionReader {
+    /// Searches a search view (see ``SearchView``) as of what it has applied.
+    ///
+    /// - Throws: ``KirokuError/Code/querySyntax`` (with the column) or
+    ///   ``KirokuError/Code/invalidQuery`` for a bad query, sort, facet or cursor.
+    public func search(_ request: SearchRequest) throws -> SearchResults {
+        try SearchExecution.run(request, in: store)
+    }
+}

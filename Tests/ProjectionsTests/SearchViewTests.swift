@@ -1,0 +1,157 @@
+import Feed
+import Foundation
+import KirokuTestSupport
+import Log
+import Testing
+@testable import Projections
+
+@Suite(.timeLimit(.minutes(2))) struct SearchViewTests {
+    @Test func japaneseTermsPhrasesAndSingleCharacters() async throws {
+        try await withSearchView { view in
+            try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "東京特許許可局に電話した"]))
+            try await view.log.append(to: "a2", jsonEvent("ActivityLogged", ["text": "京都の顧客を訪問"]))
+            try await view.log.append(to: "a3", jsonEvent("ActivityLogged", ["text": "東京タワーの近くでTokyo Tower meeting"]))
+            try await view.log.append(to: "a4", jsonEvent("ActivityLogged", ["text": "大阪で会議", "title": "ＡＢＣ商事"]))
+            #expect(try await view.ids("東京") == ["a1", "a3"])
+            #expect(try await view.ids("京") == ["a1", "a2", "a3"])
+            #expect(try await view.ids("\"特許許可\"") == ["a1"])
+            #expect(try await view.ids("許可局") == ["a1"])
+            #expect(try await view.ids("\"京特\"") == ["a1"])
+            #expect(try await view.ids("東京 tower") == ["a3"])
+            #expect(try await view.ids("\"tokyo tower\"") == ["a3"])
+            #expect(try await view.ids("\"tower tokyo\"") == [])
+            #expect(try await view.ids("abc") == ["a4"])
+            #expect(try await view.ids("title:abc商事") == ["a4"])
+            #expect(try await view.ids("text:abc") == [])
+            #expect(try await view.ids("東京 OR 大阪") == ["a1", "a3", "a4"])
+            #expect(try await view.ids("京 -東京") == ["a2"])
+            #expect(try await view.ids("NOT 京") == ["a4"])
+            #expect(try await view.ids("meet*") == ["a3"])
+            #expect(try await view.ids("\"東京 特許\"") == [])
+            let hit = try #require(try await view.search(SearchRequest("特許")).hits.first)
+            #expect(hit.snippet == "東京<em>特許</em>許可局に電話した")
+            #expect(hit.score > 0)
+        }
+    }
+
+    @Test func updatesAndDeletesLeaveNoOldPostingsAndFacetsCountTheNewValues() async throws {
+        try await withSearchView { view in
+            try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "old words here", "owner": "alice", "status": "open"]))
+            try await view.log.append(to: "a2", jsonEvent("ActivityLogged", ["text": "other things", "owner": "alice", "status": "open"]))
+            #expect(try await view.search(SearchRequest("*", facets: ["owner"])).facets["owner"] == [FacetCount(value: "alice", count: 2)])
+            // A partial update: text and owner change, status stays.
+            try await view.log.append(to: "a1", jsonEvent("ActivityEdited", ["text": "new text", "owner": "bob"]))
+            #expect(try await view.ids("old") == [])
+            #expect(try await view.ids("new") == ["a1"])
+            #expect(try await view.ids("status:open") == ["a1", "a2"])
+            let facets = try await view.search(SearchRequest("*", facets: ["owner", "kind"])).facets
+            #expect(facets["owner"] == [FacetCount(value: "alice", count: 1), FacetCount(value: "bob", count: 1)])
+            #expect(facets["kind"] == [FacetCount(value: "ActivityEdited", count: 1), FacetCount(value: "ActivityLogged", count: 1)])
+            let a1 = try #require(try await view.search(SearchRequest("new")).hits.first)
+            #expect(a1.fields["owner"] == .keyword("bob"))
+            #expect(a1.fields["status"] == .keyword("open"))
+            try await view.log.append(to: "a1", jsonEvent("ActivityDeleted", [:]))
+            try await view.log.append(to: "a2", jsonEvent("ActivityDeleted", [:]))
+            #expect(try await view.search(SearchRequest("*")).total == 0)
+            // Nothing is left behind: no terms, postings, ranges, norms or documents.
+            let reader = try view.runner.reader("activities")
+            for table in ["search-terms", "search-postings", "search-docs", "search-ids", "search-ranges", "search-norms"] {
+                #expect(try reader.entries(in: table).isEmpty, "\(table) is not empty")
+            }
+        }
+    }
+
+    @Test func sortingRangesPaginationAndFacets() async throws {
+        try await withSearchView { view in
+            for i in 0..<25 {
+                try await view.log.append(to: "a\(i)", jsonEvent("ActivityLogged", [
+                    "text": i.isMultiple(of: 2) ? "visit customer" : "call customer",
+                    "owner": ["alice", "bob", "carol"][i % 3], "amount": i * 10,
+                    "date": String(format: "2024-01-%02dT09:00:00Z", i + 1),
+                ]))
+            }
+            #expect(try await view.search(SearchRequest("amount:[50 TO 100]")).total == 6)
+            #expect(try await view.search(SearchRequest("amount:{50 TO 100}")).total == 4)
+            #expect(try await view.search(SearchRequest("amount:>=200")).total == 5)
+            #expect(try await view.search(SearchRequest("date:[2024-01-10 TO 2024-01-12T23:59:59Z]")).total == 3)
+            #expect(try await view.search(SearchRequest("date:<2024-01-03")).total == 2)
+            // Pages of 4, newest first, with the cursor, cover every visit exactly once in order.
+            var seen: [String] = []
+            var after: String?
+            repeat {
+                let page = try await view.search(SearchRequest("visit", limit: 4, after: after, sort: .init("date", descending: true)))
+                #expect(page.total == 13)
+                seen += page.hits.map(\.id)
+                after = page.next
+            } while after != nil
+            #expect(seen == stride(from: 24, through: 0, by: -2).map { "a\($0)" })
+            let ascending = try await view.search(SearchRequest("customer owner:alice", limit: 3, sort: .init("amount"), facets: ["owner", "status"]))
+            #expect(ascending.hits.map(\.id) == ["a0", "a3", "a6"])
+            #expect(ascending.facets["owner"] == [FacetCount(value: "alice", count: 9)])
+            #expect(ascending.facets["status"] == [])
+            let json = String(decoding: try JSONEncoder().encode(ascending), as: UTF8.self)
+            #expect(json.contains("\"total\":9") && json.contains("\"next\":\"") && json.contains("\"facets\""))
+        }
+    }
+
+    @Test func badQueriesAreClearErrors() async throws {
+        try await withSearchView { view in
+            try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "x", "amount": 1]))
+            _ = try await view.search(SearchRequest("x"))
+            let reader = try view.runner.reader("activities")
+            let syntax = await expectError(.querySyntax) { _ = try reader.search(SearchRequest("(x")) }
+            #expect(syntax?.message.contains("column 3") == true)
+            await expectError(.querySyntax) { _ = try reader.search(SearchRequest("colour:red")) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("text:[a TO b]")) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("amount:lots")) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("x", sort: .init("text"))) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("x", facets: ["amount"])) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("x", after: "garbage")) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest("x", limit: 0)) }
+            await expectError(.invalidQuery) { _ = try reader.search(SearchRequest(query: .built(.match(field: "nope", text: "x")))) }
+        }
+    }
+
+    @Test func aRecordTheMappingCannotReadStopsTheViewAtItsPosition() async throws {
+        try await withSearchView { view in
+            try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "fine", "amount": 3]))
+            let bad = try await view.log.append(to: "a2", jsonEvent("ActivityLogged", ["text": "bad", "amount": "lots"]))
+            let error = await expectError(.projectionFailed) {
+                try await view.runner.waitUntil("activities", hasApplied: bad.position, timeout: .seconds(10))
+            }
+            #expect(error?.message.contains("amount") == true)
+            let status = try #require(try view.runner.status().first)
+            #expect(status.state == .failed && status.position < bad.position)
+            #expect(status.error?.contains("mapping-failed") == true || status.error?.contains("number") == true)
+        }
+    }
+
+    @Test func aSwiftMappingAndIDsFromThePayloadOrTheEvent() async throws {
+        try await withLog(label: "kiroku-search") { log, _ in
+            let mapping = try SearchMapping(fields: [.init("title", .text), .init("tags", .keyword)], types: ["Noted"]) { record in
+                let note = try JSONSerialization.jsonObject(with: record.payload) as! [String: Any]
+                return .upsert(id: note["id"] as! String, fields: ["title": .text(note["title"] as! String), "tags": .keywords(note["tags"] as! [String])])
+            }
+            let perEvent = try SearchMapping(json: Data(#"{"id": "event", "fields": {"t": {"path": "$.title", "type": "text"}, "tag": {"path": "$.tags[*]", "type": "keyword"}}}"#.utf8))
+            let byPath = try SearchMapping(json: Data(#"{"id": "$.id", "fields": {"t": {"path": "$.title", "type": "text"}}}"#.utf8))
+            let runner = ProjectionRunner(log: log, projections: [
+                SearchView(name: "notes", mapping: mapping), SearchView(name: "events", mapping: perEvent), SearchView(name: "paths", mapping: byPath),
+            ])
+            let running = Task { try await runner.run() }
+            defer { running.cancel() }
+            try await log.append(to: "k", jsonEvent("Noted", ["id": "n1", "title": "First note", "tags": ["red", "blue"]]))
+            try await log.append(to: "k", EventData(type: "Noted", payload: Data(#"{"id": "n1", "title": "Second note", "tags": ["red"]}"#.utf8), id: "evt-2"))
+            let head = try log.headPosition()
+            for name in ["notes", "events", "paths"] { try await runner.waitUntil(name, hasApplied: head) }
+            let notes = try runner.reader("notes").search(SearchRequest("note", facets: ["tags"]))
+            #expect(notes.hits.map(\.id) == ["n1"])
+            #expect(notes.hits.first?.fields["title"] == .text("Second note"))
+            #expect(notes.facets["tags"] == [FacetCount(value: "red", count: 1)])
+            let events = try runner.reader("events").search(SearchRequest("note", sort: .init("tag"), facets: ["tag"]))
+            #expect(Set(events.hits.map(\.id)) == ["1", "evt-2"])
+            #expect(events.facets["tag"] == [FacetCount(value: "red", count: 2), FacetCount(value: "blue", count: 1)])
+            #expect(try runner.reader("paths").search(SearchRequest("second")).hits.map(\.id) == ["n1"])
+            #expect(try runner.reader("paths").search(SearchRequest("first")).total == 0)
+        }
+    }
+}
