@@ -1,0 +1,205 @@
+import Feed
+import Foundation
+import KirokuTestSupport
+import Log
+import Testing
+@testable import Projections
+
+/// Random documents, updates, deletes and random queries: the view answers exactly what a
+/// brute-force scan of the same documents answers. Prints its seed; replay with KIROKU_SEED.
+@Suite(.timeLimit(.minutes(3))) struct SearchDifferentialTests {
+    static let japanese = ["東京", "京都", "特許", "許可", "局", "会議", "議事録", "顧客", "営業", "報告", "見積", "アポ",
+                           "訪問", "電話", "メール", "の", "を", "に", "は", "東", "大阪", "商談", "ｶﾞｽ", "ガス"]
+    static let english = ["meeting", "customer", "report", "call", "visit", "quote", "follow", "up", "email", "demo", "Meet", "ＤＥＭＯ"]
+    static let owners = ["alice", "bob", "carol", "dave", "Eve"]
+    static let statuses = ["open", "won", "lost"]
+
+    /// A document as the brute force sees it.
+    struct Doc {
+        var text: String?
+        var owner: String?
+        var status: String?
+        var amount: Double?
+    }
+
+    func randomText(_ random: inout SeededGenerator) -> String {
+        var parts: [String] = []
+        for _ in 0..<Int.random(in: 1...8, using: &random) {
+            if Double.random(in: 0..<1, using: &random) < 0.7 {
+                parts.append((0..<Int.random(in: 1...3, using: &random)).map { _ in Self.japanese.randomElement(using: &random)! }.joined())
+            } else {
+                parts.append(Self.english.randomElement(using: &random)!)
+            }
+            parts.append(["、", " ", "。", " "].randomElement(using: &random)!)
+        }
+        return parts.joined()
+    }
+
+    // MARK: Brute force
+
+    let analyzer = Analyzer()
+
+    /// The words of a text in order; a CJK run stands between words as an empty string.
+    func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inRun = false
+        for character in analyzer.normalize(text) {
+            if character.isASCII && (character.isLetter || character.isNumber) {
+                current.append(character)
+                inRun = false
+                continue
+            }
+            if !current.isEmpty { words.append(current); current = "" }
+            if Analyzer.isCJK(character.unicodeScalars.first!.value) {
+                if !inRun { words.append("") }
+                inRun = true
+            } else {
+                inRun = false
+            }
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
+
+    func isCJK(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { Analyzer.isCJK($0.value) }
+    }
+
+    func matches(_ query: SearchQuery, _ doc: Doc) -> Bool {
+        switch query {
+        case .all: return true
+        case .match(let field, let text), .phrase(let field, let text):
+            switch field {
+            case "owner": return doc.owner == text
+            case "status": return doc.status == text
+            case "amount": return doc.amount == Double(text)
+            default:
+                guard let body = doc.text else { return false }
+                let q = analyzer.normalize(text)
+                if isCJK(q) { return analyzer.normalize(body).contains(q) }
+                let wanted = words(text)
+                let have = words(body)
+                guard !wanted.isEmpty, have.count >= wanted.count else { return false }
+                return (0...(have.count - wanted.count)).contains { Array(have[$0..<$0 + wanted.count]) == wanted }
+            }
+        case .prefix(let field, let prefix):
+            if field == "owner" { return doc.owner?.hasPrefix(prefix) ?? false }
+            return words(doc.text ?? "").contains { !$0.isEmpty && $0.hasPrefix(analyzer.normalize(prefix)) }
+        case .range(_, let lower, let upper):
+            guard let amount = doc.amount else { return false }
+            if let lower, let low = Double(lower.value), lower.inclusive ? amount < low : amount <= low { return false }
+            if let upper, let high = Double(upper.value), upper.inclusive ? amount > high : amount >= high { return false }
+            return true
+        case .and(let items): return items.allSatisfy { matches($0, doc) }
+        case .or(let items): return items.contains { matches($0, doc) }
+        case .not(let inner): return !matches(inner, doc)
+        }
+    }
+
+    // MARK: Random queries
+
+    func randomLeaf(_ random: inout SeededGenerator, docs: [String: Doc]) -> SearchQuery {
+        switch Int.random(in: 0..<8, using: &random) {
+        case 0, 1:
+            // A Japanese substring of some document (1 to 4 characters), or a vocabulary word.
+            if let text = docs.values.compactMap(\.text).randomElement(using: &random) {
+                let runs = analyzer.normalize(text).split { !Analyzer.isCJK($0.unicodeScalars.first!.value) }
+                if let run = runs.randomElement(using: &random).map(Array.init), !run.isEmpty {
+                    let start = Int.random(in: 0..<run.count, using: &random)
+                    let length = Int.random(in: 1...min(4, run.count - start), using: &random)
+                    let text = String(run[start..<start + length])
+                    return Bool.random(using: &random) ? .match(field: nil, text: text) : .phrase(field: "text", text: text)
+                }
+            }
+            return .match(field: nil, text: Self.japanese.randomElement(using: &random)!)
+        case 2:
+            return .match(field: Bool.random(using: &random) ? nil : "text", text: Self.english.randomElement(using: &random)!)
+        case 3:
+            let a = Self.english.randomElement(using: &random)!, b = Self.english.randomElement(using: &random)!
+            return .phrase(field: nil, text: "\(a) \(b)")
+        case 4:
+            return .prefix(field: nil, prefix: String(Self.english.randomElement(using: &random)!.prefix(Int.random(in: 1...3, using: &random))))
+        case 5:
+            return .match(field: "owner", text: Self.owners.randomElement(using: &random)!)
+        case 6:
+            return .match(field: "status", text: Self.statuses.randomElement(using: &random)!)
+        default:
+            let low = Int.random(in: 0...800, using: &random)
+            return .range(field: "amount", lower: Bool.random(using: &random) ? nil : .init(String(low), inclusive: Bool.random(using: &random)),
+                          upper: .init(String(low + Int.random(in: 0...300, using: &random)), inclusive: Bool.random(using: &random)))
+        }
+    }
+
+    func randomQuery(_ random: inout SeededGenerator, docs: [String: Doc], depth: Int = 0) -> SearchQuery {
+        guard depth < 2, Int.random(in: 0..<3, using: &random) == 0 else { return randomLeaf(&random, docs: docs) }
+        let items = (0..<Int.random(in: 2...3, using: &random)).map { _ in randomQuery(&random, docs: docs, depth: depth + 1) }
+        switch Int.random(in: 0..<4, using: &random) {
+        case 0: return .or(items)
+        case 1: return .and([items[0], .not(items[1])])
+        default: return .and(items)
+        }
+    }
+
+    @Test func randomQueriesMatchABruteForceScan() async throws {
+        let seed = SeededGenerator.seed(label: "randomQueriesMatchABruteForceScan")
+        var random = SeededGenerator(seed: seed)
+        let mapping = """
+        {"types": ["Saved", "Edited"], "id": "key", "deleteOn": ["Deleted"],
+         "fields": {"text": {"path": "$.text", "type": "text"}, "owner": {"path": "$.owner", "type": "keyword"},
+                    "status": {"path": "$.status", "type": "keyword"}, "amount": {"path": "$.amount", "type": "number"}}}
+        """
+        // Small batches so updates and deletes meet documents of earlier batches.
+        try await withSearchView(mapping: mapping, batchSize: 7) { view in
+            var docs: [String: Doc] = [:]
+            for round in 0..<4 {
+                for _ in 0..<150 {
+                    let key = "d\(Int.random(in: 0..<120, using: &random))"
+                    let roll = Int.random(in: 0..<10, using: &random)
+                    if roll == 0 {
+                        try await view.log.append(to: key, jsonEvent("Deleted", [:]))
+                        docs[key] = nil
+                    } else if roll < 4, docs[key] != nil {
+                        // A partial edit: some fields change, the others stay.
+                        var fields: [String: Any] = [:]
+                        var doc = docs[key]!
+                        if Bool.random(using: &random) { doc.text = randomText(&random); fields["text"] = doc.text }
+                        if Bool.random(using: &random) { doc.owner = Self.owners.randomElement(using: &random); fields["owner"] = doc.owner }
+                        if Bool.random(using: &random) { doc.amount = Double(Int.random(in: 0...1000, using: &random)); fields["amount"] = doc.amount }
+                        try await view.log.append(to: key, jsonEvent("Edited", fields))
+                        docs[key] = doc
+                    } else {
+                        let doc = Doc(text: randomText(&random), owner: Self.owners.randomElement(using: &random),
+                                      status: Self.statuses.randomElement(using: &random), amount: Double(Int.random(in: 0...1000, using: &random)))
+                        try await view.log.append(to: key, jsonEvent("Saved", ["text": doc.text!, "owner": doc.owner!, "status": doc.status!, "amount": doc.amount!]))
+                        docs[key] = doc
+                    }
+                }
+                for _ in 0..<150 {
+                    let query = randomQuery(&random, docs: docs)
+                    let expected = Set(docs.filter { matches(query, $0.value) }.keys)
+                    let results = try await view.search(SearchRequest(query: .built(query), limit: 10_000, facets: ["owner"], snippets: false))
+                    #expect(Set(results.hits.map(\.id)) == expected, "seed \(seed), round \(round): \(query)")
+                    #expect(results.total == expected.count, "seed \(seed): \(query)")
+                    var owners: [String: Int] = [:]
+                    for key in expected { if let owner = docs[key]?.owner { owners[owner, default: 0] += 1 } }
+                    let facets = Dictionary(uniqueKeysWithValues: (results.facets["owner"] ?? []).map { ($0.value, $0.count) })
+                    #expect(facets == owners.filter { _ in true }, "seed \(seed): facets of \(query)")
+                    // Pages sorted by amount cover the same documents once each, in order.
+                    if expected.count < 60 {
+                        var paged: [String] = []
+                        var after: String?
+                        let descending = Bool.random(using: &random)
+                        repeat {
+                            let page = try await view.search(SearchRequest(query: .built(query), limit: 7, after: after,
+                                                                           sort: .init("amount", descending: descending), snippets: false))
+                            paged += page.hits.map(\.id)
+                            after = page.next
+                        } while after != nil
+                        #expect(paged.count == expected.count && Set(paged) == expected, "seed \(seed): pages of \(query)")
+                    }
+                }
+            }
+        }
+    }
+}
