@@ -9,8 +9,24 @@ let package = Package(
     dependencies: [
         .package(name: "Kiroku", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        // The deterministic activity-history corpus of the search benchmarks.
+        .target(name: "ActivityCorpus", path: "Sources/ActivityCorpus", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(
+            name: "SearchBenchmarks",
+            dependencies: [
+                "ActivityCorpus",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Log", package: "Kiroku"),
+                .product(name: "Projections", package: "Kiroku"),
+            ],
+            path: "Benchmarks/SearchBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "LogBenchmarks",
             dependencies: [

@@ -33,8 +33,10 @@ import Testing
     @Test func rangesPointAtTheOriginalCharacters() {
         let text = "Hello, 世界!"
         let tokens = analyzer.tokens(text)
-        let characters = Array(text)
-        #expect(tokens.map { String(characters[$0.range]) } == ["Hello", "世界", "界"])
+        let scalars = Array(text.unicodeScalars)
+        #expect(tokens.map { String(String.UnicodeScalarView(scalars[$0.range])) } == ["Hello", "世界", "界"])
+        // A decomposed accent composes: both spellings give one term.
+        #expect(analyzer.tokens("cafe\u{301}").map(\.term) == analyzer.tokens("caf\u{E9}").map(\.term))
     }
 }
 

@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 
 /// Turns text into the terms the search view indexes and queries: deterministic, with no
 /// language detection (it misfires on short Japanese texts).
 ///
-/// 1. Each character is normalized with Unicode NFKC and case-folded, so full-width `ＡＢＣ`
-///    matches `abc` and half-width `ｶﾞ` matches `ガ`.
+/// 1. Each Unicode scalar is normalized with NFKC and lowercased, and a combining mark is
+///    composed with the letter before it, so full-width `ＡＢＣ` matches `abc`, half-width
+///    `ｶﾞ` matches `ガ`, and a decomposed `é` matches a precomposed one.
 /// 2. Runs of Han, Hiragana, Katakana and Hangul become overlapping bigrams (`東京都` gives
 ///    `東京`, `京都`), plus the run's last character as a unigram (`都`); a lone CJK character
 ///    is a unigram. So a CJK substring of two or more characters is a sequence of bigrams, and
@@ -21,7 +23,8 @@ public struct Analyzer: Sendable {
         public var term: String
         /// Its position (see ``Analyzer``).
         public var position: Int
-        /// The range of characters of the original text it came from.
+        /// The range of Unicode scalars of the original text it came from (offsets into
+        /// `text.unicodeScalars`).
         public var range: Range<Int>
         /// Whether the term is CJK (a bigram or a unigram) rather than a word.
         public var isCJK: Bool
@@ -42,7 +45,7 @@ public struct Analyzer: Sendable {
         var tokens: [Token] = []
         tokens.reserveCapacity(text.utf8.count / 3)
         var position = 0
-        // The current word or CJK run: its scalars and, for each, the original character index.
+        // The current word or CJK run: its scalars and, for each CJK one, the original index.
         var word = String.UnicodeScalarView()
         var wordStart = 0
         var cjk: [(scalar: Unicode.Scalar, index: Int)] = []
@@ -56,10 +59,7 @@ public struct Analyzer: Sendable {
         }
         func flushRun() {
             guard !cjk.isEmpty else { return }
-            if cjk.count == 1 {
-                tokens.append(Token(term: String(Character(cjk[0].scalar)), position: position,
-                                    range: cjk[0].index..<cjk[0].index + 1, isCJK: true))
-            } else {
+            if cjk.count > 1 {
                 for i in 0..<cjk.count - 1 {
                     var pair = String.UnicodeScalarView()
                     pair.append(cjk[i].scalar)
@@ -67,38 +67,63 @@ public struct Analyzer: Sendable {
                     tokens.append(Token(term: String(pair), position: position + i,
                                         range: cjk[i].index..<cjk[i + 1].index + 1, isCJK: true))
                 }
-                let last = cjk[cjk.count - 1]
-                tokens.append(Token(term: String(Character(last.scalar)), position: position + cjk.count - 1,
-                                    range: last.index..<last.index + 1, isCJK: true))
             }
+            let last = cjk[cjk.count - 1]
+            var single = String.UnicodeScalarView()
+            single.append(last.scalar)
+            tokens.append(Token(term: String(single), position: position + cjk.count - 1,
+                                range: last.index..<last.index + 1, isCJK: true))
             position += cjk.count
             cjk.removeAll(keepingCapacity: true)
         }
-
-        for character in text {
-            for scalar in Self.fold(character) {
-                // Half-width voiced sound marks are characters of their own: NFKC turns them
-                // into combining marks, composed here with the kana before them (ｶﾞ → ガ).
-                if scalar.value == 0x3099 || scalar.value == 0x309A, let previous = cjk.last,
-                   let composed = Self.compose(previous.scalar, scalar) {
+        func add(_ scalar: Unicode.Scalar) {
+            switch Self.kind(scalar) {
+            case .cjk:
+                flushWord(end: index)
+                cjk.append((scalar, index))
+            case .word:
+                flushRun()
+                if word.isEmpty { wordStart = index }
+                word.append(scalar)
+            case .mark:
+                // A combining mark composes with the letter before it (e + ◌́ → é, ｶ + ﾞ → ガ),
+                // or stays with its word.
+                if !cjk.isEmpty, let composed = Self.compose(cjk[cjk.count - 1].scalar, scalar) {
                     cjk[cjk.count - 1].scalar = composed
-                    continue
+                } else if let last = word.last {
+                    if let composed = Self.compose(last, scalar) {
+                        word.removeLast()
+                        word.append(composed)
+                    } else {
+                        word.append(scalar)
+                    }
                 }
-                switch Self.kind(scalar) {
-                case .cjk:
-                    flushWord(end: index)
-                    cjk.append((scalar, index))
-                case .word:
+            case .separator:
+                flushWord(end: index)
+                flushRun()
+            }
+        }
+
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                // ASCII: letters and digits make words, everything else separates.
+                if value >= 0x61 && value <= 0x7A || value >= 0x30 && value <= 0x39 {
                     flushRun()
                     if word.isEmpty { wordStart = index }
                     word.append(scalar)
-                case .mark:
-                    // A combining mark stays with the word it follows.
-                    if !word.isEmpty { word.append(scalar) }
-                case .separator:
+                } else if value >= 0x41 && value <= 0x5A {
+                    flushRun()
+                    if word.isEmpty { wordStart = index }
+                    word.append(Unicode.Scalar(value + 0x20)!)
+                } else {
                     flushWord(end: index)
                     flushRun()
                 }
+            } else if Self.isStable(value) {
+                add(scalar)
+            } else {
+                for folded in Self.fold(scalar) { add(folded) }
             }
             index += 1
         }
@@ -119,6 +144,7 @@ public struct Analyzer: Sendable {
             default: return .separator
             }
         }
+        if value == 0x3099 || value == 0x309A { return .mark }  // combining voiced sound marks
         if isCJK(value) { return .cjk }
         let properties = scalar.properties
         if properties.isAlphabetic || properties.numericType != nil { return .word }
@@ -151,22 +177,25 @@ public struct Analyzer: Sendable {
         return composed.count == 1 ? composed.first : nil
     }
 
-    /// NFKC and case folding of one character. ASCII, kana, common ideographs and Hangul
-    /// syllables, which NFKC leaves alone, skip Foundation.
-    static func fold(_ character: Character) -> String.UnicodeScalarView {
-        let scalars = character.unicodeScalars
-        if scalars.count == 1, let scalar = scalars.first {
-            let value = scalar.value
-            if value < 0x80 {
-                if value >= 0x41 && value <= 0x5A { return String(Character(Unicode.Scalar(value + 0x20)!)).unicodeScalars }
-                return scalars
-            }
-            switch value {
-            case 0x3041...0x3096, 0x30A1...0x30FA, 0x30FC, 0x3005, 0x4E00...0x9FFF, 0xAC00...0xD7A3:
-                return scalars
-            default: break
-            }
+    /// Scalars that NFKC and lowercasing leave alone and that need no lookup: kana, common
+    /// ideographs, Hangul syllables, and CJK punctuation.
+    static func isStable(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x3001...0x3003, 0x3008...0x3011, 0x3014...0x301F: return true
+        case 0x3041...0x3096, 0x30A1...0x30FA, 0x30FC, 0x3005, 0x4E00...0x9FFF, 0xAC00...0xD7A3: return true
+        default: return false
         }
-        return String(character).precomposedStringWithCompatibilityMapping.lowercased().unicodeScalars
+    }
+
+    /// NFKC and lowercase of scalars outside the fast paths, remembered once computed.
+    private static let folded = Mutex<[UInt32: [Unicode.Scalar]]>([:])
+
+    static func fold(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
+        if let known = folded.withLock({ $0[scalar.value] }) { return known }
+        let result = Array(String(Character(scalar)).precomposedStringWithCompatibilityMapping.lowercased().unicodeScalars)
+        folded.withLock { cache in
+            if cache.count < 65_536 { cache[scalar.value] = result }
+        }
+        return result
     }
 }

@@ -6,7 +6,8 @@ struct Snippet {
 
     var isEmpty: Bool { exact.isEmpty && prefixes.isEmpty }
 
-    /// Characters of context before the first match, and the snippet's length.
+    /// Scalars (characters, for most text) of context before the first match, and the
+    /// snippet's length.
     static let before = 30
     static let length = 120
 
@@ -15,7 +16,8 @@ struct Snippet {
             exact.contains(token.term) || prefixes.contains { token.term.hasPrefix($0) }
         }
         guard let first = tokens.first else { return nil }
-        let characters = Array(text)
+        let characters = Array(text.unicodeScalars)
+        func string(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(characters[range])) }
         let start = max(0, first.range.lowerBound - Self.before)
         let end = min(characters.count, start + Self.length)
         // Merge overlapping and touching ranges (CJK bigrams overlap).
@@ -31,11 +33,11 @@ struct Snippet {
         var out = start > 0 ? "…" : ""
         var cursor = start
         for range in ranges {
-            out += String(characters[cursor..<range.lowerBound])
-            out += "<em>" + String(characters[range]) + "</em>"
+            out += string(cursor..<range.lowerBound)
+            out += "<em>" + string(range) + "</em>"
             cursor = range.upperBound
         }
-        out += String(characters[cursor..<end])
+        out += string(cursor..<end)
         if end < characters.count { out += "…" }
         return out
     }

@@ -94,14 +94,18 @@ enum IndexKey {
     static let maxTermBytes = 240
 
     static func term(_ field: Int, _ term: String) -> [UInt8] {
-        var key: [UInt8] = [UInt8(field)]
-        var utf8 = Array(term.utf8)
-        if utf8.count > maxTermBytes {
-            var cut = maxTermBytes
-            while cut > 0, utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
-            utf8.removeSubrange(cut...)
+        let utf8 = term.utf8
+        var key: [UInt8] = []
+        key.reserveCapacity(1 + utf8.count)
+        key.append(UInt8(field))
+        key.append(contentsOf: utf8)
+        if key.count > maxTermBytes + 1 {
+            var cut = maxTermBytes + 1
+            while cut > 1, key[cut] & 0xC0 == 0x80 { cut -= 1 }
+            key.removeSubrange(cut...)
         }
-        key.append(contentsOf: utf8.map { $0 == 0 ? 0x20 : $0 })
+        // NUL separates a term from a block's doc number: a NUL inside a term becomes a space.
+        for i in 1..<key.count where key[i] == 0 { key[i] = 0x20 }
         return key
     }
 

@@ -50,13 +50,14 @@ struct IndexWriter {
             if let (doc, stored) = state.original {
                 if let current = state.current, current == stored.values { continue }
                 for (field, value) in stored.values {
-                    for term in terms(field, value).keys { removals[term, default: []].append(doc) }
+                    let terms = terms(field, value)
+                    for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
                     }
                     if case .text = value {
                         norms[field, default: [:]][doc] = 0
-                        stats.totalLength[field, default: 0] -= UInt64(length(value))
+                        stats.totalLength[field, default: 0] -= UInt64(terms.values.reduce(0) { $0 + $1.count })
                     }
                 }
                 try txn.delete(IndexKey.doc(doc), in: SearchTables.docs)
@@ -67,14 +68,15 @@ struct IndexWriter {
             let doc = stats.nextDoc
             stats.nextDoc += 1
             for (field, value) in values {
-                for (term, positions) in terms(field, value) {
+                let terms = terms(field, value)
+                for (term, positions) in terms {
                     additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
                 }
                 if let number = value.number {
                     try txn.put(IndexKey.range(field, number, doc), [], in: SearchTables.ranges)
                 }
                 if case .text = value {
-                    let count = length(value)
+                    let count = terms.values.reduce(0) { $0 + $1.count }
                     norms[field, default: [:]][doc] = UInt16(min(count + 1, Int(UInt16.max)))
                     stats.totalLength[field, default: 0] += UInt64(count)
                 }
@@ -131,11 +133,6 @@ struct IndexWriter {
             break
         }
         return terms
-    }
-
-    private func length(_ value: FieldValue) -> Int {
-        guard case .text(let text) = value else { return 0 }
-        return analyzer.tokens(text).count
     }
 
     private func positional(_ term: [UInt8]) -> Bool {

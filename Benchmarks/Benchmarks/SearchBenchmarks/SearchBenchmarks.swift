@@ -1,0 +1,368 @@
+// The search view beside SQLite FTS5 (trigram tokenizer, external content table, B-tree
+// indexes on the filter columns) on the same deterministic corpus, in the same run.
+// See docs/BENCHMARKS.md. KIROKU_SEARCH_DOCS sets the corpus size (default 1,000,000).
+import ActivityCorpus
+import Benchmark
+import Foundation
+import GRDB
+import Log
+import Projections
+
+let documents = Int(ProcessInfo.processInfo.environment["KIROKU_SEARCH_DOCS"] ?? "") ?? 1_000_000
+let corpus = ActivityCorpus()
+
+/// The stores every query benchmark reads, built once (by the index benchmarks, or on demand)
+/// and kept on disk for the next benchmarks, which the benchmark tool runs in new processes.
+/// `make bench` removes them at the end.
+///
+/// `@unchecked Sendable`: set up and read by the benchmark runner, one benchmark at a time.
+final class Stores: @unchecked Sendable {
+    let root = NSTemporaryDirectory() + "kiroku-search-bench-\(documents)"
+    var logReady: String { root + "/log-complete" }
+    var viewReady: String { root + "/view-complete" }
+    var sqliteReady: String { root + "/sqlite-complete" }
+    var log: EventLog?
+    var runner: ProjectionRunner?
+    var running: Task<Void, any Error>?
+    var reader: ProjectionReader?
+    var sqlite: DatabaseQueue?
+
+    /// The log holding the corpus as `ActivityLogged` records (not timed).
+    func eventLog() async throws -> EventLog {
+        if let log { return log }
+        var options = EventLog.Options()
+        options.durability = .noSync(flushInterval: .seconds(3600))
+        options.initialMapSize = 1 << 31
+        if FileManager.default.fileExists(atPath: logReady) {
+            let log = try EventLog(path: root + "/log", options: options)
+            self.log = log
+            return log
+        }
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let log = try EventLog(path: root + "/log", options: options)
+        let encoder = JSONEncoder()
+        for start in stride(from: 0, to: documents, by: 1000) {
+            let groups = try (start..<min(documents, start + 1000)).map { i -> AppendGroup in
+                let activity = corpus.activity(i)
+                return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
+            }
+            _ = try await log.append(groups)
+        }
+        FileManager.default.createFile(atPath: logReady, contents: nil)
+        self.log = log
+        return log
+    }
+
+    /// Builds the search view from the log; returns when it has applied every record.
+    func buildView() async throws {
+        let log = try await eventLog()
+        running?.cancel()
+        _ = try? await running?.value
+        try? FileManager.default.removeItem(atPath: viewReady)
+        try? FileManager.default.removeItem(atPath: root + "/log/projections")
+        let view = SearchView(name: "activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
+        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
+        running = Task { try await runner.run() }
+        try await runner.waitUntil("activities", hasApplied: try log.headPosition(), timeout: .seconds(3600))
+        self.runner = runner
+        reader = try runner.reader("activities")
+        FileManager.default.createFile(atPath: viewReady, contents: nil)
+    }
+
+    func view() async throws -> ProjectionReader {
+        if let reader { return reader }
+        guard FileManager.default.fileExists(atPath: viewReady) else {
+            try await buildView()
+            return reader!
+        }
+        // Built by an earlier benchmark process: open it, caught up.
+        let log = try await eventLog()
+        let view = SearchView(name: "activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
+        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
+        running = Task { try await runner.run() }
+        try await runner.waitUntil("activities", hasApplied: try log.headPosition(), timeout: .seconds(3600))
+        self.runner = runner
+        reader = try runner.reader("activities")
+        return reader!
+    }
+
+    /// Builds the SQLite database: rows in transactions of 5000, FTS5 kept in step.
+    func buildSQLite() throws {
+        sqlite = nil
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: sqliteReady)
+        let path = root + "/fts.sqlite"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+        }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE activities(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, text TEXT NOT NULL, owner TEXT NOT NULL,
+                                        customer TEXT NOT NULL, status TEXT NOT NULL, amount REAL NOT NULL, date REAL NOT NULL);
+                CREATE INDEX activities_owner ON activities(owner);
+                CREATE INDEX activities_customer ON activities(customer);
+                CREATE INDEX activities_status ON activities(status);
+                CREATE INDEX activities_date ON activities(date);
+                CREATE VIRTUAL TABLE activities_fts USING fts5(text, content='activities', content_rowid='id', tokenize='trigram');
+                """)
+        }
+        for start in stride(from: 0, to: documents, by: 5000) {
+            try queue.write { db in
+                let insert = try db.makeStatement(sql: "INSERT INTO activities(id, key, text, owner, customer, status, amount, date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                let index = try db.makeStatement(sql: "INSERT INTO activities_fts(rowid, text) VALUES (?, ?)")
+                for i in start..<min(documents, start + 5000) {
+                    let a = corpus.activity(i)
+                    try insert.execute(arguments: [i + 1, a.key, a.text, a.owner, a.customer, a.status, a.amount, a.epoch])
+                    try index.execute(arguments: [i + 1, a.text])
+                }
+            }
+        }
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE") }
+        FileManager.default.createFile(atPath: sqliteReady, contents: nil)
+        sqlite = queue
+    }
+
+    func database() throws -> DatabaseQueue {
+        if let sqlite { return sqlite }
+        if FileManager.default.fileExists(atPath: sqliteReady) {
+            sqlite = try DatabaseQueue(path: root + "/fts.sqlite")
+        } else {
+            try buildSQLite()
+        }
+        return sqlite!
+    }
+}
+let stores = Stores()
+
+// MARK: The queries, with parameters that vary from one iteration to the next.
+
+struct Queries {
+    static let owners = (0..<20).map(ActivityCorpus.owner)
+    static let customers = (0..<40).map(ActivityCorpus.customer)
+    static let twoCharacter = ["見積", "訪問", "電話", "東京", "契約", "導入"]
+    static let phrases = ["見積を送付", "デモを実施", "打ち合わせ", "再訪問予定", "稟議待ち", "価格面で懸念"]
+    static let english = ["renewal", "demo", "quote", "discount", "migration", "competitor"]
+    static let facetQueries = ["打ち合わせ", "デモを実施", "見積を送付"]
+
+    static func year(_ i: Int) -> (String, String, Double, Double) {
+        let year = 2022 + i % 3
+        let from = "\(year)-01-01", to = "\(year)-12-31T23:59:59Z"
+        return (from, to, DateValueForBench.epoch(year, 1, 1), DateValueForBench.epoch(year, 12, 31) + 86_399)
+    }
+}
+
+enum DateValueForBench {
+    static func epoch(_ year: Int, _ month: Int, _ day: Int) -> Double {
+        var components = DateComponents()
+        components.year = year
+        components.month = month
+        components.day = day
+        components.timeZone = TimeZone(identifier: "UTC")
+        return Calendar(identifier: .gregorian).date(from: components)!.timeIntervalSince1970
+    }
+}
+
+/// Runs `body` once per iteration with the iteration number, timing each.
+func iterate(_ benchmark: Benchmark, _ body: (Int) throws -> Void) rethrows {
+    for i in benchmark.scaledIterations {
+        try body(i)
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .peakMemoryResident],
+        warmupIterations: 2,
+        scalingFactor: .one,
+        maxDuration: .seconds(20),
+        maxIterations: 200
+    )
+    let once = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident], warmupIterations: 0, maxIterations: 1)
+
+    Benchmark("Search index: Kiroku search view", configuration: once) { benchmark in
+        _ = try await stores.eventLog()
+        benchmark.startMeasurement()
+        try await stores.buildView()
+        benchmark.stopMeasurement()
+    }
+    Benchmark("Search index: SQLite FTS5 trigram", configuration: once) { benchmark in
+        benchmark.startMeasurement()
+        try stores.buildSQLite()
+        benchmark.stopMeasurement()
+    }
+
+    // (a) Three filters and a date range, newest first.
+    Benchmark("Search query a, three filters and a date range by date: Kiroku") { benchmark in
+        let view = try await stores.view()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            let (from, to, _, _) = Queries.year(i)
+            let query = "owner:\(Queries.owners[i % 20]) customer:\(Queries.customers[i % 40]) status:open date:[\(from) TO \(to)]"
+            blackHole(try view.search(SearchRequest(query, limit: 20, sort: .init("date", descending: true))))
+        }
+    }
+    Benchmark("Search query a, three filters and a date range by date: SQLite") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            let (_, _, from, to) = Queries.year(i)
+            let arguments: StatementArguments = [Queries.owners[i % 20], Queries.customers[i % 40], "open", from, to]
+            try db.read { db in
+                let filter = "owner = ? AND customer = ? AND status = ? AND date BETWEEN ? AND ?"
+                blackHole(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activities WHERE \(filter)", arguments: arguments))
+                blackHole(try Row.fetchAll(db, sql: "SELECT key, text, owner, customer, status, amount, date FROM activities WHERE \(filter) ORDER BY date DESC LIMIT 20", arguments: arguments))
+            }
+        }
+    }
+
+    // (b) A two-character Japanese term and a filter.
+    Benchmark("Search query b, two-character Japanese term and a filter: Kiroku") { benchmark in
+        let view = try await stores.view()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest("\(Queries.twoCharacter[i % 6]) status:won", limit: 20)))
+        }
+    }
+    Benchmark("Search query b, two-character Japanese term and a filter: SQLite FTS5 MATCH") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in blackHole(try ftsPage(db, match: Queries.twoCharacter[i % 6], filter: "status = 'won'")) }
+        }
+    }
+    Benchmark("Search query b, two-character Japanese term and a filter: SQLite LIKE") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in blackHole(try likePage(db, Queries.twoCharacter[i % 6], filter: "status = 'won'")) }
+        }
+    }
+
+    // (c) A Japanese phrase.
+    Benchmark("Search query c, Japanese phrase: Kiroku") { benchmark in
+        let view = try await stores.view()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest("\"\(Queries.phrases[i % 6])\"", limit: 20)))
+        }
+    }
+    Benchmark("Search query c, Japanese phrase: SQLite FTS5 MATCH") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in blackHole(try ftsPage(db, match: Queries.phrases[i % 6], filter: nil)) }
+        }
+    }
+
+    // (d) An English term.
+    Benchmark("Search query d, English term: Kiroku") { benchmark in
+        let view = try await stores.view()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest(Queries.english[i % 6], limit: 20)))
+        }
+    }
+    Benchmark("Search query d, English term: SQLite FTS5 MATCH") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in blackHole(try ftsPage(db, match: Queries.english[i % 6], filter: nil)) }
+        }
+    }
+
+    // (e) Facet counts (status and owner, top 10) over a result set.
+    Benchmark("Search query e, facets over a result set: Kiroku") { benchmark in
+        let view = try await stores.view()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest("\"\(Queries.facetQueries[i % 3])\"", limit: 20, facets: ["status", "owner"])))
+        }
+    }
+    Benchmark("Search query e, facets over a result set: SQLite FTS5 MATCH") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in
+                let match = "\"\(Queries.facetQueries[i % 3])\""
+                blackHole(try ftsPage(db, match: Queries.facetQueries[i % 3], filter: nil))
+                for column in ["status", "owner"] {
+                    blackHole(try Row.fetchAll(db, sql: """
+                        SELECT a.\(column), COUNT(*) AS n FROM activities_fts f JOIN activities a ON a.id = f.rowid
+                        WHERE activities_fts MATCH ? GROUP BY a.\(column) ORDER BY n DESC LIMIT 10
+                        """, arguments: [match]))
+                }
+            }
+        }
+    }
+
+    Benchmark("Search quality: precision and recall", configuration: once) { _ in
+        try await measureQuality()
+        stores.running?.cancel()
+    }
+}
+
+/// A page of FTS5 hits by rank, with the total, like a search engine's answer.
+func ftsPage(_ db: Database, match: String, filter: String?) throws -> (Int, [Row]) {
+    let phrase = "\"\(match.replacingOccurrences(of: "\"", with: "\"\""))\""
+    let condition = filter.map { " AND \($0)" } ?? ""
+    let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activities_fts f JOIN activities a ON a.id = f.rowid WHERE activities_fts MATCH ?\(condition)", arguments: [phrase]) ?? 0
+    let rows = try Row.fetchAll(db, sql: """
+        SELECT a.key, a.text, a.owner, a.customer, a.status, a.amount, a.date FROM activities_fts f JOIN activities a ON a.id = f.rowid
+        WHERE activities_fts MATCH ?\(condition) ORDER BY f.rank LIMIT 20
+        """, arguments: [phrase])
+    return (total, rows)
+}
+
+/// What an SQLite user does when FTS5's trigrams cannot answer: LIKE, a full scan.
+func likePage(_ db: Database, _ text: String, filter: String?) throws -> (Int, [Row]) {
+    let condition = filter.map { " AND \($0)" } ?? ""
+    let pattern = "%\(text)%"
+    let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activities WHERE text LIKE ?\(condition)", arguments: [pattern]) ?? 0
+    let rows = try Row.fetchAll(db, sql: "SELECT key, text, owner, customer, status, amount, date FROM activities WHERE text LIKE ?\(condition) LIMIT 20", arguments: [pattern])
+    return (total, rows)
+}
+
+// MARK: Quality
+
+/// Precision and recall of both engines against substring truth (NFKC, lowercase), written to
+/// `.build-bench/search-quality.json` for the report.
+func measureQuality() async throws {
+    let view = try await stores.view()
+    let db = try stores.database()
+    let analyzer = Analyzer()
+    var texts: [String] = []
+    texts.reserveCapacity(documents)
+    for i in 0..<documents { texts.append(analyzer.normalize(corpus.activity(i).text)) }
+    var rows: [[String: Any]] = []
+    let cases: [(String, String)] = [("b", "見積"), ("b", "東京"), ("one character", "京"), ("c", "見積を送付"), ("c", "打ち合わせ"), ("d", "renewal"), ("d", "demo")]
+    for (label, text) in cases {
+        var truth = Set<String>()
+        for (i, body) in texts.enumerated() where body.contains(analyzer.normalize(text)) { truth.insert("activity-\(i)") }
+        // Every Kiroku hit, page by page.
+        var kiroku = Set<String>()
+        var after: String?
+        repeat {
+            let page = try view.search(SearchRequest("\"\(text)\"", limit: 10_000, after: after, snippets: false))
+            kiroku.formUnion(page.hits.map(\.id))
+            after = page.next
+        } while after != nil
+        let phrase = "\"\(text)\""
+        let fts = try await db.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT a.key FROM activities_fts f JOIN activities a ON a.id = f.rowid WHERE activities_fts MATCH ?", arguments: [phrase]))
+        }
+        func score(_ found: Set<String>) -> [String: Double] {
+            let correct = Double(found.intersection(truth).count)
+            return ["precision": found.isEmpty ? (truth.isEmpty ? 1 : 0) : correct / Double(found.count),
+                    "recall": truth.isEmpty ? 1 : correct / Double(truth.count), "hits": Double(found.count)]
+        }
+        rows.append(["query": text, "case": label, "truth": truth.count, "kiroku": score(kiroku), "fts5": score(fts)])
+    }
+    let directory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).deletingLastPathComponent().appendingPathComponent(".build-bench")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let data = try JSONSerialization.data(withJSONObject: ["documents": documents, "queries": rows], options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: directory.appendingPathComponent("search-quality.json"))
+}
