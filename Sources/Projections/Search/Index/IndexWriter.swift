@@ -42,8 +42,8 @@ struct IndexWriter {
         guard !order.isEmpty else { return }
 
         var stats = try IndexStats(txn)
-        var removals: [[UInt8]: [UInt32]] = [:]
-        var additions: [[UInt8]: [PostingBlock.Entry]] = [:]
+        var removals: [TermKey: [UInt32]] = [:]
+        var additions: [TermKey: [PostingBlock.Entry]] = [:]
         var norms: [Int: [UInt32: UInt16]] = [:]
         for id in order {
             let state = touched[id]!
@@ -85,11 +85,26 @@ struct IndexWriter {
             try txn.put(IndexKey.id(id), IndexKey.doc(doc), in: SearchTables.ids)
             stats.documents += 1
         }
-        for term in removals.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            try remove(removals[term]!.sorted(), from: term)
+        // In key order, for locality in LMDB's B-tree. Terms that differ only past the cut
+        // of long terms share a key: their entries merge.
+        var removalsByKey: [[UInt8]: Set<UInt32>] = [:]
+        for (term, docs) in removals { removalsByKey[term.bytes, default: []].formUnion(docs) }
+        for key in removalsByKey.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try remove(removalsByKey[key]!.sorted(), from: key)
         }
-        for term in additions.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            try append(additions[term]!, to: term)
+        var additionsByKey: [[UInt8]: [PostingBlock.Entry]] = [:]
+        for (term, entries) in additions {
+            let key = term.bytes
+            if let existing = additionsByKey[key] {
+                var merged: [UInt32: [UInt32]] = [:]
+                for entry in existing + entries { merged[entry.doc, default: []].append(contentsOf: entry.positions) }
+                additionsByKey[key] = merged.keys.sorted().map { PostingBlock.Entry(doc: $0, positions: merged[$0]!.sorted()) }
+            } else {
+                additionsByKey[key] = entries
+            }
+        }
+        for key in additionsByKey.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try append(additionsByKey[key]!, to: key)
         }
         for (field, updates) in norms { try write(norms: updates, field: field) }
         try stats.save(txn)
@@ -119,20 +134,31 @@ struct IndexWriter {
         return index
     }
 
+    /// A term of a field, hashed as a string until it is written.
+    struct TermKey: Hashable {
+        var field: Int
+        var term: String
+        var bytes: [UInt8] { IndexKey.term(field, term) }
+    }
+
     /// The index terms of a value with their positions (empty for keywords).
-    private func terms(_ field: Int, _ value: FieldValue) -> [[UInt8]: [UInt32]] {
-        var terms: [[UInt8]: [UInt32]] = [:]
+    private func terms(_ field: Int, _ value: FieldValue) -> [TermKey: [UInt32]] {
         switch value {
         case .text(let text):
-            for token in analyzer.tokens(text) {
-                terms[IndexKey.term(field, token.term), default: []].append(UInt32(token.position))
+            let tokens = analyzer.tokens(text)
+            var terms: [TermKey: [UInt32]] = [:]
+            terms.reserveCapacity(tokens.count)
+            for token in tokens {
+                terms[TermKey(field: field, term: token.term), default: []].append(UInt32(token.position))
             }
+            return terms
         case .keywords(let keywords):
-            for keyword in keywords { terms[IndexKey.term(field, keyword)] = [] }
+            var terms: [TermKey: [UInt32]] = [:]
+            for keyword in keywords { terms[TermKey(field: field, term: keyword)] = [] }
+            return terms
         case .number, .date:
-            break
+            return [:]
         }
-        return terms
     }
 
     private func positional(_ term: [UInt8]) -> Bool {

@@ -112,12 +112,12 @@ extension SearchMapping {
 enum IDSource: Sendable {
     case key, event, path(JSONPath)
 
-    func id(of record: Record, payload: Any?) throws -> String {
+    func id(of record: Record, payload: JSONValue?) throws -> String {
         switch self {
         case .key: return record.key
         case .event: return record.id ?? String(record.position)
         case .path(let path):
-            guard let value = path.values(in: payload ?? [:], record: record).first, let id = JSONMapping.string(value) else {
+            guard let value = path.values(in: payload ?? .null, record: record).first, let id = value.text else {
                 throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)) has no document id at \(path.text); every mapped event needs one.", position: record.position)
             }
             return id
@@ -126,37 +126,18 @@ enum IDSource: Sendable {
 }
 
 enum JSONMapping {
-    static func payload(of record: Record) throws -> Any {
-        do { return try JSONSerialization.jsonObject(with: record.payload, options: [.fragmentsAllowed]) } catch {
-            throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)) has a payload that is not JSON; a JSON mapping reads JSON payloads. Map it with a Swift closure, or leave its type out of \"types\".", position: record.position)
+    static func payload(of record: Record) throws -> JSONValue {
+        do { return try JSONValue.parse(record.payload) } catch let error as JSONValue.Invalid {
+            throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)) has a payload that is not JSON (\(error.reason) at byte \(error.offset)); a JSON mapping reads JSON payloads. Map it with a Swift closure, or leave its type out of \"types\".", position: record.position)
         }
     }
 
-    /// Whether a value JSONSerialization returned is a JSON boolean.
-    static func isBool(_ value: Any) -> Bool {
-        if type(of: value) == Bool.self { return true }
-        guard let number = value as? NSNumber else { return false }
-        return String(cString: number.objCType) == "c" || String(cString: number.objCType) == "B"
-    }
-
-    static func string(_ value: Any) -> String? {
-        switch value {
-        case let string as String: return string
-        case let number as NSNumber:
-            if JSONMapping.isBool(number) { return number.boolValue ? "true" : "false" }
-            let double = number.doubleValue
-            if double.rounded() == double, abs(double) < 1e15 { return String(Int64(double)) }
-            return String(double)
-        default: return nil
+    static func convert(_ values: [JSONValue], to field: SearchMapping.Field, record: Record) throws -> FieldValue {
+        func fail(_ value: JSONValue?) -> KirokuError {
+            KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)): field \"\(field.name)\" is \(field.type.rawValue) but the payload has \(value.map(describe) ?? "nothing"). Fix the event, or map the field with another type in a new view version.", position: record.position)
         }
-    }
-
-    static func convert(_ values: [Any], to field: SearchMapping.Field, record: Record) throws -> FieldValue {
-        func fail(_ value: Any) -> KirokuError {
-            KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)): field \"\(field.name)\" is \(field.type.rawValue) but the payload has \(value). Fix the event, or map the field with another type in a new view version.", position: record.position)
-        }
-        func text(_ value: Any) throws -> String {
-            guard let text = string(value) else { throw fail(value) }
+        func text(_ value: JSONValue) throws -> String {
+            guard let text = value.text else { throw fail(value) }
             return text
         }
         switch field.type {
@@ -165,15 +146,30 @@ enum JSONMapping {
         case .keyword:
             return .keywords(try values.map(text))
         case .number:
-            guard let value = values.first else { throw fail("nothing") }
-            if let number = value as? NSNumber, !JSONMapping.isBool(number) { return .number(number.doubleValue) }
-            if let text = value as? String, let number = Double(text) { return .number(number) }
-            throw fail(value)
+            switch values.first {
+            case .number(let number)?: return .number(number)
+            case .string(let string)?: if let number = Double(string), number.isFinite { return .number(number) }
+            default: break
+            }
+            throw fail(values.first)
         case .date:
-            guard let value = values.first else { throw fail("nothing") }
-            if let number = value as? NSNumber, !JSONMapping.isBool(number) { return .date(DateValue.epoch(number.doubleValue)) }
-            if let text = value as? String, let seconds = DateValue.parse(text) { return .date(seconds) }
-            throw fail(value)
+            switch values.first {
+            case .number(let number)?: return .date(DateValue.epoch(number))
+            case .string(let string)?: if let seconds = DateValue.parse(string) { return .date(seconds) }
+            default: break
+            }
+            throw fail(values.first)
+        }
+    }
+
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let bool): return "\(bool)"
+        case .number(let number): return "\(number)"
+        case .string(let string): return "\"\(string.prefix(40))\""
+        case .array: return "an array"
+        case .object: return "an object"
         }
     }
 }

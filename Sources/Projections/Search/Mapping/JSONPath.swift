@@ -52,30 +52,34 @@ struct JSONPath: Sendable, Hashable {
     }
 
     /// The values at this path (several through `[*]` or a final array), nulls left out.
-    func values(in payload: Any, record: Record) -> [Any] {
+    func values(in payload: JSONValue, record: Record) -> [JSONValue] {
         if let attribute {
             switch attribute {
-            case .key: return [record.key]
-            case .type: return [record.type]
-            case .timestamp: return [NSNumber(value: record.timestamp.timeIntervalSince1970)]
-            case .position: return [NSNumber(value: record.position)]
-            case .version: return [NSNumber(value: record.version)]
-            case .id: return record.id.map { [$0] } ?? []
+            case .key: return [.string(record.key)]
+            case .type: return [.string(record.type)]
+            case .timestamp: return [.number(record.timestamp.timeIntervalSince1970)]
+            case .position: return [.number(Double(record.position))]
+            case .version: return [.number(Double(record.version))]
+            case .id: return record.id.map { [.string($0)] } ?? []
             }
         }
-        var current: [Any] = [payload]
+        var current: [JSONValue] = [payload]
         for step in steps {
-            var next: [Any] = []
+            var next: [JSONValue] = []
             for value in current {
-                switch step {
-                case .member(let name): if let found = (value as? [String: Any])?[name] { next.append(found) }
-                case .index(let index): if let list = value as? [Any], index < list.count { next.append(list[index]) }
-                case .all: if let list = value as? [Any] { next.append(contentsOf: list) }
+                switch (step, value) {
+                case (.member(let name), .object(let object)): if let found = object[name] { next.append(found) }
+                case (.index(let index), .array(let list)): if index < list.count { next.append(list[index]) }
+                case (.all, .array(let list)): next.append(contentsOf: list)
+                default: break
                 }
             }
             current = next
         }
         // A final array gives its elements.
-        return current.flatMap { ($0 as? [Any]) ?? [$0] }.filter { !($0 is NSNull) }
+        return current.flatMap { value -> [JSONValue] in
+            if case .array(let list) = value { return list }
+            return [value]
+        }.filter { $0 != .null }
     }
 }
