@@ -34,6 +34,25 @@ public protocol Projection: Sendable {
     /// Applies records, in log order, to the state. Throwing stops the projection with a failed
     /// status naming the batch; nothing of the batch is kept, and nothing is ever skipped.
     func apply(_ records: [Record], to state: ProjectionState) throws
+
+    /// Optional: the part of applying a batch that needs no state (decoding, analysis). The
+    /// runner calls it for the next batch while the current one is applied, on another core,
+    /// and hands its result to ``apply(_:prepared:to:)``. Throwing here fails the batch as
+    /// `apply` would. Default: `nil`.
+    func prepare(_ records: [Record]) throws -> (any Sendable)?
+
+    /// Applies a batch with what ``prepare(_:)`` made of it. Default: ``apply(_:to:)``.
+    func apply(_ records: [Record], prepared: (any Sendable)?, to state: ProjectionState) throws
+}
+
+extension Projection {
+    /// Nothing to prepare.
+    public func prepare(_ records: [Record]) throws -> (any Sendable)? { nil }
+
+    /// Applies the records; the prepared value is ignored.
+    public func apply(_ records: [Record], prepared: (any Sendable)?, to state: ProjectionState) throws {
+        try apply(records, to: state)
+    }
 }
 
 extension KirokuError.Code {

@@ -119,14 +119,19 @@ public final class ProjectionRunner: Service, Sendable {
             // flushed one by one (a process crash loses nothing; after an OS crash it is rebuilt).
             // Switching it on flushes everything and restores durable commits.
             if track.role == .building { try track.store.relaxSync(true) }
-            // The next batch is read while the current one is applied. Everything that must
-            // not wait for the next read (failure status, switching on) happens in `step`.
+            // The next batch is read and prepared while the current one is applied. Everything
+            // that must not wait for the next read (failure status, switching on) happens in `step`.
             var batches = feed.batches.makeAsyncIterator()
-            var next = try await batches.next()
-            while let batch = next {
+            func prepared(_ batch: FeedBatch?) -> (FeedBatch, Result<(any Sendable)?, any Error>)? {
+                guard let batch else { return nil }
+                guard !batch.records.isEmpty else { return (batch, .success(nil)) }
+                return (batch, Result { try projection.prepare(batch.records) })
+            }
+            var next = prepared(try await batches.next())
+            while let (batch, preparation) = next {
                 if track.role == .retired { return }
-                async let stepped = step(track, batch, name: name)
-                next = try await batches.next()
+                async let stepped = step(track, batch, preparation, name: name)
+                next = prepared(try await batches.next())
                 guard try await stepped else { return }
             }
         } catch is CancellationError {
@@ -136,9 +141,9 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Applies one batch; on failure marks the version failed (it never skips) and returns false.
-    private func step(_ track: Track, _ batch: FeedBatch, name: String) async throws -> Bool {
+    private func step(_ track: Track, _ batch: FeedBatch, _ preparation: Result<(any Sendable)?, any Error>, name: String) async throws -> Bool {
         do {
-            try await track.apply(batch)
+            try await track.apply(batch, prepared: try preparation.get())
         } catch {
             track.fail(error, at: track.position)
             logger.error("Projection failed; it stops here and never skips", metadata: [

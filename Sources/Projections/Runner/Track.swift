@@ -67,7 +67,7 @@ final class Track: Sendable {
     }
 
     /// Applies a batch and moves the checkpoint in one transaction: exactly-once effects.
-    func apply(_ batch: FeedBatch) async throws {
+    func apply(_ batch: FeedBatch, prepared: (any Sendable)? = nil) async throws {
         guard let projection else { return }
         let store = store
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -75,7 +75,7 @@ final class Track: Sendable {
                 do {
                     try store.write { txn in
                         if !batch.records.isEmpty {
-                            try projection.apply(batch.records, to: ProjectionState(transaction: txn))
+                            try projection.apply(batch.records, prepared: prepared, to: ProjectionState(transaction: txn))
                         }
                         var position = batch.throughPosition.littleEndian
                         try txn.put(Self.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Self.metaTable)

@@ -38,6 +38,16 @@ public struct SearchView: Projection {
     public func apply(_ records: [Record], to state: ProjectionState) throws {
         try IndexWriter(txn: state.transaction, mapping: mapping).apply(records)
     }
+
+    /// Maps the records to documents and analyzes their text, ahead of the transaction.
+    public func prepare(_ records: [Record]) throws -> (any Sendable)? {
+        try IndexWriter.prepare(records, mapping: mapping)
+    }
+
+    /// Indexes a batch prepared by ``prepare(_:)``.
+    public func apply(_ records: [Record], prepared: (any Sendable)?, to state: ProjectionState) throws {
+        try IndexWriter(txn: state.transaction, mapping: mapping).apply(records, prepared: prepared as? IndexWriter.Prepared)
+    }
 }
 
 extension ProjectionReader {

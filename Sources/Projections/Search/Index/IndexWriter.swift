@@ -16,26 +16,63 @@ struct IndexWriter {
     private struct Touched {
         var original: (doc: UInt32, stored: StoredDocument)?
         var current: [Int: FieldValue]?
+        /// Terms of current values analyzed ahead of the transaction, by field.
+        var analyzed: [Int: [TermKey: [UInt32]]] = [:]
     }
 
-    func apply(_ records: [Record]) throws {
+    /// The part of a batch that needs no state: each record's change, its fields checked
+    /// against the schema and their terms analyzed. The runner computes it for the next batch
+    /// while the current one is applied.
+    struct Prepared: Sendable {
+        struct Item: Sendable {
+            let change: SearchMapping.Change
+            /// Field index → value and terms (text and keyword fields), in the change's order.
+            let fields: [(index: Int, value: FieldValue, terms: [TermKey: [UInt32]])]
+        }
+        let items: [Item?]
+    }
+
+    static func prepare(_ records: [Record], mapping: SearchMapping) throws -> Prepared {
+        let writer = PreparingWriter(mapping: mapping)
+        return Prepared(items: try records.map { try writer.item($0) })
+    }
+
+    /// Analysis without a transaction.
+    private struct PreparingWriter {
+        let mapping: SearchMapping
+        let analyzer = Analyzer()
+
+        func item(_ record: Record) throws -> Prepared.Item? {
+            guard let change = try mapping.document(record) else { return nil }
+            guard case .upsert(_, let fields) = change else { return Prepared.Item(change: change, fields: []) }
+            return Prepared.Item(change: change, fields: try fields.map { name, value in
+                let index = try IndexWriter.index(of: name, for: value, record: record, mapping: mapping)
+                return (index, value, IndexWriter.terms(index, value, analyzer: analyzer))
+            })
+        }
+    }
+
+    func apply(_ records: [Record], prepared: Prepared? = nil) throws {
         try IndexStats.saveSchema(mapping.fields, txn)
+        let items = try prepared?.items ?? Self.prepare(records, mapping: mapping).items
         var order: [String] = []
         var touched: [String: Touched] = [:]
-        for record in records {
-            guard let change = try mapping.document(record) else { continue }
-            switch change {
-            case .upsert(let id, let fields):
+        for item in items {
+            guard let item else { continue }
+            switch item.change {
+            case .upsert(let id, _):
                 var state = try touched[id] ?? load(id, order: &order)
                 var values = state.current ?? [:]
-                for (name, value) in fields {
-                    values[try index(of: name, for: value, record: record)] = value
+                for field in item.fields {
+                    values[field.index] = field.value
+                    state.analyzed[field.index] = field.terms
                 }
                 state.current = values
                 touched[id] = state
             case .delete(let id):
                 var state = try touched[id] ?? load(id, order: &order)
                 state.current = nil
+                state.analyzed = [:]
                 touched[id] = state
             }
         }
@@ -50,7 +87,7 @@ struct IndexWriter {
             if let (doc, stored) = state.original {
                 if let current = state.current, current == stored.values { continue }
                 for (field, value) in stored.values {
-                    let terms = terms(field, value)
+                    let terms = Self.terms(field, value, analyzer: analyzer)
                     for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
@@ -68,7 +105,7 @@ struct IndexWriter {
             let doc = stats.nextDoc
             stats.nextDoc += 1
             for (field, value) in values {
-                let terms = terms(field, value)
+                let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
                 for (term, positions) in terms {
                     additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
                 }
@@ -119,7 +156,7 @@ struct IndexWriter {
         return Touched(original: (doc, stored), current: stored.values)
     }
 
-    private func index(of name: String, for value: FieldValue, record: Record) throws -> Int {
+    static func index(of name: String, for value: FieldValue, record: Record, mapping: SearchMapping) throws -> Int {
         guard let (index, field) = mapping.field(named: name) else {
             throw KirokuError(.mappingFailed, "Record \(record.position) (\(record.type)): the mapping gave field '\(name)', which its schema does not declare (\(mapping.fields.map(\.name).joined(separator: ", "))).", position: record.position)
         }
@@ -134,15 +171,29 @@ struct IndexWriter {
         return index
     }
 
-    /// A term of a field, hashed as a string until it is written.
+    /// A term of a field until it is written. Terms come out of the analyzer normalized, so
+    /// it hashes and compares their UTF-8 bytes, skipping `String`'s Unicode-aware (and, for
+    /// Japanese, much slower) hashing and equality.
     struct TermKey: Hashable {
         var field: Int
         var term: String
         var bytes: [UInt8] { IndexKey.term(field, term) }
+
+        static func == (a: TermKey, b: TermKey) -> Bool {
+            guard a.field == b.field, a.term.utf8.count == b.term.utf8.count else { return false }
+            var x = a.term, y = b.term
+            return x.withUTF8 { p in y.withUTF8 { q in p.isEmpty || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(field)
+            var term = term
+            term.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
     }
 
     /// The index terms of a value with their positions (empty for keywords).
-    private func terms(_ field: Int, _ value: FieldValue) -> [TermKey: [UInt32]] {
+    static func terms(_ field: Int, _ value: FieldValue, analyzer: Analyzer) -> [TermKey: [UInt32]] {
         switch value {
         case .text(let text):
             let tokens = analyzer.tokens(text)
