@@ -21,10 +21,17 @@ demo: bootstrap
 	$(SWIFT) run -c release kiroku-demo
 
 # The benchmark suite: Kiroku beside raw LMDB, in one run; rewrites docs/BENCHMARKS.md.
-bench: bootstrap
+# The search benchmarks index SEARCH_DOCS documents (1M by default).
+SEARCH_DOCS ?= 1000000
+
+bench:
+	@scripts/bootstrap bench
 	mkdir -p .build-bench
 	cd Benchmarks && $(SWIFT) build -c release --product kiroku-bench-appender
-	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
+	cd Benchmarks && $(SWIFT) build -c release --product kiroku-search-probe
+	Benchmarks/.build/release/kiroku-search-probe $(SEARCH_DOCS) > .build-bench/search-probe.json
+	cd Benchmarks && KIROKU_SEARCH_DOCS=$(SEARCH_DOCS) $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
+	rm -rf $${TMPDIR:-/tmp}/kiroku-search-bench-*
 	scripts/bench-report .build-bench/results.md "make bench" > docs/BENCHMARKS.md
 	@echo "Wrote docs/BENCHMARKS.md"
 

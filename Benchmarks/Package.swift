@@ -12,12 +12,30 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // The deterministic activity-history corpus of the search benchmarks.
-        .target(name: "ActivityCorpus", path: "Sources/ActivityCorpus", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The search benchmarks' workload: the deterministic activity-history corpus, and the
+        // two stores built from it (the Kiroku search view, SQLite FTS5).
+        .target(
+            name: "SearchWorkload",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Log", package: "Kiroku"),
+                .product(name: "Projections", package: "Kiroku"),
+            ],
+            path: "Sources/SearchWorkload",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Times both search index builds in a plain process (no malloc interposer): see
+        // docs/BENCHMARKS.md.
+        .executableTarget(
+            name: "kiroku-search-probe",
+            dependencies: ["SearchWorkload"],
+            path: "Helpers/SearchProbe",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "SearchBenchmarks",
             dependencies: [
-                "ActivityCorpus",
+                "SearchWorkload",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Log", package: "Kiroku"),

@@ -1,7 +1,7 @@
 // The search view beside SQLite FTS5 (trigram tokenizer, external content table, B-tree
 // indexes on the filter columns) on the same deterministic corpus, in the same run.
 // See docs/BENCHMARKS.md. KIROKU_SEARCH_DOCS sets the corpus size (default 1,000,000).
-import ActivityCorpus
+import SearchWorkload
 import Benchmark
 import Foundation
 import GRDB
@@ -11,132 +11,10 @@ import Projections
 let documents = Int(ProcessInfo.processInfo.environment["KIROKU_SEARCH_DOCS"] ?? "") ?? 1_000_000
 let corpus = ActivityCorpus()
 
-/// The stores every query benchmark reads, built once (by the index benchmarks, or on demand)
-/// and kept on disk for the next benchmarks, which the benchmark tool runs in new processes.
-/// `make bench` removes them at the end.
-///
-/// `@unchecked Sendable`: set up and read by the benchmark runner, one benchmark at a time.
-final class Stores: @unchecked Sendable {
-    let root = NSTemporaryDirectory() + "kiroku-search-bench-\(documents)"
-    var logReady: String { root + "/log-complete" }
-    var viewReady: String { root + "/view-complete" }
-    var sqliteReady: String { root + "/sqlite-complete" }
-    var log: EventLog?
-    var runner: ProjectionRunner?
-    var running: Task<Void, any Error>?
-    var reader: ProjectionReader?
-    var sqlite: DatabaseQueue?
-
-    /// The log holding the corpus as `ActivityLogged` records (not timed).
-    func eventLog() async throws -> EventLog {
-        if let log { return log }
-        var options = EventLog.Options()
-        options.durability = .noSync(flushInterval: .seconds(3600))
-        options.initialMapSize = 1 << 31
-        if FileManager.default.fileExists(atPath: logReady) {
-            let log = try EventLog(path: root + "/log", options: options)
-            self.log = log
-            return log
-        }
-        try? FileManager.default.removeItem(atPath: root)
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let log = try EventLog(path: root + "/log", options: options)
-        let encoder = JSONEncoder()
-        for start in stride(from: 0, to: documents, by: 1000) {
-            let groups = try (start..<min(documents, start + 1000)).map { i -> AppendGroup in
-                let activity = corpus.activity(i)
-                return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
-            }
-            _ = try await log.append(groups)
-        }
-        FileManager.default.createFile(atPath: logReady, contents: nil)
-        self.log = log
-        return log
-    }
-
-    /// Builds the search view from the log; returns when it has applied every record.
-    func buildView() async throws {
-        let log = try await eventLog()
-        running?.cancel()
-        _ = try? await running?.value
-        try? FileManager.default.removeItem(atPath: viewReady)
-        try? FileManager.default.removeItem(atPath: root + "/log/projections")
-        let view = SearchView(name: "activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
-        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
-        running = Task { try await runner.run() }
-        try await runner.waitUntil("activities", hasApplied: try log.headPosition(), timeout: .seconds(3600))
-        self.runner = runner
-        reader = try runner.reader("activities")
-        FileManager.default.createFile(atPath: viewReady, contents: nil)
-    }
-
-    func view() async throws -> ProjectionReader {
-        if let reader { return reader }
-        guard FileManager.default.fileExists(atPath: viewReady) else {
-            try await buildView()
-            return reader!
-        }
-        // Built by an earlier benchmark process: open it, caught up.
-        let log = try await eventLog()
-        let view = SearchView(name: "activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
-        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
-        running = Task { try await runner.run() }
-        try await runner.waitUntil("activities", hasApplied: try log.headPosition(), timeout: .seconds(3600))
-        self.runner = runner
-        reader = try runner.reader("activities")
-        return reader!
-    }
-
-    /// Builds the SQLite database: rows in transactions of 5000, FTS5 kept in step.
-    func buildSQLite() throws {
-        sqlite = nil
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(atPath: sqliteReady)
-        let path = root + "/fts.sqlite"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
-        }
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE activities(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, text TEXT NOT NULL, owner TEXT NOT NULL,
-                                        customer TEXT NOT NULL, status TEXT NOT NULL, amount REAL NOT NULL, date REAL NOT NULL);
-                CREATE INDEX activities_owner ON activities(owner);
-                CREATE INDEX activities_customer ON activities(customer);
-                CREATE INDEX activities_status ON activities(status);
-                CREATE INDEX activities_date ON activities(date);
-                CREATE VIRTUAL TABLE activities_fts USING fts5(text, content='activities', content_rowid='id', tokenize='trigram');
-                """)
-        }
-        for start in stride(from: 0, to: documents, by: 5000) {
-            try queue.write { db in
-                let insert = try db.makeStatement(sql: "INSERT INTO activities(id, key, text, owner, customer, status, amount, date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                let index = try db.makeStatement(sql: "INSERT INTO activities_fts(rowid, text) VALUES (?, ?)")
-                for i in start..<min(documents, start + 5000) {
-                    let a = corpus.activity(i)
-                    try insert.execute(arguments: [i + 1, a.key, a.text, a.owner, a.customer, a.status, a.amount, a.epoch])
-                    try index.execute(arguments: [i + 1, a.text])
-                }
-            }
-        }
-        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE") }
-        FileManager.default.createFile(atPath: sqliteReady, contents: nil)
-        sqlite = queue
-    }
-
-    func database() throws -> DatabaseQueue {
-        if let sqlite { return sqlite }
-        if FileManager.default.fileExists(atPath: sqliteReady) {
-            sqlite = try DatabaseQueue(path: root + "/fts.sqlite")
-        } else {
-            try buildSQLite()
-        }
-        return sqlite!
-    }
-}
-let stores = Stores()
+/// The stores every query benchmark reads, built once (by the index benchmarks, or on
+/// demand) and kept on disk for the next benchmarks, which the benchmark tool runs in new
+/// processes. `make bench` removes them at the end.
+let stores = SearchStores(root: NSTemporaryDirectory() + "kiroku-search-bench-\(documents)", documents: documents)
 
 // MARK: The queries, with parameters that vary from one iteration to the next.
 
@@ -301,7 +179,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Search quality: precision and recall", configuration: once) { _ in
         try await measureQuality()
-        stores.running?.cancel()
+        stores.stopView()
     }
 }
 
