@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "Projections", targets: ["Projections"]),
         // Exported so the benchmark package can drive raw LMDB as its baseline.
         .library(name: "CLMDB", targets: ["CLMDB"]),
+        .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
+        .executable(name: "kiroku", targets: ["kiroku"]),
         .executable(name: "kiroku-demo", targets: ["KirokuDemo"]),
     ],
     dependencies: [
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -52,11 +55,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "KirokuCLI",
+            dependencies: [
+                "Projections", "Feed", "Log",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),
         .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
         .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections"]),
         .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
+        .testTarget(name: "KirokuCLITests", dependencies: ["Log", "KirokuTestSupport", "kiroku"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper"]),
         .testTarget(name: "FeedTests", dependencies: [
             "Feed", "Log", "LogTestHelper", "KirokuTestSupport",

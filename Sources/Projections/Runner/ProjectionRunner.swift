@@ -109,7 +109,6 @@ public final class ProjectionRunner: Service, Sendable {
     /// Applies the log to one version until cancelled; switches it on once a building version catches up.
     private func follow(_ track: Track, name: String) async {
         guard let projection = track.projection else { return }
-        let feed = EventFeed(log: log, selection: projection.selection, from: .position(track.position + 1), batchSize: batchSize)
         do {
             // A first build over an empty (or already applied) log is caught up at once.
             if track.role == .building, try track.position >= log.headPosition() {
@@ -119,20 +118,15 @@ public final class ProjectionRunner: Service, Sendable {
             // flushed one by one (a process crash loses nothing; after an OS crash it is rebuilt).
             // Switching it on flushes everything and restores durable commits.
             if track.role == .building { try track.store.relaxSync(true) }
-            // The next batch is read and prepared while the current one is applied. Everything
-            // that must not wait for the next read (failure status, switching on) happens in `step`.
-            var batches = feed.batches.makeAsyncIterator()
-            func prepared(_ batch: FeedBatch?) -> (FeedBatch, Result<(any Sendable)?, any Error>)? {
-                guard let batch else { return nil }
-                guard !batch.records.isEmpty else { return (batch, .success(nil)) }
-                return (batch, Result { try projection.prepare(batch.records) })
-            }
-            var next = prepared(try await batches.next())
-            while let (batch, preparation) = next {
-                if track.role == .retired { return }
-                async let stepped = step(track, batch, preparation, name: name)
-                next = prepared(try await batches.next())
-                guard try await stepped else { return }
+            while true {
+                do {
+                    try await follow(track, projection, from: track.position + 1, name: name)
+                    return
+                } catch let moved as Track.CheckpointMoved {
+                    // Another process (the CLI, another instance) applied batches of this
+                    // version: go on from its checkpoint, never applying a record twice.
+                    track.adopt(moved.position)
+                }
             }
         } catch is CancellationError {
         } catch {
@@ -140,10 +134,33 @@ public final class ProjectionRunner: Service, Sendable {
         }
     }
 
+    /// Applies the log from `position` until cancelled, a failure, or another process moves the
+    /// checkpoint (``Track/CheckpointMoved``).
+    private func follow(_ track: Track, _ projection: any Projection, from position: UInt64, name: String) async throws {
+        let feed = EventFeed(log: log, selection: projection.selection, from: .position(position), batchSize: batchSize)
+        // The next batch is read and prepared while the current one is applied. Everything
+        // that must not wait for the next read (failure status, switching on) happens in `step`.
+        var batches = feed.batches.makeAsyncIterator()
+        func prepared(_ batch: FeedBatch?) -> (FeedBatch, Result<(any Sendable)?, any Error>)? {
+            guard let batch else { return nil }
+            guard !batch.records.isEmpty else { return (batch, .success(nil)) }
+            return (batch, Result { try projection.prepare(batch.records) })
+        }
+        var next = prepared(try await batches.next())
+        while let (batch, preparation) = next {
+            if track.role == .retired { return }
+            async let stepped = step(track, batch, preparation, name: name)
+            next = prepared(try await batches.next())
+            guard try await stepped else { return }
+        }
+    }
+
     /// Applies one batch; on failure marks the version failed (it never skips) and returns false.
     private func step(_ track: Track, _ batch: FeedBatch, _ preparation: Result<(any Sendable)?, any Error>, name: String) async throws -> Bool {
         do {
             try await track.apply(batch, prepared: try preparation.get())
+        } catch let moved as Track.CheckpointMoved {
+            throw moved
         } catch {
             track.fail(error, at: track.position)
             logger.error("Projection failed; it stops here and never skips", metadata: [

@@ -40,7 +40,7 @@ final class Track: Sendable {
         options.syncEveryCommit = false
         store = try KeyValueStore(path: path, tables: (projection?.tables ?? []) + [Self.metaTable], options: options)
         let position = try store.read { txn in
-            try txn.get(Self.positionKey, in: Self.metaTable).map { UInt64(littleEndian: $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) } ?? 0
+            try txn.get(Self.positionKey, in: Self.metaTable).map(Self.decodePosition) ?? 0
         }
         state = Mutex(State(position: position, role: role, serves: role == .active))
         queue = DispatchQueue(label: "kiroku.projection.\(name).v\(version)")
@@ -66,14 +66,33 @@ final class Track: Sendable {
         }
     }
 
-    /// Applies a batch and moves the checkpoint in one transaction: exactly-once effects.
+    /// Another process moved this version's checkpoint: the batch was not applied.
+    struct CheckpointMoved: Error {
+        let position: UInt64
+    }
+
+    static func decodePosition(_ bytes: [UInt8]) -> UInt64 {
+        UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    }
+
+    /// Takes the checkpoint another process committed.
+    func adopt(_ position: UInt64) {
+        advance(to: position)
+    }
+
+    /// Applies a batch and moves the checkpoint in one transaction: exactly-once effects, also
+    /// when several processes run this version (the checkpoint is checked inside the
+    /// transaction, under LMDB's writer lock).
     func apply(_ batch: FeedBatch, prepared: (any Sendable)? = nil) async throws {
         guard let projection else { return }
         let store = store
+        let expected = position
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async {
                 do {
                     try store.write { txn in
+                        let stored = try txn.get(Self.positionKey, in: Self.metaTable).map(Self.decodePosition) ?? 0
+                        guard stored == expected else { throw CheckpointMoved(position: stored) }
                         if !batch.records.isEmpty {
                             try projection.apply(batch.records, prepared: prepared, to: ProjectionState(transaction: txn))
                         }

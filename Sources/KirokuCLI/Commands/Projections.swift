@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Log
+import Projections
+
+/// `kiroku projections <store> status|rebuild|switch|prune`.
+struct ProjectionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "projections",
+        abstract: "Projections and their versions: status, blue/green rebuild, switch, prune.",
+        discussion: """
+        kiroku projections <store> status [--json]
+        kiroku projections <store> rebuild <name> [--prune]   build the next version, switch when caught up
+        kiroku projections <store> switch <name> <version>
+        kiroku projections <store> prune <name> <version>
+        """)
+
+    enum Action: String, ExpressibleByArgument, CaseIterable { case status, rebuild, `switch`, prune }
+
+    @Argument(help: "The store directory.") var store: String
+    @Argument(help: "status, rebuild, switch or prune.") var action: Action
+    @Argument(help: "The projection or view (rebuild, switch, prune).") var name: String?
+    @Argument(help: "The version (switch, prune).") var version: Int?
+    @Flag(help: "rebuild: remove the older versions once the new one is active.") var prune = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        func needName() throws -> String {
+            guard let name else { throw CommandExit.input("\(action.rawValue) needs a projection name: kiroku projections \(store) \(action.rawValue) <name>\(action == .rebuild ? "" : " <version>").") }
+            return name
+        }
+        func needVersion() throws -> Int {
+            guard let version else { throw CommandExit.input("\(action.rawValue) needs a version: kiroku projections \(store) \(action.rawValue) \(name ?? "<name>") <version>.") }
+            return version
+        }
+        switch action {
+        case .status: try await Status(store: store, output: output).run()
+        case .rebuild: try await Rebuild(store: store, name: try needName(), prune: prune, output: output).run()
+        case .switch: try await Switch(store: store, name: try needName(), version: try needVersion(), output: output).run()
+        case .prune: try await Prune(store: store, name: try needName(), version: try needVersion(), output: output).run()
+        }
+    }
+
+    struct Status {
+        var store: String
+        var output: OutputOptions
+
+        func run() async throws {
+            let log = try Store.open(store)
+            defer { log.close() }
+            let head = try log.headPosition()
+            let catalog = ProjectionCatalog(store: log.path)
+            var rows: [[String]] = []
+            let names = Set(catalog.names()).union(Registry.shared.names(log.path)).sorted()
+            for name in names {
+                let active = catalog.activeVersion(of: name)
+                let versions = catalog.versions(of: name)
+                if versions.isEmpty {
+                    if output.json { Output.json(["name": name, "state": "not-built"]) } else { rows.append([name, "-", "not built", "-", "-"]) }
+                    continue
+                }
+                for version in versions {
+                    let position = try catalog.checkpoint(of: name, version: version)
+                    let state = version == active ? "active" : (active.map { version < $0 } ?? false) ? "retired" : "building"
+                    let lag = head - min(head, position)
+                    if output.json {
+                        Output.json(["name": name, "version": version, "state": state, "position": position, "lag": lag, "head": head])
+                    } else {
+                        rows.append([name, "v\(version)", state, "\(position)", "\(lag)"])
+                    }
+                }
+            }
+            if !output.json { Output.table(["PROJECTION", "VERSION", "STATE", "POSITION", "LAG"], rows) }
+        }
+    }
+
+    struct Rebuild {
+        var store: String
+        var name: String
+        var prune: Bool
+        var output: OutputOptions
+
+        func run() async throws {
+            let log = try Store.open(store)
+            defer { log.close() }
+            let registry = Registry.shared
+            let catalog = ProjectionCatalog(store: log.path)
+            let current = try registry.projection(name, store: log.path)
+            let active = catalog.activeVersion(of: name)
+            let onDisk = catalog.versions(of: name)
+            // Resume a rebuild that did not finish; else the next version.
+            let target: Int
+            if let highest = onDisk.max(), highest > (active ?? 0) {
+                target = highest
+            } else {
+                target = max(onDisk.max() ?? 0, registry.viewVersions(log.path, name).max() ?? 0, current.version - 1) + 1
+            }
+            if let view = current as? SearchView, !registry.viewVersions(log.path, name).contains(target) {
+                guard let json = view.mapping.json else { throw CommandExit.input("View '\(name)' has no JSON mapping to rebuild from.") }
+                try json.write(to: URL(fileURLWithPath: Registry.mappingPath(log.path, name, version: target)))
+            }
+            var projections = [try registry.projection(name, store: log.path, version: target)]
+            if let active, active != target { projections.append(try registry.projection(name, store: log.path, version: active)) }
+            _ = try await Running.untilActive(log, projections, name: name, version: target, label: "rebuilding \(name) v\(target)")
+            var pruned: [Int] = []
+            if prune {
+                for version in catalog.versions(of: name) where version != target {
+                    try catalog.remove(name, version: version)
+                    pruned.append(version)
+                }
+            }
+            if output.json {
+                Output.json(["name": name, "version": target, "position": try log.headPosition(), "pruned": pruned])
+            } else {
+                print("\(name) v\(target) is active" + (pruned.isEmpty ? "." : "; pruned \(pruned.map { "v\($0)" }.joined(separator: ", "))."))
+            }
+        }
+    }
+
+    struct Switch {
+        var store: String
+        var name: String
+        var version: Int
+        var output: OutputOptions
+
+        func run() async throws {
+            let log = try Store.open(store)
+            defer { log.close() }
+            try ProjectionCatalog(store: log.path).activate(name, version: version)
+            if output.json { Output.json(["name": name, "active": version]) } else { print("\(name) v\(version) is active.") }
+        }
+    }
+
+    struct Prune {
+        var store: String
+        var name: String
+        var version: Int
+        var output: OutputOptions
+
+        func run() async throws {
+            let log = try Store.open(store)
+            defer { log.close() }
+            try ProjectionCatalog(store: log.path).remove(name, version: version)
+            try? FileManager.default.removeItem(atPath: Registry.mappingPath(log.path, name, version: version))
+            if output.json { Output.json(["name": name, "pruned": version]) } else { print("Removed \(name) v\(version).") }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Feed
+import Foundation
+import Log
+import Projections
+
+/// `kiroku stats`: counts and sizes, like mdb_stat.
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Records, keys, head position, file size, map use, consumers and projections.")
+
+    @Argument(help: "The store directory.") var store: String
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        let stats = try log.statistics()
+        let consumers = try await Consumers(log: log).list()
+        let catalog = ProjectionCatalog(store: log.path)
+        var projections: [[String: Any]] = []
+        for name in catalog.names() {
+            let active = catalog.activeVersion(of: name)
+            let position = try active.map { try catalog.checkpoint(of: name, version: $0) }
+            projections.append(["name": name, "active": active.map { $0 as Any } ?? NSNull(), "versions": catalog.versions(of: name),
+                                "lag": position.map { stats.headPosition - min(stats.headPosition, $0) as Any } ?? NSNull()])
+        }
+        if output.json {
+            Output.json(["records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,
+                         "mapBytes": stats.mapBytes, "usedBytes": stats.usedBytes,
+                         "consumers": consumers.map { ["name": $0.name, "lag": $0.lagRecords, "status": $0.isStalled ? "stalled" : "ok"] as [String: Any] },
+                         "projections": projections])
+            return
+        }
+        func size(_ bytes: Int64) -> String { ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary) }
+        Output.table(["", ""], [
+            ["records", "\(stats.headPosition)"], ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
+            ["file size", size(stats.fileBytes)],
+            ["map", "\(size(Int64(stats.usedBytes))) used of \(size(Int64(stats.mapBytes))) (\(stats.mapBytes > 0 ? stats.usedBytes * 100 / stats.mapBytes : 0)%)"],
+            ["consumers", consumers.isEmpty ? "none" : consumers.map { "\($0.name) (lag \($0.lagRecords)\($0.isStalled ? ", stalled" : ""))" }.joined(separator: ", ")],
+            ["projections", projections.isEmpty ? "none" : projections.map { "\($0["name"]!) (v\($0["active"] ?? "-"), lag \($0["lag"] ?? "-"))" }.joined(separator: ", ")],
+        ])
+    }
+}
+
+/// `kiroku verify`: the full integrity check.
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the log (checksums, gaps, key chains, indexes, ids) and every projection's checkpoint.",
+        discussion: "Exit 0 when clean; 3 with the position of every problem.")
+
+    @Argument(help: "The store directory.") var store: String
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        let report = try log.verify()
+        var problems: [[String: Any]] = report.problems.map { problem in
+            var object: [String: Any] = ["kind": problem.kind.rawValue, "message": problem.message]
+            if let position = problem.position { object["position"] = position }
+            if let key = problem.key { object["key"] = key }
+            return object
+        }
+        let catalog = ProjectionCatalog(store: log.path)
+        for name in catalog.names() {
+            for version in catalog.versions(of: name) {
+                do {
+                    let checkpoint = try catalog.checkpoint(of: name, version: version)
+                    if checkpoint > report.headPosition {
+                        problems.append(["kind": "projection-ahead", "projection": name, "version": version, "position": checkpoint,
+                                         "message": "Projection '\(name)' v\(version) has applied up to \(checkpoint), past the log's head \(report.headPosition): it was built from another log. Rebuild it."])
+                    }
+                } catch let error as KirokuError {
+                    problems.append(["kind": "projection-unreadable", "projection": name, "version": version, "message": error.message])
+                }
+            }
+        }
+        if output.json {
+            Output.json(["clean": problems.isEmpty, "records": report.recordsChecked, "keys": report.keysChecked,
+                         "head": report.headPosition, "problems": problems])
+        } else {
+            print("Checked \(report.recordsChecked) records, \(report.keysChecked) keys, \(report.idsChecked) ids; head \(report.headPosition).")
+            if problems.isEmpty { print("Clean.") }
+            for problem in problems { print("PROBLEM " + [problem["kind"], problem["position"].map { "at position \($0)" }, problem["message"]].compactMap { $0.map { "\($0)" } }.joined(separator: " ")) }
+        }
+        if !problems.isEmpty { throw CommandExit(status: ExitStatus.integrity, message: "\(problems.count) problem(s) found; see above.") }
+    }
+}

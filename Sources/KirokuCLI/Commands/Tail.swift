@@ -1,0 +1,44 @@
+import ArgumentParser
+import Feed
+import Foundation
+import Log
+
+/// `kiroku tail`: follows the log live.
+struct Tail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow records live (like kafka-console-consumer) until interrupted.",
+        discussion: "With --consumer, the position is checkpointed as records are printed, and the next tail of that consumer resumes after it.")
+
+    @Argument(help: "The store directory.") var store: String
+    @Option(help: "Only these keys (repeatable).") var key: [String] = []
+    @Option(help: "Only keys starting with this prefix.") var prefix: String?
+    @Option(help: "Only these event types (repeatable).") var type: [String] = []
+    @Option(help: "A named consumer: resume from its checkpoint and checkpoint as records are printed.") var consumer: String?
+    @Option(help: "Start at this position, or 'end' (default: end, or the consumer's checkpoint).") var from: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        if !key.isEmpty, prefix != nil { throw CommandExit.input("Give --key or --prefix, not both.") }
+        var selection: Selection = prefix.map(Selection.prefix) ?? (key.isEmpty ? .all : .keys(Set(key)))
+        if !type.isEmpty { selection = selection.types(Set(type)) }
+        let log = try Store.open(store)
+        defer { log.close() }
+        let start: FeedStart
+        switch from {
+        case nil:
+            if let consumer, try await Consumers(log: log).checkpoint(of: consumer) != nil { start = .checkpoint(consumer) } else { start = .end }
+        case "end"?: start = .end
+        case let text?:
+            guard let position = UInt64(text) else { throw CommandExit.input("--from \(text) is not valid; use a position or 'end'.") }
+            start = .position(position)
+        }
+        let consumers = try await Consumers(log: log)
+        for try await batch in EventFeed(log: log, selection: selection, from: start).batches {
+            for record in batch.records {
+                if output.json { Output.json(Output.object(record)) } else { print(Output.line(record)) }
+            }
+            fflush(nil)
+            if let consumer { try await consumers.commit(consumer, position: batch.throughPosition) }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Log
+
+/// Printing for people (aligned tables) and scripts (JSON objects, one per line).
+enum Output {
+    /// One JSON object on one line.
+    static func json(_ object: [String: Any]) {
+        print(jsonLine(object))
+    }
+
+    static func jsonLine(_ object: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// An `Encodable` value as one JSON line.
+    static func encoded<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Rows under headers, columns aligned.
+    static func table(_ headers: [String], _ rows: [[String]]) {
+        var widths = headers.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        print(line(headers))
+        for row in rows { print(line(row)) }
+    }
+
+    static func iso(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    /// A record as the JSON object of `read` and `tail`: `data` is the payload's JSON when it
+    /// is JSON, else its UTF-8 text, else `dataBase64`.
+    static func object(_ record: Record) -> [String: Any] {
+        var object: [String: Any] = [
+            "position": record.position, "key": record.key, "version": record.version,
+            "type": record.type, "timestamp": iso(record.timestamp),
+        ]
+        if let id = record.id { object["id"] = id }
+        func put(_ data: Data, _ name: String) {
+            if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
+                object[name] = value
+            } else if let text = String(data: data, encoding: .utf8) {
+                object[name] = text
+            } else {
+                object[name + "Base64"] = data.base64EncodedString()
+            }
+        }
+        put(record.payload, "data")
+        if let metadata = record.metadata { put(metadata, "metadata") }
+        return object
+    }
+
+    /// A record as a line for people.
+    static func line(_ record: Record) -> String {
+        let data = String(data: record.payload, encoding: .utf8) ?? "<\(record.payload.count) bytes>"
+        return "\(record.position)  \(record.key)@\(record.version)  \(record.type)  \(iso(record.timestamp))  \(data)"
+    }
+
+    /// Messages for people go to standard error, so standard output stays data.
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

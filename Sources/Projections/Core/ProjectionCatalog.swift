@@ -1,0 +1,121 @@
+import Feed
+import Foundation
+import Log
+
+/// The projections of a store as they are on disk, for tools (the `kiroku` CLI): names,
+/// versions, the active version and checkpoints, switching and pruning, without running them.
+public struct ProjectionCatalog: Sendable {
+    /// The store's directory.
+    public let store: String
+
+    /// The catalog of the store at `store`.
+    public init(store: String) {
+        self.store = store
+    }
+
+    /// The projections that have at least one version on disk, by name.
+    public func names() -> [String] {
+        let root = store + "/projections"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.filter { !versions(of: $0).isEmpty }.sorted()
+    }
+
+    /// The versions of `name` on disk, ascending.
+    public func versions(of name: String) -> [Int] {
+        let root = ProjectionDirectory(store: store, name: name).root
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.compactMap { $0.hasPrefix("v") ? Int($0.dropFirst()) : nil }.sorted()
+    }
+
+    /// The version of `name` that serves reads, or `nil` when none has been switched on yet.
+    public func activeVersion(of name: String) -> Int? {
+        ProjectionDirectory(store: store, name: name).activeVersion()
+    }
+
+    /// The position version `version` of `name` has applied, read from its environment (which
+    /// must not be open in this process).
+    public func checkpoint(of name: String, version: Int) throws -> UInt64 {
+        let path = ProjectionDirectory(store: store, name: name).versionPath(version)
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
+            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) at \(path).", path: path)
+        }
+        let state = try KeyValueStore(path: path, tables: [Track.metaTable])
+        defer { state.close() }
+        return try state.read { try $0.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0 }
+    }
+
+    /// Calls `body` with a reader of the active version of `name` as it is on disk (not
+    /// catching up with the log), opened for the call. `tables`: the projection's tables.
+    ///
+    /// - Throws: ``KirokuError/Code/projectionNotReady`` when no version is active.
+    public func withReader<T>(_ name: String, tables: [String], _ body: (ProjectionReader) throws -> T) throws -> T {
+        guard let version = activeVersion(of: name) else {
+            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no active version in \(store) yet; build it first.")
+        }
+        let state = try KeyValueStore(path: ProjectionDirectory(store: store, name: name).versionPath(version), tables: tables + [Track.metaTable])
+        defer { state.close() }
+        return try body(ProjectionReader(name: name, version: version, store: state))
+    }
+
+    /// Makes `version` of `name` the active one (one atomic step; see ``ProjectionRunner``).
+    /// A running runner notices on its next start.
+    ///
+    /// - Throws: ``KirokuError/Code/projectionNotReady`` when that version is not on disk.
+    public func activate(_ name: String, version: Int) throws {
+        guard versions(of: name).contains(version) else {
+            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version); its versions are \(versions(of: name).map { "v\($0)" }.joined(separator: ", ")).")
+        }
+        try ProjectionDirectory(store: store, name: name).activate(version)
+    }
+
+    /// Removes version `version` of `name` from disk.
+    ///
+    /// - Throws: ``KirokuError/Code/invalidProjection`` for the active version,
+    ///   ``KirokuError/Code/projectionNotReady`` when it is not on disk.
+    public func remove(_ name: String, version: Int) throws {
+        guard versions(of: name).contains(version) else {
+            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version).")
+        }
+        guard activeVersion(of: name) != version else {
+            throw KirokuError(.invalidProjection, "v\(version) is the active version of '\(name)'; switch to another version first.")
+        }
+        try FileManager.default.removeItem(atPath: ProjectionDirectory(store: store, name: name).versionPath(version))
+    }
+}
+
+/// A projection under another version number: the same code, rebuilt (blue/green) into a new
+/// environment. Tools use it to rebuild a projection whose code has not changed.
+public struct VersionedProjection: Projection {
+    /// The projection.
+    public let base: any Projection
+    /// The version it runs as.
+    public let version: Int
+
+    /// `base`, running as `version`.
+    public init(_ base: any Projection, version: Int) {
+        self.base = base
+        self.version = version
+    }
+
+    /// The base's name.
+    public var name: String { base.name }
+    /// The base's selection.
+    public var selection: Selection { base.selection }
+    /// The base's tables.
+    public var tables: [String] { base.tables }
+
+    /// The base's apply.
+    public func apply(_ records: [Record], to state: ProjectionState) throws {
+        try base.apply(records, to: state)
+    }
+
+    /// The base's prepare.
+    public func prepare(_ records: [Record]) throws -> (any Sendable)? {
+        try base.prepare(records)
+    }
+
+    /// The base's apply of a prepared batch.
+    public func apply(_ records: [Record], prepared: (any Sendable)?, to state: ProjectionState) throws {
+        try base.apply(records, prepared: prepared, to: state)
+    }
+}

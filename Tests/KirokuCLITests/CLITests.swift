@@ -1,0 +1,247 @@
+import Foundation
+import KirokuTestSupport
+import Log
+import Testing
+
+/// Runs the built `kiroku` binary and returns its exit status and output.
+func kiroku(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = try helperExecutable("kiroku")
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    let stdin = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+    try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
+    async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+    async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+    let (o, e) = await (out, err)
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func jsonLines(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+}
+
+@Suite(.timeLimit(.minutes(3))) struct CLITests {
+    @Test func appendAndReadWithTheirJSONShapesAndExitCodes() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        let first = try await kiroku(["append", store, "--key", "order-1", "--type", "OrderPlaced", "--data", #"{"item": "tea"}"#, "--id", "cmd-1", "--json"])
+        #expect(first.status == 0, "\(first.err)")
+        let appended = try #require(try jsonLines(first.out).first)
+        #expect(appended["position"] as? Int == 1 && appended["version"] as? Int == 1)
+        // The same id again: the first result, not a duplicate.
+        let retry = try await kiroku(["append", store, "--key", "order-1", "--type", "OrderPlaced", "--data", #"{"item": "tea"}"#, "--id", "cmd-1", "--json"])
+        #expect(try jsonLines(retry.out).first?["position"] as? Int == 1)
+        let conflict = try await kiroku(["append", store, "--key", "order-1", "--type", "OrderShipped", "--expected-version", "0"])
+        #expect(conflict.status == 2)
+        #expect(conflict.err.contains("expected") && conflict.err.contains("1"), "\(conflict.err)")
+        let badData = try await kiroku(["append", store, "--key", "k", "--type", "T", "--data", "{nope"])
+        #expect(badData.status == 1 && badData.err.contains("not valid JSON"))
+        let badVersion = try await kiroku(["append", store, "--key", "k", "--type", "T", "--expected-version", "soon"])
+        #expect(badVersion.status == 1 && badVersion.err.contains("--expected-version"))
+        let usage = try await kiroku(["append", store, "--type", "T"])
+        #expect(usage.status == 1)
+        _ = try await kiroku(["append", store, "--key", "order-2", "--type", "OrderPlaced", "--data", "{\"item\": \"cake\"}"])
+
+        let read = try await kiroku(["read", store, "--json"])
+        #expect(read.status == 0)
+        let records = try jsonLines(read.out)
+        #expect(records.count == 2)
+        let record = records[0]
+        #expect(record["position"] as? Int == 1 && record["key"] as? String == "order-1" && record["version"] as? Int == 1)
+        #expect(record["type"] as? String == "OrderPlaced" && record["id"] as? String == "cmd-1" && record["timestamp"] is String)
+        #expect((record["data"] as? [String: Any])?["item"] as? String == "tea")
+        #expect(try jsonLines(try await kiroku(["read", store, "--key", "order-2", "--json"]).out).map { $0["key"] as? String } == ["order-2"])
+        #expect(try jsonLines(try await kiroku(["read", store, "--prefix", "order-", "--from", "2", "--json"]).out).count == 1)
+        let missing = try await kiroku(["read", directory.sub("nowhere")])
+        #expect(missing.status == 2 && missing.err.contains("No Kiroku store"))
+    }
+
+    @Test func importIsIdempotentAndStopsAtABadLine() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        let lines = (0..<50).map { #"{"key": "k\#($0 % 7)", "type": "Imported", "data": {"n": \#($0)}}"# }
+        let file = directory.sub("events.jsonl")
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try await kiroku(["import", store, file, "--batch", "8", "--json"])
+        #expect(first.status == 0, "\(first.err)")
+        #expect(try jsonLines(first.out).first?["imported"] as? Int == 50)
+        // Again, with other batch sizes: nothing new, nothing reordered.
+        let again = try await kiroku(["import", store, file, "--batch", "5", "--json"])
+        #expect(try jsonLines(again.out).first?["imported"] as? Int == 0)
+        #expect(try jsonLines(again.out).first?["alreadyImported"] as? Int == 50)
+        let read = try jsonLines(try await kiroku(["read", store, "--json"]).out)
+        #expect(read.map { ($0["data"] as? [String: Any])?["n"] as? Int } == (0..<50).map { $0 })
+
+        let bad = directory.sub("bad.jsonl")
+        try (#"{"key": "a", "type": "T"}"# + "\n" + #"{"key": "b"}"# + "\n" + #"{"key": "c", "type": "T"}"#).write(toFile: bad, atomically: true, encoding: .utf8)
+        let stopped = try await kiroku(["import", store, bad])
+        #expect(stopped.status == 1 && stopped.err.contains("Line 2") && stopped.err.contains("\"type\""), "\(stopped.err)")
+        #expect(try jsonLines(try await kiroku(["read", store, "--key", "a", "--json"]).out).count == 1)
+        let skipped = try await kiroku(["import", store, bad, "--skip-bad", "--json"])
+        #expect(skipped.status == 0 && skipped.err.contains("skipped line 2"))
+        #expect(try jsonLines(skipped.out).first?["skipped"] as? Int == 1)
+        #expect(try jsonLines(try await kiroku(["read", store, "--key", "c", "--json"]).out).count == 1)
+    }
+
+    @Test func anImportKilledWithSIGKILLCompletesWhenRunAgain() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        let file = directory.sub("big.jsonl")
+        let count = 60_000
+        try (0..<count).map { #"{"key": "k\#($0 % 100)", "type": "Imported", "data": {"n": \#($0)}}"# }.joined(separator: "\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let child = try launch(try helperExecutable("kiroku"), ["import", store, file, "--batch", "500"])
+        // Kill it once it has committed some batches but not all.
+        let started = await eventually(timeout: .seconds(60)) {
+            FileManager.default.fileExists(atPath: store + "/data.mdb")
+        }
+        #expect(started)
+        try await Task.sleep(for: .milliseconds(300))
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        let log = try EventLog(path: store)
+        let atKill = try log.headPosition()
+        log.close()
+        #expect(atKill < UInt64(count), "the import finished before the kill; the test did not test resuming")
+        let resumed = try await kiroku(["import", store, file, "--json"])
+        #expect(resumed.status == 0, "\(resumed.err)")
+        let summary = try #require(try jsonLines(resumed.out).first)
+        #expect(summary["head"] as? Int == count)
+        #expect((summary["imported"] as? Int ?? 0) + (summary["alreadyImported"] as? Int ?? 0) == count)
+        let records = try jsonLines(try await kiroku(["read", store, "--json", "--limit", "\(count + 10)"]).out)
+        #expect(records.map { ($0["data"] as? [String: Any])?["n"] as? Int } == (0..<count).map { $0 })
+    }
+
+    @Test func tailSeesAppendsOfAnotherProcessAndCheckpointsItsConsumer() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        _ = try await kiroku(["append", store, "--key", "a", "--type", "T", "--data", "1"])
+        let process = Process()
+        process.executableURL = try helperExecutable("kiroku")
+        process.arguments = ["tail", store, "--json", "--consumer", "watcher", "--from", "1"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // This process appends; the tail (another process) prints them as they commit.
+        let log = try EventLog(path: store)
+        for i in 2...5 { try await log.append(to: "a", EventData(type: "T", payload: Data("\(i)".utf8))) }
+        var text = ""
+        let seen = await eventually(timeout: .seconds(20)) {
+            text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            return text.split(separator: "\n").count >= 5
+        }
+        #expect(seen, "tail printed: \(text)")
+        #expect(try jsonLines(text).prefix(5).map { $0["data"] as? Int } == [1, 2, 3, 4, 5])
+        process.terminate()
+        process.waitUntilExit()
+        log.close()
+        let consumers = try jsonLines(try await kiroku(["consumers", store, "--json"]).out)
+        #expect(consumers.first?["name"] as? String == "watcher")
+        #expect(consumers.first?["position"] as? Int == 5 && consumers.first?["lagRecords"] as? Int == 0)
+        #expect(consumers.first?["status"] as? String == "ok")
+    }
+
+    @Test func viewsSearchProjectionsStatsAndVerify() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        let events = [
+            #"{"key": "a1", "type": "ActivityLogged", "data": {"text": "東京特許許可局に電話", "owner": "alice", "date": "2024-01-05"}}"#,
+            #"{"key": "a2", "type": "ActivityLogged", "data": {"text": "京都の顧客を訪問", "owner": "bob", "date": "2024-02-05"}}"#,
+            #"{"key": "a3", "type": "ActivityLogged", "data": {"text": "Tokyo tower meeting", "owner": "alice", "date": "2024-03-05"}}"#,
+        ]
+        _ = try await kiroku(["import", store, "-"], input: events.joined(separator: "\n"))
+        let mapping = directory.sub("mapping.json")
+        try #"{"types": ["ActivityLogged"], "id": "key", "fields": {"text": {"path": "$.text", "type": "text"}, "owner": {"path": "$.owner", "type": "keyword"}, "date": {"path": "$.date", "type": "date"}}}"#
+            .write(toFile: mapping, atomically: true, encoding: .utf8)
+        let created = try await kiroku(["view", "create", store, "activities", "--mapping", mapping, "--json"])
+        #expect(created.status == 0, "\(created.err)")
+        #expect(try jsonLines(created.out).first?["version"] as? Int == 1)
+
+        // The search catches up with an append made after the view was built.
+        _ = try await kiroku(["append", store, "--key", "a4", "--type", "ActivityLogged", "--data", #"{"text": "京セラを訪問", "owner": "carol", "date": "2024-04-05"}"#])
+        let search = try await kiroku(["search", store, "activities", "京", "--facet", "owner", "--sort", "date:desc", "--limit", "2", "--json"])
+        #expect(search.status == 0, "\(search.err)")
+        let results = try #require(try jsonLines(search.out).first)
+        #expect(results["total"] as? Int == 3)
+        let hits = try #require(results["hits"] as? [[String: Any]])
+        #expect(hits.map { $0["id"] as? String } == ["a4", "a2"])
+        #expect(hits.first?["score"] is Double && hits.first?["fields"] is [String: Any] && hits.first?["snippet"] is String)
+        let owners = (results["facets"] as? [String: Any])?["owner"] as? [[String: Any]]
+        #expect(owners?.count == 3)
+        let next = try #require(results["next"] as? String)
+        let page2 = try jsonLines(try await kiroku(["search", store, "activities", "京", "--sort", "date:desc", "--after", next, "--json"]).out).first
+        #expect((page2?["hits"] as? [[String: Any]])?.map { $0["id"] as? String } == ["a1"])
+        #expect(page2?["next"] is NSNull)
+        let syntax = try await kiroku(["search", store, "activities", "(東京"])
+        #expect(syntax.status == 1 && syntax.err.contains("column"), "\(syntax.err)")
+        let stale = try await kiroku(["search", store, "activities", "tokyo", "--stale-ok", "--json"])
+        #expect(try jsonLines(stale.out).first?["total"] as? Int == 1)
+        let notAView = try await kiroku(["search", store, "nope", "x"])
+        #expect(notAView.status == 2)
+        #expect(try await kiroku(["view", "list", store]).out.contains("activities"))
+
+        // Rebuild blue/green, switch back, prune.
+        let rebuilt = try await kiroku(["projections", store, "rebuild", "activities", "--json"])
+        #expect(rebuilt.status == 0, "\(rebuilt.err)")
+        #expect(try jsonLines(rebuilt.out).first?["version"] as? Int == 2)
+        let status = try jsonLines(try await kiroku(["projections", store, "status", "--json"]).out)
+        let views = status.filter { $0["name"] as? String == "activities" }
+        #expect(views.map { $0["state"] as? String } == ["retired", "active"])
+        #expect(views.last?["lag"] as? Int == 0)
+        #expect(try await kiroku(["projections", store, "switch", "activities", "1"]).status == 0)
+        #expect(try await kiroku(["projections", store, "prune", "activities", "1"]).status == 1)
+        #expect(try await kiroku(["projections", store, "switch", "activities", "2"]).status == 0)
+        #expect(try await kiroku(["projections", store, "prune", "activities", "1"]).status == 0)
+        #expect(try await kiroku(["projections", store, "switch", "activities", "9"]).status == 2)
+        let counts = try await kiroku(["projections", store, "rebuild", "event-counts", "--json"])
+        #expect(counts.status == 0, "\(counts.err)")
+        #expect(try jsonLines(counts.out).first?["version"] as? Int == 1)
+
+        let stats = try #require(try jsonLines(try await kiroku(["stats", store, "--json"]).out).first)
+        #expect(stats["records"] as? Int == 4 && stats["keys"] as? Int == 4 && stats["head"] as? Int == 4)
+        #expect((stats["fileBytes"] as? Int ?? 0) > 0 && (stats["usedBytes"] as? Int ?? 0) > 0)
+        #expect((stats["projections"] as? [[String: Any]])?.count == 2)
+        let verify = try await kiroku(["verify", store, "--json"])
+        #expect(verify.status == 0, "\(verify.out)")
+        #expect(try jsonLines(verify.out).first?["clean"] as? Bool == true)
+    }
+
+    @Test func verifyExitsThreeWithThePositionsOfCorruptRecords() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        for i in 0..<3 { _ = try await kiroku(["append", store, "--key", "k", "--type", "T", "--data", "\"marker-\(i)-zzzzzzzzzzzz\""]) }
+        // Flip a byte inside the second record's payload (in every copy: LMDB's freed pages
+        // keep older copies of the page).
+        let path = store + "/data.mdb"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let needle = Array("marker-1-zzzz".utf8)
+        let found = (0...(bytes.count - needle.count)).filter { bytes[$0..<$0 + needle.count].elementsEqual(needle) }
+        #expect(!found.isEmpty)
+        for at in found { bytes[at + 10] ^= 0x01 }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let verify = try await kiroku(["verify", store, "--json"])
+        #expect(verify.status == 3)
+        let report = try #require(try jsonLines(verify.out).first)
+        #expect(report["clean"] as? Bool == false)
+        #expect((report["problems"] as? [[String: Any]])?.contains { $0["position"] as? Int == 2 } == true, "\(verify.out)")
+        let human = try await kiroku(["verify", store])
+        #expect(human.status == 3 && human.out.contains("position 2"))
+    }
+}
