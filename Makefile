@@ -16,9 +16,12 @@ test: bootstrap
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# A tour of the log on a fresh temporary store (release build, so the numbers mean something).
+# A tour on fresh temporary stores (release build, so the numbers mean something): the log,
+# then the kiroku CLI (import, a Japanese/English search view, rebuild, stats, verify).
 demo: bootstrap
+	$(SWIFT) build -c release --product kiroku
 	$(SWIFT) run -c release kiroku-demo
+	scripts/demo
 
 # The benchmark suite: Kiroku beside raw LMDB, in one run; rewrites docs/BENCHMARKS.md.
 # The search benchmarks index SEARCH_DOCS documents (1M by default).

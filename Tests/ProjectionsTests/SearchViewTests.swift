@@ -30,6 +30,9 @@ import Testing
             #expect(try await view.ids("\"東京 特許\"") == [])
             let hit = try #require(try await view.search(SearchRequest("特許")).hits.first)
             #expect(hit.snippet == "東京<em>特許</em>許可局に電話した")
+            // One character: only that character is highlighted, not the bigram it starts.
+            let kyo = try await view.search(SearchRequest("京", limit: 10)).hits.first { $0.id == "a2" }
+            #expect(kyo?.snippet == "<em>京</em>都の顧客を訪問")
             #expect(hit.score > 0)
         }
     }

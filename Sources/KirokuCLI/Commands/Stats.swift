@@ -32,7 +32,7 @@ struct Stats: AsyncParsableCommand {
             return
         }
         func size(_ bytes: Int64) -> String { ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary) }
-        Output.table(["", ""], [
+        Output.rows([
             ["records", "\(stats.headPosition)"], ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
             ["file size", size(stats.fileBytes)],
             ["map", "\(size(Int64(stats.usedBytes))) used of \(size(Int64(stats.mapBytes))) (\(stats.mapBytes > 0 ? stats.usedBytes * 100 / stats.mapBytes : 0)%)"],

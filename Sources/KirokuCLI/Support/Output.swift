@@ -32,6 +32,12 @@ enum Output {
         for row in rows { print(line(row)) }
     }
 
+    /// Name and value pairs, aligned.
+    static func rows(_ rows: [[String]]) {
+        let width = rows.map { $0[0].count }.max() ?? 0
+        for row in rows { print(row[0].padding(toLength: width, withPad: " ", startingAt: 0) + "  " + row[1]) }
+    }
+
     static func iso(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }

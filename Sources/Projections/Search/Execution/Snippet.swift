@@ -12,8 +12,16 @@ struct Snippet {
     static let length = 120
 
     func highlight(_ text: String, analyzer: Analyzer) -> String? {
-        let tokens = analyzer.tokens(text).filter { token in
-            exact.contains(token.term) || prefixes.contains { token.term.hasPrefix($0) }
+        // Matched tokens, narrowed to the matched characters where a one-character CJK query
+        // matched the first character of a bigram.
+        let tokens = analyzer.tokens(text).compactMap { token -> Analyzer.Token? in
+            if exact.contains(token.term) { return token }
+            guard let prefix = prefixes.first(where: { token.term.hasPrefix($0) }) else { return nil }
+            var narrowed = token
+            if token.isCJK {
+                narrowed.range = token.range.lowerBound..<min(token.range.upperBound, token.range.lowerBound + prefix.unicodeScalars.count)
+            }
+            return narrowed
         }
         guard let first = tokens.first else { return nil }
         let characters = Array(text.unicodeScalars)
