@@ -12,7 +12,6 @@ let package = Package(
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
         .executable(name: "kiroku", targets: ["kiroku"]),
-        .executable(name: "kiroku-demo", targets: ["KirokuDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -21,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -60,10 +60,10 @@ let package = Package(
             dependencies: [
                 "Projections", "Feed", "Log",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),
-        .executableTarget(name: "KirokuDemo", dependencies: ["Log", "Feed"]),
         // A real second process for the cross-process tests (appends, map growth).
         .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections"]),
         .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),

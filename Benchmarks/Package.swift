@@ -12,14 +12,15 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // The search benchmarks' workload: the deterministic activity-history corpus, and the
-        // two stores built from it (the Kiroku search view, SQLite FTS5).
+        // The search benchmarks' workload: the two stores built from the deterministic
+        // activity-history corpus (KirokuCLI's, the one `kiroku demo` appends).
         .target(
             name: "SearchWorkload",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Log", package: "Kiroku"),
                 .product(name: "Projections", package: "Kiroku"),
+                .product(name: "KirokuCLI", package: "Kiroku"),
             ],
             path: "Sources/SearchWorkload",
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -28,7 +29,7 @@ let package = Package(
         // docs/BENCHMARKS.md.
         .executableTarget(
             name: "kiroku-search-probe",
-            dependencies: ["SearchWorkload"],
+            dependencies: ["SearchWorkload", .product(name: "KirokuCLI", package: "Kiroku")],
             path: "Helpers/SearchProbe",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -36,6 +37,7 @@ let package = Package(
             name: "SearchBenchmarks",
             dependencies: [
                 "SearchWorkload",
+                .product(name: "KirokuCLI", package: "Kiroku"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Log", package: "Kiroku"),

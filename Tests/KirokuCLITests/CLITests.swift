@@ -1,6 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Log
+import Synchronization
 import Testing
 
 /// Runs the built `kiroku` binary and returns its exit status and output.
@@ -99,21 +100,22 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         defer { directory.remove() }
         let store = directory.sub("store")
         let file = directory.sub("big.jsonl")
-        let count = 60_000
+        let count = 100_000
         try (0..<count).map { #"{"key": "k\#($0 % 100)", "type": "Imported", "data": {"n": \#($0)}}"# }.joined(separator: "\n")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let child = try launch(try helperExecutable("kiroku"), ["import", store, file, "--batch", "500"])
-        // Kill it once it has committed some batches but not all.
+        // Kill it as soon as it has committed some batches.
         let started = await eventually(timeout: .seconds(60)) {
             FileManager.default.fileExists(atPath: store + "/data.mdb")
         }
         #expect(started)
-        try await Task.sleep(for: .milliseconds(300))
+        let log = try EventLog(path: store)
+        let committed = try await eventually(timeout: .seconds(60)) { try log.headPosition() >= 1000 }
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
-        let log = try EventLog(path: store)
         let atKill = try log.headPosition()
         log.close()
+        #expect(committed)
         #expect(atKill < UInt64(count), "the import finished before the kill; the test did not test resuming")
         let resumed = try await kiroku(["import", store, file, "--json"])
         #expect(resumed.status == 0, "\(resumed.err)")
@@ -140,11 +142,17 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         // This process appends; the tail (another process) prints them as they commit.
         let log = try EventLog(path: store)
         for i in 2...5 { try await log.append(to: "a", EventData(type: "T", payload: Data("\(i)".utf8))) }
-        var text = ""
-        let seen = await eventually(timeout: .seconds(20)) {
-            text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-            return text.split(separator: "\n").count >= 5
+        // Read the pipe as data arrives (never a blocking read on the test's own task).
+        let collected = Mutex("")
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { collected.withLock { $0 += String(decoding: data, as: UTF8.self) } }
         }
+        let seen = await eventually(timeout: .seconds(20)) {
+            collected.withLock { $0 }.split(separator: "\n").count >= 5
+        }
+        let text = collected.withLock { $0 }
+        output.fileHandleForReading.readabilityHandler = nil
         #expect(seen, "tail printed: \(text)")
         #expect(try jsonLines(text).prefix(5).map { $0["data"] as? Int } == [1, 2, 3, 4, 5])
         process.terminate()
@@ -243,5 +251,44 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         #expect((report["problems"] as? [[String: Any]])?.contains { $0["position"] as? Int == 2 } == true, "\(verify.out)")
         let human = try await kiroku(["verify", store])
         #expect(human.status == 3 && human.out.contains("position 2"))
+    }
+}
+
+@Suite(.timeLimit(.minutes(3))) struct CLIDemoAndBenchTests {
+    @Test func demoLeavesAStoreToExploreAndReportsWhatItMeasured() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        let demo = try await kiroku(["demo", store, "--events", "3000", "--concurrency", "8", "--json"])
+        #expect(demo.status == 0, "\(demo.err)")
+        let report = try #require(try jsonLines(demo.out).first)
+        #expect(report["events"] as? Int == 3000 && (report["appendsPerSecond"] as? Double ?? 0) > 0)
+        for name in ["appendLatencyMicros", "deliveryLatencyMicros", "searchableLatencyMicros"] {
+            let summary = report[name] as? [String: Any]
+            #expect((summary?["count"] as? Int ?? 0) > 0 && summary?["p99"] is Int, "\(name): \(String(describing: summary))")
+        }
+        let searches = try #require(report["searches"] as? [[String: Any]])
+        #expect(searches.count == 3 && (searches[0]["total"] as? Int ?? 0) > 0)
+        // The store stays: the other commands explore it.
+        let found = try jsonLines(try await kiroku(["search", store, "activities", "見積", "--json"]).out).first
+        #expect((found?["total"] as? Int ?? 0) > 0)
+        #expect(try await kiroku(["verify", store]).status == 0)
+        let people = try await kiroku(["demo", directory.sub("second"), "--events", "500", "--concurrency", "4"])
+        #expect(people.status == 0 && people.out.contains("events/s") && people.out.contains("append to searchable"), "\(people.err)")
+    }
+
+    @Test func benchMeasuresAppendsFeedAndSearch() async throws {
+        let append = try await kiroku(["bench", "append", "--duration", "1", "--concurrency", "8", "--json"])
+        #expect(append.status == 0, "\(append.err)")
+        let appended = try #require(try jsonLines(append.out).first)
+        #expect((appended["appends"] as? Int ?? 0) > 0 && (appended["latencyMicros"] as? [String: Any])?["p999"] is Int)
+        let feed = try await kiroku(["bench", "feed", "--rate", "500", "--duration", "1", "--lanes", "2", "--json"])
+        #expect(feed.status == 0, "\(feed.err)")
+        #expect(((try jsonLines(feed.out).first?["deliveryLatencyMicros"] as? [String: Any])?["count"] as? Int ?? 0) > 0)
+        let search = try await kiroku(["bench", "search", "--documents", "2000", "--duration", "1", "--json"])
+        #expect(search.status == 0, "\(search.err)")
+        #expect((try jsonLines(search.out).first?["queries"] as? [[String: Any]])?.count == 5)
+        #expect(try await kiroku(["bench", "append", "--duration", "0"]).status == 1)
+        #expect(try await kiroku(["bench", "nothing"]).status == 1)
     }
 }

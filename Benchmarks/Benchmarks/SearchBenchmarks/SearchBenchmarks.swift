@@ -4,6 +4,7 @@
 import SearchWorkload
 import Benchmark
 import Foundation
+import KirokuCLI
 import GRDB
 import Log
 import Projections

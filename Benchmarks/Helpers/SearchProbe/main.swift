@@ -2,6 +2,7 @@
 // benchmark framework's malloc interposer, which serializes the allocations of the view's two
 // threads (see docs/BENCHMARKS.md). Usage: kiroku-search-probe [DOCUMENTS]
 import Foundation
+import KirokuCLI
 import SearchWorkload
 
 let documents = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1_000_000

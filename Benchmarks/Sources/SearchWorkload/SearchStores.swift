@@ -1,5 +1,6 @@
 // The two stores the search benchmarks compare, built from the same corpus.
 import Foundation
+import KirokuCLI
 import GRDB
 import Log
 import Projections

@@ -45,32 +45,43 @@ struct ProjectionsCommand: AsyncParsableCommand {
         var store: String
         var output: OutputOptions
 
+        /// Positions are read twice, half a second apart: the rate is what the version applies
+        /// now (by whichever process runs it).
         func run() async throws {
             let log = try Store.open(store)
             defer { log.close() }
-            let head = try log.headPosition()
             let catalog = ProjectionCatalog(store: log.path)
-            var rows: [[String]] = []
             let names = Set(catalog.names()).union(Registry.shared.names(log.path)).sorted()
+            func positions() throws -> [String: UInt64] {
+                var result: [String: UInt64] = [:]
+                for name in names { for version in catalog.versions(of: name) { result["\(name)/\(version)"] = try catalog.checkpoint(of: name, version: version) } }
+                return result
+            }
+            let before = try positions()
+            if !before.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
+            let after = try positions()
+            let head = try log.headPosition()
+            var rows: [[String]] = []
             for name in names {
                 let active = catalog.activeVersion(of: name)
                 let versions = catalog.versions(of: name)
                 if versions.isEmpty {
-                    if output.json { Output.json(["name": name, "state": "not-built"]) } else { rows.append([name, "-", "not built", "-", "-"]) }
+                    if output.json { Output.json(["name": name, "state": "not-built"]) } else { rows.append([name, "-", "not built", "-", "-", "-"]) }
                     continue
                 }
                 for version in versions {
-                    let position = try catalog.checkpoint(of: name, version: version)
+                    let position = after["\(name)/\(version)"] ?? 0
+                    let rate = Double(position - min(position, before["\(name)/\(version)"] ?? position)) / 0.5
                     let state = version == active ? "active" : (active.map { version < $0 } ?? false) ? "retired" : "building"
                     let lag = head - min(head, position)
                     if output.json {
-                        Output.json(["name": name, "version": version, "state": state, "position": position, "lag": lag, "head": head])
+                        Output.json(["name": name, "version": version, "state": state, "position": position, "lag": lag, "rate": rate, "head": head])
                     } else {
-                        rows.append([name, "v\(version)", state, "\(position)", "\(lag)"])
+                        rows.append([name, "v\(version)", state, "\(position)", "\(lag)", String(format: "%.0f/s", rate)])
                     }
                 }
             }
-            if !output.json { Output.table(["PROJECTION", "VERSION", "STATE", "POSITION", "LAG"], rows) }
+            if !output.json { Output.table(["PROJECTION", "VERSION", "STATE", "POSITION", "LAG", "RATE"], rows) }
         }
     }
 

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Feed
+import Foundation
+import Log
+import Projections
+import Synchronization
+
+/// `kiroku bench`: the operator's benchmark runner, on their own disk.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure appends, feed delivery or search on this machine's disk (like kafka-producer-perf-test or pgbench).",
+        discussion: """
+        append: durable single-event appends from --concurrency tasks (optionally paced to --rate), for --duration seconds.
+        feed:   appends paced to --rate; a keyed processor with --lanes lanes; latency from commit to handler.
+        search: --documents activity records indexed by a search view, then five kinds of queries for --duration seconds.
+        Latencies are percentiles of an HdrHistogram. A temporary store is used (and removed) unless one is given.
+        """)
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search }
+
+    @Argument(help: "append, feed or search.") var workload: Workload
+    @Argument(help: "The store directory (default: a temporary one, removed afterwards).") var store: String?
+    @Option(help: "Concurrent appending tasks.") var concurrency = 64
+    @Option(help: "Target records per second (append: optional; feed: default 10000).") var rate: Int?
+    @Option(help: "Seconds to run.") var duration = 10.0
+    @Option(help: "Payload bytes per event.") var payload = 200
+    @Option(help: "Lanes of the keyed processor (feed).") var lanes = 4
+    @Option(help: "Documents to index (search).") var documents = 100_000
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        guard duration > 0, duration <= 3600 else { throw CommandExit.input("--duration must be more than 0 and at most 3600 seconds.") }
+        guard (1...4096).contains(concurrency) else { throw CommandExit.input("--concurrency must be 1 to 4096.") }
+        guard (0...4 << 20).contains(payload) else { throw CommandExit.input("--payload must be 0 to 4194304 bytes.") }
+        guard (1...1024).contains(lanes) else { throw CommandExit.input("--lanes must be 1 to 1024.") }
+        if let rate, rate < 1 { throw CommandExit.input("--rate must be at least 1.") }
+        let temporary = store == nil
+        let path = store ?? NSTemporaryDirectory() + "kiroku-bench-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { if temporary { try? FileManager.default.removeItem(atPath: path) } }
+        let log = try Store.open(path, create: true)
+        defer { log.close() }
+        switch workload {
+        case .append: try await appends(log)
+        case .feed: try await feed(log)
+        case .search: try await search(log)
+        }
+    }
+
+    private func report(_ fields: [String: Any], _ lines: [String]) {
+        if output.json { Output.json(fields) } else { lines.forEach { print($0) } }
+    }
+
+    /// Runs `tasks` tasks calling `body(task, n)` until `duration` passes, paced to `rate` when given.
+    private func drive(tasks: Int, rate: Int?, label: String, count: @escaping @Sendable () -> UInt64,
+                       _ body: @escaping @Sendable (Int, Int) async throws -> Void) async throws -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + .milliseconds(Int(duration * 1000))
+        let perTask = rate.map { Duration.seconds(1) * (Double(tasks) / Double($0)) }
+        let working = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<tasks {
+                    group.addTask {
+                        var n = 0
+                        while clock.now < end {
+                            if let perTask { try await clock.sleep(until: start + perTask * n, tolerance: .microseconds(100)) }
+                            try await body(task, n)
+                            n += 1
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        var progress = Progress(label, total: nil)
+        while clock.now < end {
+            try await Task.sleep(for: .milliseconds(200))
+            progress.update(count())
+        }
+        try await working.value
+        progress.finish()
+        let elapsed = clock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private func appends(_ log: EventLog) async throws {
+        let latencies = Latencies()
+        let bytes = Data(repeating: 0x61, count: payload)
+        let seconds = try await drive(tasks: concurrency, rate: rate, label: "appends", count: { latencies.count }) { task, n in
+            let sent = ContinuousClock.now
+            _ = try await log.append(to: "bench-\(task)-\(n % 100)", EventData(type: "Benchmarked", payload: bytes))
+            latencies.record(ContinuousClock.now - sent)
+        }
+        let throughput = Double(latencies.count) / seconds
+        report(["workload": "append", "concurrency": concurrency, "payload": payload, "seconds": seconds, "appends": latencies.count,
+                "appendsPerSecond": throughput, "latencyMicros": latencies.summary()],
+               [String(format: "%llu durable appends of %d bytes from %d tasks in %.1f s: %.0f appends/s", latencies.count, payload, concurrency, seconds, throughput),
+                "latency: " + latencies.line()])
+    }
+
+    private func feed(_ log: EventLog) async throws {
+        let target = rate ?? 10_000
+        let delivery = Latencies()
+        var settings = KeyedProcessor.Configuration()
+        settings.lanes = lanes
+        settings.start = .end
+        let processor = KeyedProcessor(log: log, consumer: "kiroku-bench", configuration: settings) { record in
+            delivery.record(since: record.timestamp)
+        }
+        let running = Task { try await processor.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        let bytes = Data(repeating: 0x61, count: payload)
+        // One appending task per 1000 records/s (at most 64) keeps the pace without a backlog.
+        let tasks = min(64, max(1, target / 1000))
+        let appended = Mutex<UInt64>(0)
+        let seconds = try await drive(tasks: tasks, rate: target, label: "records", count: { delivery.count }) { task, n in
+            _ = try await log.append(to: "bench-\(task)-\(n % 1000)", EventData(type: "Benchmarked", payload: bytes))
+            appended.withLock { $0 += 1 }
+        }
+        let total = appended.withLock { $0 }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while delivery.count < total, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        processor.stop()
+        _ = try? await running.value
+        report(["workload": "feed", "rate": target, "lanes": lanes, "seconds": seconds, "records": total, "deliveryLatencyMicros": delivery.summary()],
+               [String(format: "%llu records at %d/s to a keyed processor with %d lanes over %.1f s", total, target, lanes, seconds),
+                "delivery (commit to handler): " + delivery.line()])
+    }
+
+    private func search(_ log: EventLog) async throws {
+        let corpus = ActivityCorpus()
+        let encoder = JSONEncoder()
+        let head = try log.headPosition()
+        if head < UInt64(documents) {
+            var progress = Progress("appending", total: UInt64(documents))
+            for start in stride(from: Int(head), to: documents, by: 1000) {
+                let groups = try (start..<min(documents, start + 1000)).map { i -> AppendGroup in
+                    let activity = corpus.activity(i)
+                    return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
+                }
+                _ = try await log.append(groups)
+                progress.update(UInt64(start + groups.count))
+            }
+            progress.finish()
+        }
+        let view = SearchView(name: "bench-activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
+        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
+        let running = Task { try await runner.run() }
+        defer { running.cancel() }
+        let indexStart = ContinuousClock.now
+        try await runner.waitUntil(view.name, hasApplied: try log.headPosition(), timeout: .seconds(3600))
+        let indexing = ContinuousClock.now - indexStart
+        let indexSeconds = Double(indexing.components.seconds) + Double(indexing.components.attoseconds) / 1e18
+        let reader = try runner.reader(view.name)
+        let queries: [(String, (Int) -> SearchRequest)] = [
+            ("three filters + date range, by date", { i in SearchRequest("owner:\(ActivityCorpus.owner(i % 20)) customer:\(ActivityCorpus.customer(i % 40)) status:open date:[\(2022 + i % 3)-01-01 TO \(2022 + i % 3)-12-31T23:59:59Z]", limit: 20, sort: .init("date", descending: true)) }),
+            ("two-character Japanese term + filter", { i in SearchRequest("\(["見積", "訪問", "電話", "東京", "契約", "導入"][i % 6]) status:won", limit: 20) }),
+            ("Japanese phrase", { i in SearchRequest("\"\(["見積を送付", "デモを実施", "打ち合わせ", "再訪問予定"][i % 4])\"", limit: 20) }),
+            ("English term", { i in SearchRequest(["renewal", "demo", "quote", "discount"][i % 4], limit: 20) }),
+            ("facets over a phrase's hits", { i in SearchRequest("\"\(["打ち合わせ", "デモを実施"][i % 2])\"", limit: 20, facets: ["status", "owner"]) }),
+        ]
+        var lines = [String(format: "Indexed %d documents in %.1f s (%.0f documents/s)", documents, indexSeconds, Double(documents) / indexSeconds)]
+        var results: [[String: Any]] = []
+        let perQuery = Duration.milliseconds(Int(duration * 1000 / Double(queries.count)))
+        for (name, make) in queries {
+            let latencies = Latencies()
+            let end = ContinuousClock.now + perQuery
+            var i = 0
+            while ContinuousClock.now < end {
+                let sent = ContinuousClock.now
+                _ = try reader.search(make(i))
+                latencies.record(ContinuousClock.now - sent)
+                i += 1
+            }
+            lines.append("\(name): " + latencies.line())
+            results.append(["query": name, "latencyMicros": latencies.summary()])
+        }
+        report(["workload": "search", "documents": documents, "indexSeconds": indexSeconds, "queries": results], lines)
+    }
+}

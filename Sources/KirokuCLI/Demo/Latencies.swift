@@ -1,0 +1,51 @@
+import Foundation
+import Histogram
+import Synchronization
+
+/// Latencies recorded from any task into an HdrHistogram (microseconds, 3 significant digits).
+final class Latencies: Sendable {
+    private let histogram = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
+
+    func record(_ duration: Duration) {
+        let micros = max(0, duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+        histogram.withLock { _ = $0.record(UInt64(micros)) }
+    }
+
+    func record(since date: Date) {
+        let micros = max(0, Date().timeIntervalSince(date) * 1_000_000)
+        histogram.withLock { _ = $0.record(UInt64(micros)) }
+    }
+
+    var count: UInt64 { histogram.withLock { $0.totalCount } }
+
+    /// p50, p90, p99, p99.9 and max, in microseconds.
+    func summary() -> [String: UInt64] {
+        histogram.withLock { h in
+            guard h.totalCount > 0 else { return ["count": 0] }
+            return ["count": h.totalCount, "p50": h.valueAtPercentile(50), "p90": h.valueAtPercentile(90), "p99": h.valueAtPercentile(99),
+                    "p999": h.valueAtPercentile(99.9), "max": h.maxRecorded]
+        }
+    }
+
+    /// `p50 1.2 ms  p90 …` for people.
+    func line() -> String {
+        let s = summary()
+        guard (s["count"] ?? 0) > 0 else { return "no samples" }
+        func format(_ micros: UInt64) -> String {
+            micros >= 1000 ? String(format: "%.1f ms", Double(micros) / 1000) : "\(micros) µs"
+        }
+        return ["p50", "p90", "p99", "p999", "max"].map { "\($0 == "p999" ? "p99.9" : $0) \(format(s[$0]!))" }.joined(separator: "  ") + "  (\(s["count"]!) samples)"
+    }
+}
+
+/// The latest acknowledged append, for append-to-searchable sampling.
+final class LatestAppend: Sendable {
+    private let value = Mutex<(position: UInt64, at: ContinuousClock.Instant)?>(nil)
+    func set(_ position: UInt64) {
+        let now = ContinuousClock.now
+        value.withLock { current in
+            if (current?.position ?? 0) < position { current = (position, now) }
+        }
+    }
+    func get() -> (position: UInt64, at: ContinuousClock.Instant)? { value.withLock { $0 } }
+}
