@@ -178,6 +178,14 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Append-to-searchable: durable appends at a steady rate, the search view following.
+    for rate in [20, 63, 200, 1000, 10_000] {
+        Benchmark(String(format: "Searchable latency %05d/s", rate),
+                  configuration: .init(metrics: [searchableLatency], warmupIterations: 0, maxIterations: 1)) { benchmark in
+            try await measureSearchable(benchmark, rate: rate, duration: .seconds(rate < 100 ? 10 : 5))
+        }
+    }
+
     Benchmark("Search quality: precision and recall", configuration: once) { _ in
         try await measureQuality()
         stores.stopView()
@@ -244,4 +252,71 @@ func measureQuality() async throws {
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let data = try JSONSerialization.data(withJSONObject: ["documents": documents, "queries": rows], options: [.prettyPrinted, .sortedKeys])
     try data.write(to: directory.appendingPathComponent("search-quality.json"))
+}
+
+// MARK: Append to searchable
+
+let searchableLatency = BenchmarkMetric.custom("Searchable latency (ns)", polarity: .prefersSmaller, useScalingFactor: false)
+
+/// The latest acknowledged append and when its append returned.
+final class LatestAppend: @unchecked Sendable {
+    // `lock` guards `value`.
+    private let lock = NSLock()
+    private var value: (UInt64, ContinuousClock.Instant)?
+    func set(_ position: UInt64, _ time: ContinuousClock.Instant) {
+        lock.withLock { if (value?.0 ?? 0) < position { value = (position, time) } }
+    }
+    func get() -> (UInt64, ContinuousClock.Instant)? { lock.withLock { value } }
+}
+
+/// A durable log takes activity appends at `rate`/s (single-event appends from enough tasks to
+/// keep the pace); each newest acknowledged append is timed from the moment its append returned
+/// until the search view has applied it (read-your-writes: it is then searchable).
+func measureSearchable(_ benchmark: Benchmark, rate: Int, duration: Duration) async throws {
+    let path = NSTemporaryDirectory() + "kiroku-searchable-\(getpid())-\(rate)"
+    try? FileManager.default.removeItem(atPath: path)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let log = try EventLog(path: path)
+    defer { log.close() }
+    let view = SearchView(name: "activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
+    let runner = ProjectionRunner(log: log, projections: [view])
+    let running = Task { try await runner.run() }
+    try await runner.waitUntil("activities", hasApplied: 0)
+    let latest = LatestAppend()
+    let tasks = max(1, min(32, rate / 300))
+    let clock = ContinuousClock()
+    let start = clock.now
+    let appending = Task {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<tasks {
+                group.addTask {
+                    let encoder = JSONEncoder()
+                    let interval = Duration.seconds(1) * (Double(tasks) / Double(rate))
+                    var tick = 0
+                    while clock.now - start < duration {
+                        try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(50))
+                        let activity = corpus.activity(tick * tasks + lane)
+                        let result = try await log.append(to: activity.key, EventData(type: "ActivityLogged", payload: try encoder.encode(activity)))
+                        latest.set(result.positions.upperBound, clock.now)
+                        tick += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    var sampled: UInt64 = 0
+    var samples: [Int] = []
+    while clock.now - start < duration {
+        try await Task.sleep(for: .milliseconds(1))
+        guard let (position, appendedAt) = latest.get(), position > sampled else { continue }
+        try await runner.waitUntil("activities", hasApplied: position, timeout: .seconds(30))
+        let lag = clock.now - appendedAt
+        samples.append(Int(lag.components.seconds) * 1_000_000_000 + Int(lag.components.attoseconds / 1_000_000_000))
+        sampled = position
+    }
+    try await appending.value
+    running.cancel()
+    _ = try? await running.value
+    for sample in samples { benchmark.measurement(searchableLatency, sample) }
 }
