@@ -53,6 +53,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Log", package: "Kiroku"),
                 .product(name: "CLMDB", package: "Kiroku"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/LogBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

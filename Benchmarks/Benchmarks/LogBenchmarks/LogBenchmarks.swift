@@ -104,4 +104,69 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    // MARK: The same, in SQLite through GRDB (same semantics; see SQLiteBaseline.swift).
+    // GRDB serializes writes; each append is its own transaction.
+
+    for synchronous in ["FULL", "NORMAL"] {
+        for tasks in [1, 8, 64, 256] {
+            let fixture = Fixture<SQLiteLog>("sqlite-concurrent-\(synchronous)-\(tasks)")
+            measure("Durable single-event appends: \(String(format: "%03d", tasks)) tasks, SQLite \(synchronous)",
+                      setup: { fixture.value = try SQLiteLog(path: fixture.directory, synchronous: synchronous) },
+                      teardown: { fixture.value = nil; fixture.teardown(); for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm"] { try? FileManager.default.removeItem(atPath: fixture.directory + suffix) } }) { benchmark in
+                let log = fixture.value!
+                let total = benchmark.scaledIterations.count
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for task in 0..<tasks {
+                        let share = total / tasks + (task < total % tasks ? 1 : 0)
+                        group.addTask {
+                            for i in 0..<share {
+                                try await log.append(key: "key-\((task * 7919 + i) % 1000)", type: "Benchmarked", payload: payload200)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
+    // MARK: Per-key reads: 100 events of one key (of 1000 keys, 100 events each).
+    // One iteration is one event read; a read returns 100.
+
+    let readsKiroku = Fixture<EventLog>("kiroku-reads")
+    measure("Per-key reads: Kiroku", setup: {
+        let log = try openLog(readsKiroku.directory, durability: .noSync(flushInterval: .seconds(3600)))
+        for batch in 0..<100 {
+            _ = try await log.append((0..<1000).map { AppendGroup(key: "key-\($0)", events: [EventData(type: "Benchmarked", payload: payload200)]) })
+            _ = batch
+        }
+        readsKiroku.value = log
+    }, teardown: { readsKiroku.value?.close(); readsKiroku.teardown() }) { benchmark in
+        let log = readsKiroku.value!
+        var read = 0
+        var key = 0
+        while read < benchmark.scaledIterations.count {
+            read += try log.read(key: "key-\(key % 1000)", limit: 100).count
+            key += 7
+        }
+    }
+    let readsSQLite = Fixture<SQLiteLog>("sqlite-reads")
+    measure("Per-key reads: SQLite", setup: {
+        let log = try SQLiteLog(path: readsSQLite.directory, synchronous: "NORMAL")
+        for key in 0..<1000 { try log.appendBatch(key: "key-\(key)", payload: payload200, count: 100) }
+        readsSQLite.value = log
+    }, teardown: {
+        readsSQLite.value = nil
+        readsSQLite.teardown()
+        for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm"] { try? FileManager.default.removeItem(atPath: readsSQLite.directory + suffix) }
+    }) { benchmark in
+        let log = readsSQLite.value!
+        var read = 0
+        var key = 0
+        while read < benchmark.scaledIterations.count {
+            read += try log.read(key: "key-\(key % 1000)", limit: 100).count
+            key += 7
+        }
+    }
 }
