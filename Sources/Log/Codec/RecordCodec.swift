@@ -108,12 +108,25 @@ enum RecordCodec {
         }
 
         func record(position: UInt64) throws(Failure) -> Record {
-            Record(
+            try record(position: position, key: nil, type: nil)
+        }
+
+        /// The record, reusing `key` and `type` when they are the strings its bytes hold (a
+        /// per-key read knows the key, and a key's events mostly share a few types).
+        func record(position: UInt64, key knownKey: String?, type knownType: String?) throws(Failure) -> Record {
+            func matches(_ text: String?, _ range: Range<Int>) -> String? {
+                guard var text else { return nil }
+                return text.withUTF8 { UnsafeRawBufferPointer($0).elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[range])) } ? text : nil
+            }
+            let key: String, type: String
+            if let known = matches(knownKey, keyRange) { key = known } else { key = try string(keyRange) }
+            if let known = matches(knownType, typeRange) { type = known } else { type = try string(typeRange) }
+            return Record(
                 position: position,
-                key: try string(keyRange),
+                key: key,
                 version: version,
                 timestamp: Date(timeIntervalSince1970: Double(timestampMicros) / 1_000_000),
-                type: try string(typeRange),
+                type: type,
                 payload: Data(UnsafeRawBufferPointer(rebasing: bytes[payloadRange])),
                 metadata: metadataRange.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) },
                 id: try id

@@ -61,14 +61,18 @@ extension EventLog {
                 var records: [Record] = []
                 records.reserveCapacity(Int(last - first + 1))
                 var current = last
+                var type: String?
                 while true {
                     let view = try index.record(at: position, key: keyBytes, version: current, in: txn)
-                    records.append(try Self.decode(view, at: position))
+                    let record = try Self.decode(view, at: position, key: key, type: type)
+                    type = record.type
+                    records.append(record)
                     if current == first { break }
                     position = view.previous
                     current -= 1
                 }
-                return direction == .forward ? records.reversed() : records
+                if direction == .forward { records.reverse() }
+                return records
             }
         }
     }
@@ -144,9 +148,9 @@ extension EventLog {
         }
     }
 
-    static func decode(_ view: RecordCodec.View, at position: UInt64) throws -> Record {
+    static func decode(_ view: RecordCodec.View, at position: UInt64, key: String? = nil, type: String? = nil) throws -> Record {
         do {
-            return try view.record(position: position)
+            return try view.record(position: position, key: key, type: type)
         } catch {
             throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
         }
