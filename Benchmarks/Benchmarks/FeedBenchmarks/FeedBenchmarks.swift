@@ -119,9 +119,11 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     // The motivating team's grid (20, 63, 200 writes/s) and far beyond it.
+    // `make bench-quick`: fewer lane counts, shorter runs.
+    let quick = !(ProcessInfo.processInfo.environment["KIROKU_BENCH_QUICK"] ?? "").isEmpty
     for rate in [20, 63, 200, 10_000, 100_000] {
-        for lanes in [1, 3, 10, 64] {
-            let duration: Duration = rate < 1000 ? .seconds(3) : .seconds(1)
+        for lanes in quick ? [1, 10] : [1, 3, 10, 64] {
+            let duration: Duration = rate < 1000 && !quick ? .seconds(3) : .seconds(1)
             Benchmark("Delivery \(String(format: "%06d", rate))/s, \(String(format: "%02d", lanes)) lanes") { benchmark in
                 try await measureDelivery(benchmark, rate: rate, lanes: lanes, duration: duration)
             }

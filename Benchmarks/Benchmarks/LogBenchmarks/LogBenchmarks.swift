@@ -27,6 +27,8 @@ final class Fixture<Value>: @unchecked Sendable {
 }
 
 let payload200 = Data(repeating: 0x61, count: 200)
+/// `make bench-quick`: shorter runs, fewer samples.
+let quick = !(ProcessInfo.processInfo.environment["KIROKU_BENCH_QUICK"] ?? "").isEmpty
 /// The bytes a Kiroku record of a 200-byte payload occupies, for the raw baseline's values.
 let rawValue = [UInt8](repeating: 0x61, count: 200 + 48)
 
@@ -48,8 +50,8 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .throughput, .peakMemoryResident, .writeBytesLogical, .writeSyscalls],
         warmupIterations: 2,
         scalingFactor: .kilo,
-        maxDuration: .seconds(4),
-        maxIterations: 200
+        maxDuration: quick ? .seconds(1) : .seconds(4),
+        maxIterations: quick ? 30 : 200
     )
 
     // Names sort so that the benchmarks compared with each other run one after the other

@@ -11,6 +11,8 @@ import Projections
 
 let documents = Int(ProcessInfo.processInfo.environment["KIROKU_SEARCH_DOCS"] ?? "") ?? 1_000_000
 let corpus = ActivityCorpus()
+/// `make bench-quick`: shorter runs (and, from the Makefile, 100,000 documents).
+let quick = !(ProcessInfo.processInfo.environment["KIROKU_BENCH_QUICK"] ?? "").isEmpty
 
 /// The stores every query benchmark reads, built once (by the index benchmarks, or on
 /// demand) and kept on disk for the next benchmarks, which the benchmark tool runs in new
@@ -57,8 +59,8 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .peakMemoryResident],
         warmupIterations: 2,
         scalingFactor: .one,
-        maxDuration: .seconds(20),
-        maxIterations: 200
+        maxDuration: quick ? .seconds(3) : .seconds(20),
+        maxIterations: quick ? 50 : 200
     )
     let once = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident], warmupIterations: 0, maxIterations: 1)
 
@@ -182,7 +184,7 @@ let benchmarks: @Sendable () -> Void = {
     for rate in [20, 63, 200, 1000, 10_000] {
         Benchmark(String(format: "Searchable latency %05d/s", rate),
                   configuration: .init(metrics: [searchableLatency], warmupIterations: 0, maxIterations: 1)) { benchmark in
-            try await measureSearchable(benchmark, rate: rate, duration: .seconds(rate < 100 ? 10 : 5))
+            try await measureSearchable(benchmark, rate: rate, duration: .seconds(quick ? 2 : rate < 100 ? 10 : 5))
         }
     }
 
