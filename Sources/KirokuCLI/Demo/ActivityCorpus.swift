@@ -6,7 +6,9 @@ import Foundation
 /// SplitMix64: the same corpus on every machine.
 public struct CorpusRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
+    /// A generator that starts from `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -19,6 +21,7 @@ public struct CorpusRandom: RandomNumberGenerator, Sendable {
 /// Draws 0..<count with probability proportional to 1/(rank+1)^s.
 public struct Zipf: Sendable {
     let cumulative: [Double]
+    /// A Zipf distribution over `count` ranks.
     public init(count: Int, exponent: Double = 1.07) {
         var total = 0.0
         var cumulative: [Double] = []
@@ -28,6 +31,7 @@ public struct Zipf: Sendable {
         }
         self.cumulative = cumulative.map { $0 / total }
     }
+    /// A rank, 0 most likely.
     public func next(_ random: inout CorpusRandom) -> Int {
         let u = Double.random(in: 0..<1, using: &random)
         var low = 0, high = cumulative.count - 1
@@ -41,11 +45,17 @@ public struct Zipf: Sendable {
 
 /// One activity.
 public struct Activity: Sendable, Codable {
+    /// The partition key, `activity-<n>`.
     public var key: String
+    /// Japanese (70%) or English text.
     public var text: String
+    /// `user-NNN`, Zipf-distributed.
     public var owner: String
+    /// `CNNNN`, Zipf-distributed.
     public var customer: String
+    /// open, won, lost or on-hold.
     public var status: String
+    /// 1,000 to 10,000,000, log-uniform.
     public var amount: Double
     /// ISO 8601, UTC.
     public var date: String
@@ -55,8 +65,11 @@ public struct Activity: Sendable, Codable {
 
 /// The corpus: `Activity` number `i` is the same on every run.
 public struct ActivityCorpus: Sendable {
+    /// Distinct owners.
     public static let owners = 200
+    /// Distinct customers.
     public static let customers = 2000
+    /// The statuses.
     public static let statuses = ["open", "won", "lost", "on-hold"]
     static let start = 1_640_995_200.0 // 2022-01-01T00:00:00Z
     static let span = 3 * 365 * 86_400.0
@@ -64,9 +77,12 @@ public struct ActivityCorpus: Sendable {
     let ownerZipf = Zipf(count: owners)
     let customerZipf = Zipf(count: customers)
 
+    /// The corpus.
     public init() {}
 
+    /// The owner of rank `i`.
     public static func owner(_ i: Int) -> String { String(format: "user-%03d", i) }
+    /// The customer of rank `i`.
     public static func customer(_ i: Int) -> String { String(format: "C%04d", i) }
 
     static let familyNames = ["山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤", "吉田", "山本", "松本", "井上", "木村", "林", "清水", "森", "池田", "橋本"]
