@@ -6,24 +6,7 @@ import Testing
 
 /// Runs the built `kiroku` binary and returns its exit status and output.
 func kiroku(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = try helperExecutable("kiroku")
-    process.arguments = arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    let stdin = Pipe()
-    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-    try process.run()
-    if let input {
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-    }
-    async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-    async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
-    let (o, e) = await (out, err)
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    try await runProcess(try helperExecutable("kiroku"), arguments, input: input)
 }
 
 func jsonLines(_ text: String) throws -> [[String: Any]] {

@@ -1,5 +1,6 @@
 // Shared by the test targets: real directories, real processes, real file systems.
 import Foundation
+import Synchronization
 
 /// A new empty directory under the system's temporary directory, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {
@@ -37,23 +38,51 @@ public struct HelperNotFound: Error, CustomStringConvertible {
     public var description: String { "helper \(name) not found in \(searched); build with `swift build --build-tests`" }
 }
 
+/// Runs an executable to completion and returns its exit status and output. The blocking
+/// work (waiting for the process, draining its pipes) runs on dispatch threads, never on the
+/// cooperative pool, so slow children (under sanitizers) cannot starve the other tests' tasks.
+public func runProcess(_ executable: URL, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            let output = Pipe(), errors = Pipe(), stdin = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            if let input {
+                stdin.fileHandleForWriting.write(Data(input.utf8))
+                try? stdin.fileHandleForWriting.close()
+            }
+            // Both pipes drain at once, so a child that fills one never blocks on it.
+            let group = DispatchGroup()
+            let errorData = Mutex(Data())
+            group.enter()
+            DispatchQueue.global().async {
+                let data = errors.fileHandleForReading.readDataToEndOfFile()
+                errorData.withLock { $0 = data }
+                group.leave()
+            }
+            let outputData = output.fileHandleForReading.readDataToEndOfFile()
+            group.wait()
+            process.waitUntilExit()
+            continuation.resume(returning: (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData.withLock { $0 }, as: UTF8.self)))
+        }
+    }
+}
+
 /// Runs an executable to completion and returns its standard output; throws on non-zero exit.
 public func run(_ executable: URL, _ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw ProcessFailed(status: process.terminationStatus, stderr: String(decoding: errorData, as: UTF8.self))
-    }
-    return String(decoding: data, as: UTF8.self)
+    let result = try await runProcess(executable, arguments)
+    guard result.status == 0 else { throw ProcessFailed(status: result.status, stderr: result.err) }
+    return result.out
 }
 
 /// Starts an executable in the background, its output discarded (for processes a test kills).

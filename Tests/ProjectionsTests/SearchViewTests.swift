@@ -30,6 +30,14 @@ import Testing
             #expect(try await view.ids("\"東京 特許\"") == [])
             let hit = try #require(try await view.search(SearchRequest("特許")).hits.first)
             #expect(hit.snippet == "東京<em>特許</em>許可局に電話した")
+            // A snippet that starts inside the text starts at a whole word.
+            let long = "Alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo renewal lima mike"
+            try await view.log.append(to: "a5", jsonEvent("ActivityLogged", ["text": long]))
+            let snippet = try #require(try await view.search(SearchRequest("renewal")).hits.first?.snippet)
+            #expect(snippet.hasPrefix("…"))
+            let firstWord = String(snippet.dropFirst().prefix { $0 != " " })
+            #expect(long.split(separator: " ").contains { String($0) == firstWord }, "\(snippet)")
+            #expect(snippet.contains("<em>renewal</em>"))
             // One character: only that character is highlighted, not the bigram it starts.
             let kyo = try await view.search(SearchRequest("京", limit: 10)).hits.first { $0.id == "a2" }
             #expect(kyo?.snippet == "<em>京</em>都の顧客を訪問")

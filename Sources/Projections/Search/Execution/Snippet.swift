@@ -26,7 +26,17 @@ struct Snippet {
         guard let first = tokens.first else { return nil }
         let characters = Array(text.unicodeScalars)
         func string(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(characters[range])) }
-        let start = max(0, first.range.lowerBound - Self.before)
+        var start = max(0, first.range.lowerBound - Self.before)
+        // Do not start inside a word (of an alphabetic script).
+        func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.isASCII ? (scalar.properties.isAlphabetic || scalar.properties.numericType != nil) : false
+        }
+        while start > 0, start < first.range.lowerBound, isWordScalar(characters[start - 1]), isWordScalar(characters[start]) {
+            start += 1
+        }
+        while start > 0, start < first.range.lowerBound, characters[start].properties.isWhitespace {
+            start += 1
+        }
         let end = min(characters.count, start + Self.length)
         // Merge overlapping and touching ranges (CJK bigrams overlap).
         var ranges: [Range<Int>] = []
