@@ -1,7 +1,7 @@
 # Kiroku: the two commands of the quick start, and the ones around them.
 SWIFT ?= swift
 
-.PHONY: all bootstrap build test demo tour bench bench-quick clean
+.PHONY: all bootstrap build test test-asan demo tour bench bench-quick clean
 
 all: build
 
@@ -15,6 +15,12 @@ build: bootstrap
 test: bootstrap
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# The test suite under AddressSanitizer (its own build folder). Leak detection is off for now:
+# LeakSanitizer reports record payloads read by feeds as leaked at exit (open, issue 8).
+test-asan: bootstrap
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 
 # The main job (release build, so the numbers mean something): `kiroku demo` appends an
 # activity-history stream from 32 tasks while a keyed consumer and a search view follow it,
@@ -52,4 +58,4 @@ bench-quick:
 	$(MAKE) bench QUICK=1 SEARCH_DOCS=100000 BENCH_COMMAND="make bench-quick"
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build .build-asan Benchmarks/.build
