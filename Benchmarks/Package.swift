@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Log", package: "Kiroku"),
                 .product(name: "Projections", package: "Kiroku"),
+                .product(name: "KirokuCLI", package: "Kiroku"),
             ],
             path: "Benchmarks/ProjectionBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

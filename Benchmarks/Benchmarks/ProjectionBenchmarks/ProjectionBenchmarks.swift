@@ -1,6 +1,7 @@
 // Projection rebuilds over a million committed records. See docs/BENCHMARKS.md.
 import Benchmark
 import Foundation
+import KirokuCLI
 import Log
 import Projections
 
@@ -96,7 +97,7 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
                         try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(50))
                         tick += 1
                         let result = try await log.append(to: "key-\(lane)-\(tick % 30)", EventData(type: "T", payload: Data(count: 200)))
-                        latest.set(result.position, ContinuousClock.now)
+                        latest.set(result.position)
                     }
                 }
             }
@@ -116,13 +117,3 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
     try await running.value
     for sample in samples { benchmark.measurement(projectionLag, sample) }
 }
-
-/// The latest acknowledged append, shared between the appender and the sampler.
-final class LatestAppend: @unchecked Sendable {
-    // `lock` guards `value`.
-    private let lock = NSLock()
-    private var value: (UInt64, ContinuousClock.Instant)?
-    func set(_ position: UInt64, _ time: ContinuousClock.Instant) { lock.withLock { value = (position, time) } }
-    func get() -> (UInt64, ContinuousClock.Instant)? { lock.withLock { value } }
-}
-

@@ -260,17 +260,6 @@ func measureQuality() async throws {
 
 let searchableLatency = BenchmarkMetric.custom("Searchable latency (ns)", polarity: .prefersSmaller, useScalingFactor: false)
 
-/// The latest acknowledged append and when its append returned.
-final class LatestAppend: @unchecked Sendable {
-    // `lock` guards `value`.
-    private let lock = NSLock()
-    private var value: (UInt64, ContinuousClock.Instant)?
-    func set(_ position: UInt64, _ time: ContinuousClock.Instant) {
-        lock.withLock { if (value?.0 ?? 0) < position { value = (position, time) } }
-    }
-    func get() -> (UInt64, ContinuousClock.Instant)? { lock.withLock { value } }
-}
-
 /// A durable log takes activity appends at `rate`/s (single-event appends from enough tasks to
 /// keep the pace); each newest acknowledged append is timed from the moment its append returned
 /// until the search view has applied it (read-your-writes: it is then searchable).
@@ -299,7 +288,7 @@ func measureSearchable(_ benchmark: Benchmark, rate: Int, duration: Duration) as
                         try await clock.sleep(until: start + interval * tick, tolerance: .microseconds(50))
                         let activity = corpus.activity(tick * tasks + lane)
                         let result = try await log.append(to: activity.key, EventData(type: "ActivityLogged", payload: try encoder.encode(activity)))
-                        latest.set(result.positions.upperBound, clock.now)
+                        latest.set(result.positions.upperBound)
                         tick += 1
                     }
                 }

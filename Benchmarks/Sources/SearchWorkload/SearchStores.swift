@@ -42,14 +42,7 @@ public final class SearchStores: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let log = try EventLog(path: root + "/log", options: options)
-        let encoder = JSONEncoder()
-        for start in stride(from: 0, to: documents, by: 1000) {
-            let groups = try (start..<min(documents, start + 1000)).map { i -> AppendGroup in
-                let activity = corpus.activity(i)
-                return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
-            }
-            _ = try await log.append(groups)
-        }
+        try await corpus.append(0..<documents, to: log)
         _ = FileManager.default.createFile(atPath: logReady, contents: nil)
         self.log = log
         return log

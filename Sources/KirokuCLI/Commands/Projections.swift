@@ -34,126 +34,101 @@ struct ProjectionsCommand: AsyncParsableCommand {
             return version
         }
         switch action {
-        case .status: try await Status(store: store, output: output).run()
-        case .rebuild: try await Rebuild(store: store, name: try needName(), prune: prune, output: output).run()
-        case .switch: try await Switch(store: store, name: try needName(), version: try needVersion(), output: output).run()
-        case .prune: try await Prune(store: store, name: try needName(), version: try needVersion(), output: output).run()
+        case .status: try await status()
+        case .rebuild: try await rebuild(try needName())
+        case .switch: try switchTo(try needName(), version: try needVersion())
+        case .prune: try prune(try needName(), version: try needVersion())
         }
     }
 
-    struct Status {
-        var store: String
-        var output: OutputOptions
-
-        /// Positions are read twice, half a second apart: the rate is what the version applies
-        /// now (by whichever process runs it).
-        func run() async throws {
-            let log = try Store.open(store)
-            defer { log.close() }
-            let catalog = ProjectionCatalog(store: log.path)
-            let names = Set(catalog.names()).union(Registry.shared.names(log.path)).sorted()
-            func positions() throws -> [String: UInt64] {
-                var result: [String: UInt64] = [:]
-                for name in names { for version in catalog.versions(of: name) { result["\(name)/\(version)"] = try catalog.checkpoint(of: name, version: version) } }
-                return result
-            }
-            let before = try positions()
-            if !before.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
-            let after = try positions()
-            let head = try log.headPosition()
-            var rows: [[String]] = []
-            for name in names {
-                let active = catalog.activeVersion(of: name)
-                let versions = catalog.versions(of: name)
-                if versions.isEmpty {
-                    if output.json { Output.json(["name": name, "state": "not-built"]) } else { rows.append([name, "-", "not built", "-", "-", "-"]) }
-                    continue
-                }
-                for version in versions {
-                    let position = after["\(name)/\(version)"] ?? 0
-                    let rate = Double(position - min(position, before["\(name)/\(version)"] ?? position)) / 0.5
-                    let state = version == active ? "active" : (active.map { version < $0 } ?? false) ? "retired" : "building"
-                    let lag = head - min(head, position)
-                    if output.json {
-                        Output.json(["name": name, "version": version, "state": state, "position": position, "lag": lag, "rate": rate, "head": head])
-                    } else {
-                        rows.append([name, "v\(version)", state, "\(position)", "\(lag)", String(format: "%.0f/s", rate)])
-                    }
-                }
-            }
-            if !output.json { Output.table(["PROJECTION", "VERSION", "STATE", "POSITION", "LAG", "RATE"], rows) }
+    /// Positions are read twice, half a second apart: the rate is what the version applies now
+    /// (by whichever process runs it).
+    private func status() async throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        let catalog = ProjectionCatalog(store: log.path)
+        let names = Set(catalog.names()).union(Registry.shared.names(log.path)).sorted()
+        func positions() throws -> [String: UInt64] {
+            var result: [String: UInt64] = [:]
+            for name in names { for version in catalog.versions(of: name) { result["\(name)/\(version)"] = try catalog.checkpoint(of: name, version: version) } }
+            return result
         }
-    }
-
-    struct Rebuild {
-        var store: String
-        var name: String
-        var prune: Bool
-        var output: OutputOptions
-
-        func run() async throws {
-            let log = try Store.open(store)
-            defer { log.close() }
-            let registry = Registry.shared
-            let catalog = ProjectionCatalog(store: log.path)
-            let current = try registry.projection(name, store: log.path)
+        let before = try positions()
+        if !before.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
+        let after = try positions()
+        let head = try log.headPosition()
+        var rows: [[String]] = []
+        for name in names {
             let active = catalog.activeVersion(of: name)
-            let onDisk = catalog.versions(of: name)
-            // Resume a rebuild that did not finish; else the next version.
-            let target: Int
-            if let highest = onDisk.max(), highest > (active ?? 0) {
-                target = highest
-            } else {
-                target = max(onDisk.max() ?? 0, registry.viewVersions(log.path, name).max() ?? 0, current.version - 1) + 1
+            let versions = catalog.versions(of: name)
+            if versions.isEmpty {
+                if output.json { Output.json(["name": name, "state": "not-built"]) } else { rows.append([name, "-", "not built", "-", "-", "-"]) }
+                continue
             }
-            if let view = current as? SearchView, !registry.viewVersions(log.path, name).contains(target) {
-                guard let json = view.mapping.json else { throw CommandExit.input("View '\(name)' has no JSON mapping to rebuild from.") }
-                try json.write(to: URL(fileURLWithPath: Registry.mappingPath(log.path, name, version: target)))
-            }
-            var projections = [try registry.projection(name, store: log.path, version: target)]
-            if let active, active != target { projections.append(try registry.projection(name, store: log.path, version: active)) }
-            _ = try await Running.untilActive(log, projections, name: name, version: target, label: "rebuilding \(name) v\(target)")
-            var pruned: [Int] = []
-            if prune {
-                for version in catalog.versions(of: name) where version != target {
-                    try catalog.remove(name, version: version)
-                    pruned.append(version)
+            for version in versions {
+                let position = after["\(name)/\(version)"] ?? 0
+                let rate = Double(position - min(position, before["\(name)/\(version)"] ?? position)) / 0.5
+                let state = version == active ? "active" : (active.map { version < $0 } ?? false) ? "retired" : "building"
+                let lag = head - min(head, position)
+                if output.json {
+                    Output.json(["name": name, "version": version, "state": state, "position": position, "lag": lag, "rate": rate, "head": head])
+                } else {
+                    rows.append([name, "v\(version)", state, "\(position)", "\(lag)", String(format: "%.0f/s", rate)])
                 }
             }
-            if output.json {
-                Output.json(["name": name, "version": target, "position": try log.headPosition(), "pruned": pruned])
-            } else {
-                print("\(name) v\(target) is active" + (pruned.isEmpty ? "." : "; pruned \(pruned.map { "v\($0)" }.joined(separator: ", "))."))
+        }
+        if !output.json { Output.table(["PROJECTION", "VERSION", "STATE", "POSITION", "LAG", "RATE"], rows) }
+    }
+
+    /// Builds the next version (or resumes an unfinished one) and switches when caught up.
+    private func rebuild(_ name: String) async throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        let registry = Registry.shared
+        let catalog = ProjectionCatalog(store: log.path)
+        let current = try registry.projection(name, store: log.path)
+        let active = catalog.activeVersion(of: name)
+        let onDisk = catalog.versions(of: name)
+        // Resume a rebuild that did not finish; else the next version.
+        let target: Int
+        if let highest = onDisk.max(), highest > (active ?? 0) {
+            target = highest
+        } else {
+            target = max(onDisk.max() ?? 0, registry.viewVersions(log.path, name).max() ?? 0, current.version - 1) + 1
+        }
+        if let view = current as? SearchView, !registry.viewVersions(log.path, name).contains(target) {
+            guard let json = view.mapping.json else { throw CommandExit.input("View '\(name)' has no JSON mapping to rebuild from.") }
+            try json.write(to: URL(fileURLWithPath: Registry.mappingPath(log.path, name, version: target)))
+        }
+        var projections = [try registry.projection(name, store: log.path, version: target)]
+        if let active, active != target { projections.append(try registry.projection(name, store: log.path, version: active)) }
+        _ = try await Running.untilActive(log, projections, name: name, version: target, label: "rebuilding \(name) v\(target)")
+        var pruned: [Int] = []
+        if prune {
+            for version in catalog.versions(of: name) where version != target {
+                try catalog.remove(name, version: version)
+                pruned.append(version)
             }
         }
-    }
-
-    struct Switch {
-        var store: String
-        var name: String
-        var version: Int
-        var output: OutputOptions
-
-        func run() async throws {
-            let log = try Store.open(store)
-            defer { log.close() }
-            try ProjectionCatalog(store: log.path).activate(name, version: version)
-            if output.json { Output.json(["name": name, "active": version]) } else { print("\(name) v\(version) is active.") }
+        if output.json {
+            Output.json(["name": name, "version": target, "position": try log.headPosition(), "pruned": pruned])
+        } else {
+            print("\(name) v\(target) is active" + (pruned.isEmpty ? "." : "; pruned \(pruned.map { "v\($0)" }.joined(separator: ", "))."))
         }
     }
 
-    struct Prune {
-        var store: String
-        var name: String
-        var version: Int
-        var output: OutputOptions
+    private func switchTo(_ name: String, version: Int) throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        try ProjectionCatalog(store: log.path).activate(name, version: version)
+        if output.json { Output.json(["name": name, "active": version]) } else { print("\(name) v\(version) is active.") }
+    }
 
-        func run() async throws {
-            let log = try Store.open(store)
-            defer { log.close() }
-            try ProjectionCatalog(store: log.path).remove(name, version: version)
-            try? FileManager.default.removeItem(atPath: Registry.mappingPath(log.path, name, version: version))
-            if output.json { Output.json(["name": name, "pruned": version]) } else { print("Removed \(name) v\(version).") }
-        }
+    private func prune(_ name: String, version: Int) throws {
+        let log = try Store.open(store)
+        defer { log.close() }
+        try ProjectionCatalog(store: log.path).remove(name, version: version)
+        try? FileManager.default.removeItem(atPath: Registry.mappingPath(log.path, name, version: version))
+        if output.json { Output.json(["name": name, "pruned": version]) } else { print("Removed \(name) v\(version).") }
     }
 }

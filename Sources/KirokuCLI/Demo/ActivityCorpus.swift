@@ -2,6 +2,7 @@
 // and customers drawn from Zipf distributions, statuses, dates over three years, amounts, and
 // text that is 70% Japanese and 30% English.
 import Foundation
+import Log
 
 /// SplitMix64: the same corpus on every machine.
 public struct CorpusRandom: RandomNumberGenerator, Sendable {
@@ -136,6 +137,20 @@ public struct ActivityCorpus: Sendable {
         let date = Date(timeIntervalSince1970: epoch).formatted(.iso8601)
         return Activity(key: "activity-\(i)", text: text, owner: Self.owner(owner), customer: Self.customer(customer),
                         status: status, amount: amount, date: date, epoch: epoch)
+    }
+
+    /// Appends activities `range` to `log` as `ActivityLogged` records, 1000 per commit, and
+    /// reports the number appended after each commit.
+    public func append(_ range: Range<Int>, to log: EventLog, progress: (Int) -> Void = { _ in }) async throws {
+        let encoder = JSONEncoder()
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: 1000) {
+            let groups = try (start..<min(range.upperBound, start + 1000)).map { i -> AppendGroup in
+                let activity = activity(i)
+                return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
+            }
+            _ = try await log.append(groups)
+            progress(start + groups.count - range.lowerBound)
+        }
     }
 
     /// The search view mapping for the corpus (the JSON form of docs/SEARCH.md).

@@ -129,18 +129,10 @@ struct Bench: AsyncParsableCommand {
 
     private func search(_ log: EventLog) async throws {
         let corpus = ActivityCorpus()
-        let encoder = JSONEncoder()
         let head = try log.headPosition()
         if head < UInt64(documents) {
             var progress = Progress("appending", total: UInt64(documents))
-            for start in stride(from: Int(head), to: documents, by: 1000) {
-                let groups = try (start..<min(documents, start + 1000)).map { i -> AppendGroup in
-                    let activity = corpus.activity(i)
-                    return AppendGroup(key: activity.key, events: [EventData(type: "ActivityLogged", payload: try encoder.encode(activity))])
-                }
-                _ = try await log.append(groups)
-                progress.update(UInt64(start + groups.count))
-            }
+            try await corpus.append(Int(head)..<documents, to: log) { progress.update(head + UInt64($0)) }
             progress.finish()
         }
         let view = SearchView(name: "bench-activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))

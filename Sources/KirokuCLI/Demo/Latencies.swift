@@ -38,14 +38,21 @@ final class Latencies: Sendable {
     }
 }
 
-/// The latest acknowledged append, for append-to-searchable sampling.
-final class LatestAppend: Sendable {
+/// The latest acknowledged append and when it was acknowledged, shared between appending
+/// tasks and a sampler that times how long the append takes to show (in a view, a feed).
+public final class LatestAppend: Sendable {
     private let value = Mutex<(position: UInt64, at: ContinuousClock.Instant)?>(nil)
-    func set(_ position: UInt64) {
+
+    /// No append yet.
+    public init() {}
+
+    /// Records an acknowledged append (older positions than the latest are ignored).
+    public func set(_ position: UInt64) {
         let now = ContinuousClock.now
         value.withLock { current in
             if (current?.position ?? 0) < position { current = (position, now) }
         }
     }
-    func get() -> (position: UInt64, at: ContinuousClock.Instant)? { value.withLock { $0 } }
+    /// The latest acknowledged append, or `nil`.
+    public func get() -> (position: UInt64, at: ContinuousClock.Instant)? { value.withLock { $0 } }
 }

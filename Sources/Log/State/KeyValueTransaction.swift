@@ -80,9 +80,4 @@ extension KeyValueTransaction {
             }
         }
     }
-
-    /// Number of entries in `table`.
-    public func count(in table: String) throws -> Int {
-        try txn.entryCount(tables.handle(table))
-    }
 }

@@ -5,6 +5,22 @@ struct DocScores {
 
     var count: Int { docs.count }
 
+    /// The score of a matching document (binary search: `docs` is sorted).
+    func score(of doc: UInt32) -> Float {
+        let index = Self.lowerBound(docs, doc)
+        return index < docs.count && docs[index] == doc ? scores[index] : 0
+    }
+
+    /// The first index of `sorted` whose value is not below `value`.
+    static func lowerBound(_ sorted: [UInt32], _ value: UInt32) -> Int {
+        var low = 0, high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
     /// Documents in both, scores added.
     func intersection(_ other: DocScores) -> DocScores {
         var result = DocScores()

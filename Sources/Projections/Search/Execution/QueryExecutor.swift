@@ -66,15 +66,10 @@ final class QueryExecutor {
             for item in items {
                 if case .not(let inner) = item { negatives.append(try evaluate(inner)) } else { positives.append(try evaluate(item)) }
             }
-            var result = positives.isEmpty ? try allDocuments() : positives.min { $0.count < $1.count }!
-            if !positives.isEmpty {
-                // Intersect from the smallest set; scores add.
-                var first = true
-                for set in positives.sorted(by: { $0.count < $1.count }) {
-                    if first { result = set; first = false } else { result = result.intersection(set) }
-                    if result.count == 0 { break }
-                }
-            }
+            // Intersect from the smallest set; scores add.
+            let sorted = positives.sorted { $0.count < $1.count }
+            var result = try sorted.first ?? allDocuments()
+            for set in sorted.dropFirst() where result.count > 0 { result = result.intersection(set) }
             for negative in negatives where result.count > 0 { result = result.subtracting(negative) }
             return result
         case .or(let items):
@@ -250,12 +245,8 @@ final class QueryExecutor {
     }
 
     private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
-        var low = 0, high = sorted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid] < value { low = mid + 1 } else { high = mid }
-        }
-        return low < sorted.count && sorted[low] == value
+        let index = DocScores.lowerBound(sorted, value)
+        return index < sorted.count && sorted[index] == value
     }
 
     private func postings(_ matcher: Matcher, field: Int, withPositions: Bool) throws -> TermPostings {

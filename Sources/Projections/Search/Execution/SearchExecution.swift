@@ -52,6 +52,12 @@ enum SearchExecution {
             if let after { keys.removeAll { !order.precedes(after.position, ($0.key, $0.doc)) } }
             let page = order.top(keys, request.limit + 1)
             let more = page.count > request.limit
+            // What each text field highlights depends on the query only: analyzed once.
+            let highlights: [(index: Int, terms: Snippet)] = request.snippets
+                ? fields.indices.filter { fields[$0].type == .text }
+                    .map { ($0, Snippet.terms(of: query, field: fields[$0].name, executor: executor)) }
+                    .filter { !$0.terms.isEmpty }
+                : []
             var hits: [SearchHit] = []
             for (key, doc) in page.prefix(request.limit) {
                 try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
@@ -60,14 +66,11 @@ enum SearchExecution {
                     var values: [String: FieldValue] = [:]
                     for (index, value) in stored.values { values[fields[index].name] = value }
                     var snippet: String?
-                    if request.snippets {
-                        for (index, field) in fields.enumerated() where field.type == .text && snippet == nil {
-                            guard case .text(let text)? = stored.values[index] else { continue }
-                            let terms = Snippet.terms(of: query, field: field.name, executor: executor)
-                            if !terms.isEmpty { snippet = terms.highlight(text, analyzer: executor.analyzer) }
-                        }
+                    for (index, terms) in highlights where snippet == nil {
+                        guard case .text(let text)? = stored.values[index] else { continue }
+                        snippet = terms.highlight(text, analyzer: executor.analyzer)
                     }
-                    let score: Double = if case .score(let s) = key { Double(s) } else { Double(matches.scores[matches.docs.firstIndex(of: doc) ?? 0]) }
+                    let score: Double = if case .score(let s) = key { Double(s) } else { Double(matches.score(of: doc)) }
                     hits.append(SearchHit(id: stored.id, score: score, fields: values, snippet: snippet))
                 }
             }

@@ -33,23 +33,15 @@ struct IndexWriter {
     }
 
     static func prepare(_ records: [Record], mapping: SearchMapping) throws -> Prepared {
-        let writer = PreparingWriter(mapping: mapping)
-        return Prepared(items: try records.map { try writer.item($0) })
-    }
-
-    /// Analysis without a transaction.
-    private struct PreparingWriter {
-        let mapping: SearchMapping
         let analyzer = Analyzer()
-
-        func item(_ record: Record) throws -> Prepared.Item? {
+        return Prepared(items: try records.map { record -> Prepared.Item? in
             guard let change = try mapping.document(record) else { return nil }
             guard case .upsert(_, let fields) = change else { return Prepared.Item(change: change, fields: []) }
             return Prepared.Item(change: change, fields: try fields.map { name, value in
-                let index = try IndexWriter.index(of: name, for: value, record: record, mapping: mapping)
-                return (index, value, IndexWriter.terms(index, value, analyzer: analyzer))
+                let index = try index(of: name, for: value, record: record, mapping: mapping)
+                return (index, value, terms(index, value, analyzer: analyzer))
             })
-        }
+        })
     }
 
     func apply(_ records: [Record], prepared: Prepared? = nil) throws {

@@ -60,11 +60,6 @@ struct StoredDocument: Sendable, Hashable {
         return nil
     }
 
-    static func id(in bytes: UnsafeRawBufferPointer) -> String {
-        var reader = ByteReader(bytes)
-        return reader.string()
-    }
-
     private static func value(_ reader: inout ByteReader) -> FieldValue {
         let kind = reader.bytes[reader.offset]
         reader.offset += 1
