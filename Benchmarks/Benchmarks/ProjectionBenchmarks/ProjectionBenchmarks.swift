@@ -85,12 +85,12 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
     try await runner.waitUntil("event-counts", hasApplied: 0)
     let latest = LatestAppend()
     let appenders = 32
+    let clock = ContinuousClock()
+    let start = clock.now
     let appender = Task {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<appenders {
                 group.addTask {
-                    let clock = ContinuousClock()
-                    let start = clock.now
                     let interval = Duration.seconds(1) / (rate / appenders)
                     var tick = 0
                     while clock.now - start < duration {
@@ -104,10 +104,14 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
             try await group.waitForAll()
         }
     }
+    // Each append is timed once, and only while appends go on: timing the last append again
+    // after the appenders stopped would add the idle time to its lag.
     var samples: [Int] = []
-    while !appender.isCancelled, samples.count < Int(Double(duration.components.seconds) * 100) {
+    var sampled: UInt64 = 0
+    while clock.now - start < duration {
         try await Task.sleep(for: .milliseconds(10))
-        guard let (position, appendedAt) = latest.get() else { continue }
+        guard let (position, appendedAt) = latest.get(), position > sampled else { continue }
+        sampled = position
         try await runner.waitUntil("event-counts", hasApplied: position, timeout: .seconds(10))
         let lag = ContinuousClock.now - appendedAt
         samples.append(Int(lag.components.seconds) * 1_000_000_000 + Int(lag.components.attoseconds / 1_000_000_000))

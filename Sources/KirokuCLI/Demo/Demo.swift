@@ -90,9 +90,11 @@ struct Demo: AsyncParsableCommand {
         // search view has applied it.
         let searchable = Latencies()
         var progress = Progress("appending", total: UInt64(total))
+        var sampled: UInt64 = 0
         while !finished.withLock({ $0 }) {
             try await Task.sleep(for: .milliseconds(10))
-            guard let (position, at) = latest.get() else { continue }
+            guard let (position, at) = latest.get(), position > sampled else { continue }
+            sampled = position
             try await runner.waitUntil("activities", hasApplied: position, timeout: .seconds(60))
             searchable.record(ContinuousClock.now - at)
             progress.update(appendLatency.count)
