@@ -24,13 +24,18 @@ final class Fixture<Value>: @unchecked Sendable {
         value = nil
         try? FileManager.default.removeItem(atPath: directory)
     }
+
+    /// Removes the SQLite database and its WAL files (`SQLiteLog` adds `.sqlite` to the path).
+    func teardownSQLite() {
+        teardown()
+        for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm"] { try? FileManager.default.removeItem(atPath: directory + suffix) }
+    }
 }
 
 let payload200 = Data(repeating: 0x61, count: 200)
+let payload2K = Data(repeating: 0x61, count: 2048)
 /// `make bench-quick`: shorter runs, fewer samples.
 let quick = !(ProcessInfo.processInfo.environment["KIROKU_BENCH_QUICK"] ?? "").isEmpty
-/// The bytes a Kiroku record of a 200-byte payload occupies, for the raw baseline's values.
-let rawValue = [UInt8](repeating: 0x61, count: 200 + 48)
 
 func openLog(_ path: String, durability: Durability) throws -> EventLog {
     var options = EventLog.Options()
@@ -57,29 +62,44 @@ let benchmarks: @Sendable () -> Void = {
     // Names sort so that the benchmarks compared with each other run one after the other
     // (the runner goes in name order), which keeps the machine's drift out of the ratios.
 
-    // MARK: Batched appends: 1000 events of 200 bytes per transaction.
-    // One iteration is one batch of 1000 events; the wall clock is per event.
+    // MARK: Batched appends: 100 or 1000 events of 200 bytes or 2 KiB per transaction.
+    // One iteration is 1000 events (one batch of 1000, or ten of 100); the wall clock is per event.
 
-    for sync in [true, false] {
-        let mode = sync ? "durable" : "nosync"
-        let floor = Fixture<RawLMDB>("raw-floor-\(mode)")
-        measure("Batch 1000 \(mode): raw LMDB floor (MDB_APPEND only)",
-                  setup: { floor.value = RawLMDB(path: floor.directory, sync: sync) },
-                teardown: { floor.teardown() }) { benchmark in
-            floor.value!.appendBatch(key: "key-1", value: rawValue, count: benchmark.scaledIterations.count, index: false)
-        }
-        let same = Fixture<RawLMDB>("raw-same-\(mode)")
-        measure("Batch 1000 \(mode): raw LMDB same work (record + key index puts)",
-                  setup: { same.value = RawLMDB(path: same.directory, sync: sync) },
-                  teardown: { same.teardown() }) { benchmark in
-            same.value!.appendBatch(key: "key-1", value: rawValue, count: benchmark.scaledIterations.count, index: true)
-        }
-        let kiroku = Fixture<EventLog>("kiroku-batch-\(mode)")
-        let events = (0..<1000).map { _ in EventData(type: "Benchmarked", payload: payload200) }
-        measure("Batch 1000 \(mode): Kiroku append",
-                  setup: { kiroku.value = try openLog(kiroku.directory, durability: sync ? .full : .noSync(flushInterval: .seconds(3600))) },
-                  teardown: { kiroku.value?.close(); kiroku.teardown() }) { benchmark in
-            try await kiroku.value!.append(to: "key-1", Array(events.prefix(benchmark.scaledIterations.count)))
+    for shape in BatchShape.all {
+        for sync in shape.syncModes {
+            let mode = sync ? "durable" : "nosync"
+            let value = [UInt8](repeating: 0x61, count: shape.payload + 48)
+            let floor = Fixture<RawLMDB>("raw-floor-\(shape.label)-\(mode)")
+            measure("\(shape.label) \(mode): raw LMDB floor (MDB_APPEND only)",
+                    setup: { floor.value = RawLMDB(path: floor.directory, sync: sync) },
+                    teardown: { floor.teardown() }) { benchmark in
+                shape.batches(of: benchmark.scaledIterations.count) { floor.value!.appendBatch(key: "key-1", value: value, count: $0, index: false) }
+            }
+            let same = Fixture<RawLMDB>("raw-same-\(shape.label)-\(mode)")
+            measure("\(shape.label) \(mode): raw LMDB same work (record + key index puts)",
+                    setup: { same.value = RawLMDB(path: same.directory, sync: sync) },
+                    teardown: { same.teardown() }) { benchmark in
+                shape.batches(of: benchmark.scaledIterations.count) { same.value!.appendBatch(key: "key-1", value: value, count: $0, index: true) }
+            }
+            let kiroku = Fixture<EventLog>("kiroku-batch-\(shape.label)-\(mode)")
+            let events = (0..<shape.size).map { _ in EventData(type: "Benchmarked", payload: Data(repeating: 0x61, count: shape.payload)) }
+            measure("\(shape.label) \(mode): Kiroku append",
+                    setup: { kiroku.value = try openLog(kiroku.directory, durability: sync ? .full : .noSync(flushInterval: .seconds(3600))) },
+                    teardown: { kiroku.value?.close(); kiroku.teardown() }) { benchmark in
+                for size in shape.sizes(of: benchmark.scaledIterations.count) {
+                    try await kiroku.value!.append(to: "key-1", Array(events.prefix(size)))
+                }
+            }
+            guard sync else { continue }
+            let sqlite = Fixture<SQLiteLog>("sqlite-batch-\(shape.label)")
+            let payload = Data(repeating: 0x61, count: shape.payload)
+            measure("\(shape.label) \(mode): SQLite FULL",
+                    setup: { sqlite.value = try SQLiteLog(path: sqlite.directory, synchronous: "FULL") },
+                    teardown: { sqlite.value = nil; sqlite.teardownSQLite() }) { benchmark in
+                for size in shape.sizes(of: benchmark.scaledIterations.count) {
+                    try sqlite.value!.appendBatch(keys: Array(repeating: "key-1", count: size), payload: payload)
+                }
+            }
         }
     }
 
@@ -87,63 +107,28 @@ let benchmarks: @Sendable () -> Void = {
     // One iteration is 1000 single-event appends, shared among the tasks; the wall clock is per event.
 
     for tasks in [1, 8, 64, 256] {
-        let fixture = Fixture<EventLog>("kiroku-concurrent-\(tasks)")
-        measure("Durable single-event appends: \(String(format: "%03d", tasks)) tasks",
-                  setup: { fixture.value = try openLog(fixture.directory, durability: .full) },
-                  teardown: { fixture.value?.close(); fixture.teardown() }) { benchmark in
-            let log = fixture.value!
-            let total = benchmark.scaledIterations.count
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for task in 0..<tasks {
-                    let share = total / tasks + (task < total % tasks ? 1 : 0)
-                    group.addTask {
-                        for i in 0..<share {
-                            try await log.append(to: "key-\((task * 7919 + i) % 1000)", EventData(type: "Benchmarked", payload: payload200))
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
+        concurrentAppends("Durable single-event appends: \(String(format: "%03d", tasks)) tasks", tasks: tasks, payload: payload200)
     }
+    concurrentAppends("Durable single-event appends of 2 KiB: 064 tasks", tasks: 64, payload: payload2K)
 
     // MARK: The same, in SQLite through GRDB (same semantics; see SQLiteBaseline.swift).
     // GRDB serializes writes; each append is its own transaction.
 
     for synchronous in ["FULL", "NORMAL"] {
         for tasks in [1, 8, 64, 256] {
-            let fixture = Fixture<SQLiteLog>("sqlite-concurrent-\(synchronous)-\(tasks)")
-            measure("Durable single-event appends: \(String(format: "%03d", tasks)) tasks, SQLite \(synchronous)",
-                      setup: { fixture.value = try SQLiteLog(path: fixture.directory, synchronous: synchronous) },
-                      teardown: { fixture.value = nil; fixture.teardown(); for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm"] { try? FileManager.default.removeItem(atPath: fixture.directory + suffix) } }) { benchmark in
-                let log = fixture.value!
-                let total = benchmark.scaledIterations.count
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for task in 0..<tasks {
-                        let share = total / tasks + (task < total % tasks ? 1 : 0)
-                        group.addTask {
-                            for i in 0..<share {
-                                try await log.append(key: "key-\((task * 7919 + i) % 1000)", type: "Benchmarked", payload: payload200)
-                            }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-            }
+            concurrentAppends("Durable single-event appends: \(String(format: "%03d", tasks)) tasks, SQLite \(synchronous)",
+                              tasks: tasks, payload: payload200, sqlite: synchronous)
         }
     }
+    concurrentAppends("Durable single-event appends of 2 KiB: 064 tasks, SQLite FULL", tasks: 64, payload: payload2K, sqlite: "FULL")
 
     // MARK: Per-key reads: 100 events of one key (of 1000 keys, 100 events each).
-    // One iteration is one event read; a read returns 100.
+    // Both stores hold the same shape: 100 rounds of one event for each of the 1000 keys, so
+    // a key's events are spread over the log. One iteration is one event read; a read returns 100.
 
     let readsKiroku = Fixture<EventLog>("kiroku-reads")
     measure("Per-key reads: Kiroku", setup: {
-        let log = try openLog(readsKiroku.directory, durability: .noSync(flushInterval: .seconds(3600)))
-        for batch in 0..<100 {
-            _ = try await log.append((0..<1000).map { AppendGroup(key: "key-\($0)", events: [EventData(type: "Benchmarked", payload: payload200)]) })
-            _ = batch
-        }
-        readsKiroku.value = log
+        readsKiroku.value = try await filledLog(readsKiroku.directory)
     }, teardown: { readsKiroku.value?.close(); readsKiroku.teardown() }) { benchmark in
         let log = readsKiroku.value!
         var read = 0
@@ -155,14 +140,8 @@ let benchmarks: @Sendable () -> Void = {
     }
     let readsSQLite = Fixture<SQLiteLog>("sqlite-reads")
     measure("Per-key reads: SQLite", setup: {
-        let log = try SQLiteLog(path: readsSQLite.directory, synchronous: "NORMAL")
-        for key in 0..<1000 { try log.appendBatch(key: "key-\(key)", payload: payload200, count: 100) }
-        readsSQLite.value = log
-    }, teardown: {
-        readsSQLite.value = nil
-        readsSQLite.teardown()
-        for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm"] { try? FileManager.default.removeItem(atPath: readsSQLite.directory + suffix) }
-    }) { benchmark in
+        readsSQLite.value = try filledSQLite(readsSQLite.directory)
+    }, teardown: { readsSQLite.value = nil; readsSQLite.teardownSQLite() }) { benchmark in
         let log = readsSQLite.value!
         var read = 0
         var key = 0
@@ -171,4 +150,127 @@ let benchmarks: @Sendable () -> Void = {
             key += 7
         }
     }
+
+    // MARK: Global scans: the same 100,000 events in log order, pages of 1000.
+    // One iteration is one event read; a page returns 1000; at the end the scan starts over.
+
+    let scanRaw = Fixture<RawLMDB>("raw-scan")
+    measure("Scan in log order: raw LMDB cursor", setup: {
+        // The very store Kiroku wrote, opened with plain C calls once Kiroku has closed it.
+        try await filledLog(scanRaw.directory).close()
+        scanRaw.value = RawLMDB(path: scanRaw.directory, sync: false)
+    }, teardown: { scanRaw.teardown() }) { benchmark in
+        blackHole(scanRaw.value!.scan(benchmark.scaledIterations.count))
+    }
+    let scanKiroku = Fixture<EventLog>("kiroku-scan")
+    let scanFrom = ScanPosition()
+    measure("Scan in log order: Kiroku", setup: {
+        scanKiroku.value = try await filledLog(scanKiroku.directory)
+        scanFrom.next = 1
+    }, teardown: { scanKiroku.value?.close(); scanKiroku.teardown() }) { benchmark in
+        let log = scanKiroku.value!
+        var read = 0
+        while read < benchmark.scaledIterations.count {
+            let page = try log.readAll(from: scanFrom.next, limit: benchmark.scaledIterations.count - read)
+            read += page.count
+            scanFrom.next = page.last.map { $0.position + 1 } ?? 1
+        }
+    }
+    let scanSQLite = Fixture<SQLiteLog>("sqlite-scan")
+    measure("Scan in log order: SQLite", setup: {
+        scanSQLite.value = try filledSQLite(scanSQLite.directory)
+        scanFrom.next = 1
+    }, teardown: { scanSQLite.value = nil; scanSQLite.teardownSQLite() }) { benchmark in
+        let log = scanSQLite.value!
+        var read = 0
+        while read < benchmark.scaledIterations.count {
+            let page = try log.readAll(from: Int64(scanFrom.next), limit: benchmark.scaledIterations.count - read)
+            read += page.count
+            scanFrom.next = page.last.map { UInt64($0["position"] as Int64) + 1 } ?? 1
+        }
+    }
+}
+
+/// Where a paged scan goes on from, across iterations (one benchmark runs at a time).
+final class ScanPosition: @unchecked Sendable {
+    var next: UInt64 = 1
+}
+
+/// The shape of a batched-append benchmark: events per transaction and payload bytes.
+struct BatchShape: Sendable {
+    let size: Int
+    let payload: Int
+    let label: String
+    /// Only the main shape runs without sync too (the CPU cost alone).
+    let syncModes: [Bool]
+
+    static let all = [
+        BatchShape(size: 1000, payload: 200, label: "Batch 1000", syncModes: [true, false]),
+        BatchShape(size: 100, payload: 200, label: "Batch 0100", syncModes: [true]),
+        BatchShape(size: 1000, payload: 2048, label: "Batch 1000 of 2 KiB", syncModes: [true]),
+    ]
+
+    /// The batch sizes that make up `total` events.
+    func sizes(of total: Int) -> [Int] {
+        stride(from: 0, to: total, by: size).map { min(size, total - $0) }
+    }
+
+    func batches(of total: Int, _ body: (Int) -> Void) {
+        for size in sizes(of: total) { body(size) }
+    }
+}
+
+/// Appends `payload` from `tasks` concurrent tasks, one durable event at a time, to Kiroku or
+/// (when `sqlite` names a `synchronous` mode) to SQLite.
+func concurrentAppends(_ name: String, tasks: Int, payload: Data, sqlite synchronous: String? = nil) {
+    if let synchronous {
+        let fixture = Fixture<SQLiteLog>(name.filter { $0.isLetter || $0.isNumber })
+        measure(name, setup: { fixture.value = try SQLiteLog(path: fixture.directory, synchronous: synchronous) },
+                teardown: { fixture.value = nil; fixture.teardownSQLite() }) { benchmark in
+            let log = fixture.value!
+            try await shareAppends(benchmark.scaledIterations.count, among: tasks) { task, i in
+                try await log.append(key: "key-\((task * 7919 + i) % 1000)", type: "Benchmarked", payload: payload)
+            }
+        }
+    } else {
+        let fixture = Fixture<EventLog>(name.filter { $0.isLetter || $0.isNumber })
+        measure(name, setup: { fixture.value = try openLog(fixture.directory, durability: .full) },
+                teardown: { fixture.value?.close(); fixture.teardown() }) { benchmark in
+            let log = fixture.value!
+            try await shareAppends(benchmark.scaledIterations.count, among: tasks) { task, i in
+                try await log.append(to: "key-\((task * 7919 + i) % 1000)", EventData(type: "Benchmarked", payload: payload))
+            }
+        }
+    }
+}
+
+/// Runs `total` appends shared among `tasks` concurrent tasks.
+func shareAppends(_ total: Int, among tasks: Int, _ append: @escaping @Sendable (Int, Int) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for task in 0..<tasks {
+            let share = total / tasks + (task < total % tasks ? 1 : 0)
+            group.addTask {
+                for i in 0..<share { try await append(task, i) }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
+/// A Kiroku store of 1000 keys with 100 events of 200 bytes each, written in 100 rounds of
+/// one event per key (each round one multi-key append).
+func filledLog(_ path: String) async throws -> EventLog {
+    let log = try openLog(path, durability: .noSync(flushInterval: .seconds(3600)))
+    for _ in 0..<100 {
+        _ = try await log.append((0..<1000).map { AppendGroup(key: "key-\($0)", events: [EventData(type: "Benchmarked", payload: payload200)]) })
+    }
+    return log
+}
+
+/// The same store in SQLite, written in the same order.
+func filledSQLite(_ path: String) throws -> SQLiteLog {
+    let log = try SQLiteLog(path: path, synchronous: "NORMAL")
+    let keys = (0..<1000).map { "key-\($0)" }
+    for _ in 0..<100 { try log.appendBatch(keys: keys, payload: payload200) }
+    return log
 }

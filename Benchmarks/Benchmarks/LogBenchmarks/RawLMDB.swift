@@ -35,6 +35,43 @@ final class RawLMDB {
 
     deinit { mdb_env_close(env) }
 
+    /// Where ``scan(_:)`` goes on from.
+    private var scanFrom: UInt64 = 1
+
+    /// Reads the next `count` records in position order with a cursor, each value copied out
+    /// (the least a reader returning records must do), from where the last scan stopped and
+    /// again from the start at the end. Returns the bytes read.
+    func scan(_ count: Int) -> Int {
+        var txn: OpaquePointer?
+        check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn))
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        check(mdb_cursor_open(txn, records, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var bytes = 0
+        var read = 0
+        var from = scanFrom.bigEndian
+        var k = MDB_val(mv_size: 8, mv_data: nil)
+        var v = MDB_val()
+        var rc = withUnsafeMutableBytes(of: &from) { position in
+            k.mv_data = position.baseAddress
+            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        }
+        while read < count {
+            if rc == MDB_NOTFOUND {
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                continue
+            }
+            check(rc)
+            let value = [UInt8](UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+            bytes += value.count
+            read += 1
+            scanFrom = UInt64(bigEndian: k.mv_data.loadUnaligned(as: UInt64.self)) + 1
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        return bytes
+    }
+
     /// One transaction: per event, the record with `MDB_APPEND`; when `index` is set, also the
     /// puts Kiroku's key index makes: a version-index entry for every 16th version and, once
     /// per batch, the key's latest (version, position).

@@ -38,14 +38,17 @@ final class SQLiteLog: Sendable {
         }
     }
 
-    /// Appends `events` events to `key` in one transaction.
-    func appendBatch(key: String, payload: Data, count: Int) throws {
+    /// Appends one event to each of `keys`, in that order (a key may repeat), in one
+    /// transaction: each key's current version is read and checked, as in `append`.
+    func appendBatch(keys: [String], payload: Data) throws {
         try pool.write { db in
-            var version = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM events WHERE key = ?", arguments: [key]) ?? 0
+            let current = try db.makeStatement(sql: "SELECT MAX(version) FROM events WHERE key = ?")
             let insert = try db.makeStatement(sql: "INSERT INTO events(key, version, type, timestamp, payload) VALUES (?, ?, ?, ?, ?)")
-            for _ in 0..<count {
-                version += 1
-                try insert.execute(arguments: [key, version, "Benchmarked", Date().timeIntervalSince1970, payload])
+            var versions: [String: Int64] = [:]
+            for key in keys {
+                let version = try versions[key] ?? Int64.fetchOne(current, arguments: [key]) ?? 0
+                versions[key] = version + 1
+                try insert.execute(arguments: [key, version + 1, "Benchmarked", Date().timeIntervalSince1970, payload])
             }
         }
     }
@@ -55,6 +58,14 @@ final class SQLiteLog: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT position, key, version, type, timestamp, payload FROM events WHERE key = ? AND version >= ? ORDER BY version LIMIT ?",
                              arguments: [key, version, limit])
+        }
+    }
+
+    /// Up to `limit` events in position order from `position`, by the primary key.
+    func readAll(from position: Int64, limit: Int) throws -> [Row] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT position, key, version, type, timestamp, payload FROM events WHERE position >= ? ORDER BY position LIMIT ?",
+                             arguments: [position, limit])
         }
     }
 
