@@ -110,6 +110,16 @@ let benchmarks: @Sendable () -> Void = {
         concurrentAppends("Durable single-event appends: \(String(format: "%03d", tasks)) tasks", tasks: tasks, payload: payload200)
     }
     concurrentAppends("Durable single-event appends of 2 KiB: 064 tasks", tasks: 64, payload: payload2K)
+    // The limit for one appender: one durable LMDB commit per event, plain C calls.
+    let rawSingle = Fixture<RawLMDB>("raw-single")
+    let rawSingleValue = [UInt8](repeating: 0x61, count: 200 + 48)
+    measure("Durable single-event appends: raw LMDB, one commit per event",
+            setup: { rawSingle.value = RawLMDB(path: rawSingle.directory, sync: true) },
+            teardown: { rawSingle.teardown() }) { benchmark in
+        for i in 0..<benchmark.scaledIterations.count {
+            rawSingle.value!.appendBatch(key: "key-\(i % 1000)", value: rawSingleValue, count: 1, index: true)
+        }
+    }
 
     // MARK: The same, in SQLite through GRDB (same semantics; see SQLiteBaseline.swift).
     // GRDB serializes writes; each append is its own transaction.
