@@ -65,10 +65,10 @@ let package = Package(
         ),
         .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),
         // A real second process for the cross-process tests (appends, map growth).
-        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections"]),
+        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections", "KirokuTestSupport"]),
         .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: ["Log", "LogTestHelper", "KirokuTestSupport"]),
-        .testTarget(name: "KirokuCLITests", dependencies: ["Log", "KirokuTestSupport", "kiroku"]),
+        .testTarget(name: "KirokuCLITests", dependencies: ["Log", "Projections", "KirokuCLI", "KirokuTestSupport", "kiroku"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper"]),
         .testTarget(name: "FeedTests", dependencies: [
             "Feed", "Log", "LogTestHelper", "KirokuTestSupport",

@@ -135,10 +135,9 @@ struct Fragile: Projection {
             // Version 2 builds slowly; version 1 keeps serving and following meanwhile.
             let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero), Weighted(version: 2, delay: .milliseconds(30))], batchSize: 20)
             let running = Task { try await runner.run() }
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(await eventually { (try? runner.status().contains { $0.version == 2 && $0.state == .building }) == true })
             let during = try runner.reader("weighted")
             #expect(during.version == 1)
-            #expect(try runner.status().contains { $0.version == 2 && $0.state == .building })
             try await log.append(to: "k", EventData(type: "T"))
             try await runner.waitUntil("weighted", hasApplied: 201)
             #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") ?? 0 >= 200)

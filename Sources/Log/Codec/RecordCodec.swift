@@ -77,6 +77,7 @@ enum RecordCodec {
         case unknownFormat(UInt8)
         case badChecksum(stored: UInt64, computed: UInt64)
         case badLengths
+        case badFlags(UInt8)
         case badText
     }
 
@@ -154,6 +155,13 @@ enum RecordCodec {
         let metadataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
         guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount == bodyCount else {
             throw .badLengths
+        }
+        // Only the two known flags, and no bytes for a field whose flag is off: a record
+        // decodes only from bytes its encoder could have written.
+        guard flags & ~(hasMetadata | hasId) == 0,
+              flags & hasId != 0 || idCount == 0,
+              flags & hasMetadata != 0 || metadataCount == 0 else {
+            throw .badFlags(flags)
         }
         var offset = headerSize
         func next(_ count: Int) -> Range<Int> {

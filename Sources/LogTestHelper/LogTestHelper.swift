@@ -8,35 +8,46 @@
 //   LogTestHelper switch <store>
 //     Runs versions 1 and 2 of the "weighted" projection (v2 counts each record twice, slowly)
 //     until killed: v2 builds, then switches on.
+//   LogTestHelper crash <store> <acks> <run>
+//     The crash campaign's mixed workload, until killed (see CrashWorker.swift).
 import Foundation
 import Feed
+import KirokuTestSupport
 import Log
 import Projections
 
 @main
 struct LogTestHelper {
+    /// Runs `body`; an error goes to standard error and ends the process with status 1.
+    static func exitOnError(_ body: @Sendable () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
     static func main() async {
         let arguments = CommandLine.arguments
+        if arguments.count == 5, arguments[1] == "crash", let run = Int(arguments[4]) {
+            await exitOnError { try await CrashWorker.run(store: arguments[2], acks: arguments[3], run: run) }
+            return
+        }
         if arguments.count == 3, arguments[1] == "switch" {
-            do {
+            await exitOnError {
                 let log = try EventLog(path: arguments[2])
                 let runner = ProjectionRunner(log: log, projections: [WeightedCount(version: 1), WeightedCount(version: 2)], batchSize: 37)
                 try await runner.run()
-            } catch {
-                FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
-                exit(1)
             }
             return
         }
         if arguments.count == 3, arguments[1] == "project" {
-            do {
+            await exitOnError {
                 let log = try EventLog(path: arguments[2])
                 let runner = ProjectionRunner(log: log, projections: [EventCounts()], batchSize: 37)
                 FileHandle.standardOutput.write(Data("ready\n".utf8))
                 try await runner.run()
-            } catch {
-                FileHandle.standardError.write(Data("LogTestHelper: \(error)\n".utf8))
-                exit(1)
             }
             return
         }

@@ -1,0 +1,17 @@
+// swift-tools-version: 6.1
+// Kiroku's libFuzzer targets, a package of their own so that `swift build` in the root never
+// builds them with the fuzzer's flags. Run with `make fuzz` from the root (see docs/RELIABILITY.md).
+import PackageDescription
+
+let package = Package(
+    name: "KirokuFuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [.package(name: "Kiroku", path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzRecordDecoder", dependencies: [.product(name: "Log", package: "Kiroku")]),
+        .executableTarget(name: "FuzzQueryParser", dependencies: [.product(name: "Projections", package: "Kiroku")]),
+        .executableTarget(name: "FuzzMappingParser", dependencies: [.product(name: "Projections", package: "Kiroku")]),
+        .executableTarget(name: "FuzzImportLine", dependencies: [.product(name: "KirokuCLI", package: "Kiroku")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
