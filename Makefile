@@ -28,7 +28,7 @@ crash-test: bootstrap
 # scripts/fuzz for where findings go).
 FUZZ_SECONDS ?= 60
 fuzz: bootstrap
-	cd Fuzz && $(SWIFT) build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	cd Fuzz && $(SWIFT) build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 	scripts/fuzz $(FUZZ_SECONDS)
 
 # The test suite under AddressSanitizer (its own build folder). Leak detection is off for now:

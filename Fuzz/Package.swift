@@ -8,10 +8,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "Kiroku", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzRecordDecoder", dependencies: [.product(name: "Log", package: "Kiroku")]),
-        .executableTarget(name: "FuzzQueryParser", dependencies: [.product(name: "Projections", package: "Kiroku")]),
-        .executableTarget(name: "FuzzMappingParser", dependencies: [.product(name: "Projections", package: "Kiroku")]),
-        .executableTarget(name: "FuzzImportLine", dependencies: [.product(name: "KirokuCLI", package: "Kiroku")]),
+        .target(name: "CLibFuzzer"),
+        .executableTarget(name: "FuzzRecordDecoder", dependencies: ["CLibFuzzer", .product(name: "Log", package: "Kiroku")]),
+        .executableTarget(name: "FuzzQueryParser", dependencies: ["CLibFuzzer", .product(name: "Projections", package: "Kiroku")]),
+        .executableTarget(name: "FuzzMappingParser", dependencies: ["CLibFuzzer", .product(name: "Projections", package: "Kiroku")]),
+        .executableTarget(name: "FuzzImportLine", dependencies: ["CLibFuzzer", .product(name: "KirokuCLI", package: "Kiroku")]),
     ],
     swiftLanguageModes: [.v6]
 )

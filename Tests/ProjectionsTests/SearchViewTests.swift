@@ -165,4 +165,18 @@ import Testing
             #expect(try runner.reader("paths").search(SearchRequest("first")).total == 0)
         }
     }
+
+    /// Found by the mapping fuzzer: a high surrogate escape followed by an escape that is not a
+    /// low surrogate trapped on an overflow. It is U+FFFD now, and the next escape stands alone.
+    @Test func payloadStringsWithLoneSurrogatesMapToReplacementCharacters() throws {
+        let mapping = try SearchMapping(json: Data(#"{"id": "$.id", "fields": {"t": {"path": "$.t", "type": "text"}}}"#.utf8))
+        let payload = #"{"id": "a", "t": "x\ud83d\u0041 \ud83d\ude00 \udc00 \ud83d"}"#
+        let record = Record(position: 1, key: "k", version: 1, timestamp: Date(), type: "T", payload: Data(payload.utf8))
+        guard case .upsert(let id, let fields)? = try mapping.document(record) else {
+            Issue.record("no document")
+            return
+        }
+        #expect(id == "a")
+        #expect(fields["t"] == .text("x\u{FFFD}A 😀 \u{FFFD} \u{FFFD}"))
+    }
 }

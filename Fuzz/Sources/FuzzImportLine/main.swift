@@ -1,8 +1,11 @@
-// libFuzzer target: built by `make fuzz` with -sanitize=fuzzer,address and -parse-as-library.
+// A libFuzzer target, built by `make fuzz` with -sanitize=fuzzer,address.
+import CLibFuzzer
+import Foundation
 @_spi(Fuzzing) import KirokuCLI
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
-    ImportFuzzing.parseLine(UnsafeRawBufferPointer(start: start, count: count))
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+    ImportFuzzing.parseLine(UnsafeRawBufferPointer(start: data, count: size))
     return 0
-}
+})

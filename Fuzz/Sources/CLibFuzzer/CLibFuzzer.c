@@ -1,0 +1,2 @@
+// Only the header matters: see include/CLibFuzzer.h.
+#include "CLibFuzzer.h"
