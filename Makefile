@@ -31,6 +31,13 @@ fuzz: bootstrap
 	cd Fuzz && $(SWIFT) build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 	scripts/fuzz $(FUZZ_SECONDS)
 
+# The test suite under ThreadSanitizer (its own build folder); any report fails the run. Ten
+# crash-campaign kills, one test at a time: the sanitizer slows every process several times
+# over, and tests that wait with the default 5 s timeouts would starve each other.
+test-tsan: bootstrap
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	KIROKU_CRASH_KILLS=10 $(SWIFT) test --skip-build --no-parallel --sanitize=thread --scratch-path .build-tsan
+
 # The test suite under AddressSanitizer (its own build folder). Leak detection is off for now:
 # LeakSanitizer reports record payloads read by feeds as leaked at exit (open, issue 8).
 test-asan: bootstrap

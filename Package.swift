@@ -61,6 +61,8 @@ let package = Package(
                 "Projections", "Feed", "Log",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),

@@ -128,7 +128,7 @@ struct Poison: Error, CustomStringConvertible {
             try await log.append(to: "held", event("T", "second"))
             try await log.append(to: "free", event("T", "other"))
             try await log.append(to: "held", event("T", "third"))
-            let poisoned = Mutex(true)
+            let poisoned = Locked(true)
             let handled = Recorder<String>()
             var configuration = KeyedProcessor.Configuration()
             configuration.keyPolicy = .holdKey
@@ -265,4 +265,3 @@ struct Poison: Error, CustomStringConvertible {
 }
 
 import Logging
-import Synchronization

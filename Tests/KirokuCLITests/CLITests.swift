@@ -1,7 +1,6 @@
 import Foundation
 import KirokuTestSupport
 import Log
-import Synchronization
 import Testing
 
 /// Runs the built `kiroku` binary and returns its exit status and output.
@@ -119,27 +118,31 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         process.arguments = ["tail", store, "--json", "--consumer", "watcher", "--from", "1"]
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        let errors = directory.sub("tail.err")
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errors)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         // This process appends; the tail (another process) prints them as they commit.
         let log = try EventLog(path: store)
         for i in 2...5 { try await log.append(to: "a", EventData(type: "T", payload: Data("\(i)".utf8))) }
         // Read the pipe as data arrives (never a blocking read on the test's own task).
-        let collected = Mutex("")
+        let collected = Locked("")
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil } else { collected.withLock { $0 += String(decoding: data, as: UTF8.self) } }
         }
-        let seen = await eventually(timeout: .seconds(20)) {
+        let seen = await eventually(timeout: .seconds(60)) {
             collected.withLock { $0 }.split(separator: "\n").count >= 5
         }
         let text = collected.withLock { $0 }
         output.fileHandleForReading.readabilityHandler = nil
-        #expect(seen, "tail printed: \(text)")
+        #expect(seen, "tail printed: \(text); its errors: \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
         #expect(try jsonLines(text).prefix(5).map { $0["data"] as? Int } == [1, 2, 3, 4, 5])
+        // SIGTERM (as Ctrl-C) stops it gracefully, after its checkpoint of what it printed.
         process.terminate()
         process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
         log.close()
         let consumers = try jsonLines(try await kiroku(["consumers", store, "--json"]).out)
         #expect(consumers.first?["name"] as? String == "watcher")

@@ -1,6 +1,6 @@
 // Shared by the test targets: real directories, real processes, real file systems.
 import Foundation
-import Synchronization
+import Log
 
 /// A new empty directory under the system's temporary directory, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {
@@ -63,7 +63,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], input: String? 
             }
             // Both pipes drain at once, so a child that fills one never blocks on it.
             let group = DispatchGroup()
-            let errorData = Mutex(Data())
+            let errorData = Locked(Data())
             group.enter()
             DispatchQueue.global().async {
                 let data = errors.fileHandleForReading.readDataToEndOfFile()

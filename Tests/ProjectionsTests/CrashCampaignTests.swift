@@ -37,8 +37,20 @@ import Testing
             worker.arguments = ["crash", store, acks, String(run)]
             worker.standardOutput = FileHandle.nullDevice
             worker.standardError = FileHandle(forWritingAtPath: errors)
+            let written = Self.size(of: acks)
             try worker.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 20...400, using: &random)))
+            // One kill in four lands at a random moment of start-up and recovery; the others
+            // once the worker is appending (the acknowledgement file grows), however slow its
+            // start (sanitizers): a random 20-300 ms into its work.
+            if run % 4 == 0 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...150, using: &random)))
+            } else {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while Self.size(of: acks) == written, worker.isRunning, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 20...300, using: &random)))
+            }
             guard worker.isRunning else {
                 worker.waitUntilExit()
                 let message = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
@@ -55,6 +67,10 @@ import Testing
         let grew = zip(acknowledged, acknowledged.dropFirst()).filter { $0 < $1 }.count
         #expect(grew >= Self.kills / 2, "seed \(seed): acknowledged appends after each kill: \(acknowledged)")
         print("crash campaign: \(Self.kills) kills, \(acknowledged.last ?? 0) acknowledged events, \(inFlight) appends in flight at a kill and retried, seed \(seed)")
+    }
+
+    static func size(of path: String) -> UInt64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
     }
 
     /// Reopens the store after a kill and checks everything; returns the number of acknowledged

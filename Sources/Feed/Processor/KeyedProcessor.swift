@@ -3,7 +3,6 @@ import Foundation
 import Log
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Runs a handler on every record of a selection, in parallel across keys and in order within
 /// each key, with retries, dead letters and a durable checkpoint: the in-process replacement
@@ -41,7 +40,7 @@ public final class KeyedProcessor: Service, Sendable {
     private let logger: Logger
     private let handler: @Sendable (Record) async throws -> Void
     private let metrics: ProcessorMetrics
-    private let state = Mutex(RunState())
+    private let state = Locked(RunState())
 
     private struct RunState {
         var watermark: Watermark?
@@ -52,7 +51,7 @@ public final class KeyedProcessor: Service, Sendable {
     }
 
     /// Consumers running in this process; a second processor of one consumer would double-deliver.
-    private static let running = Mutex<Set<String>>([])
+    private static let running = Locked<Set<String>>([])
 
     /// Makes a processor; nothing runs until ``run()``.
     public init(log: EventLog, consumer: String, selection: Selection = .all, configuration: Configuration = Configuration(),

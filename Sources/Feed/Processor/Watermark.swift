@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import Log
 
 /// The low watermark of completed work: every position up to it is handled (or was not
 /// selected). Records complete out of order across lanes; the checkpoint may only move past
@@ -15,10 +15,10 @@ final class Watermark: Sendable {
         var peakInFlight = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(startingAfter position: UInt64) {
-        state = Mutex(State(scanned: position))
+        state = Locked(State(scanned: position))
     }
 
     /// Positions handed to lanes, in increasing order.

@@ -2,6 +2,8 @@ import ArgumentParser
 import Feed
 import Foundation
 import Log
+import Logging
+import ServiceLifecycle
 
 /// `kiroku tail`: follows the log live.
 struct Tail: AsyncParsableCommand {
@@ -32,13 +34,29 @@ struct Tail: AsyncParsableCommand {
             guard let position = UInt64(text) else { throw CommandExit.input("--from \(text) is not valid; use a position or 'end'.") }
             start = .position(position)
         }
-        let consumers = try await Consumers(log: log)
-        for try await batch in EventFeed(log: log, selection: selection, from: start).batches {
-            for record in batch.records {
-                if output.json { Output.json(Output.object(record)) } else { print(Output.line(record)) }
+        let printer = Printer(feed: EventFeed(log: log, selection: selection, from: start), consumers: try await Consumers(log: log),
+                              consumer: consumer, json: output.json)
+        // Ctrl-C or SIGTERM stops after the batch being printed is checkpointed, so the next
+        // tail of the consumer starts right after the last record printed.
+        try await ServiceGroup(services: [printer], gracefulShutdownSignals: [.sigint, .sigterm],
+                               logger: Logger(label: "kiroku.tail", factory: { _ in SwiftLogNoOpLogHandler() })).run()
+    }
+
+    /// Prints batches as they commit, checkpointing each, until graceful shutdown.
+    struct Printer: Service {
+        let feed: EventFeed
+        let consumers: Consumers
+        let consumer: String?
+        let json: Bool
+
+        func run() async throws {
+            for try await batch in feed.batches.cancelOnGracefulShutdown() {
+                for record in batch.records {
+                    if json { Output.json(Output.object(record)) } else { print(Output.line(record)) }
+                }
+                fflush(nil)
+                if let consumer { try await consumers.commit(consumer, position: batch.throughPosition) }
             }
-            fflush(nil)
-            if let consumer { try await consumers.commit(consumer, position: batch.throughPosition) }
         }
     }
 }

@@ -3,7 +3,6 @@ import Feed
 import Foundation
 import Log
 import Projections
-import Synchronization
 
 /// `kiroku bench`: the operator's benchmark runner, on their own disk.
 struct Bench: AsyncParsableCommand {
@@ -112,7 +111,7 @@ struct Bench: AsyncParsableCommand {
         let bytes = Data(repeating: 0x61, count: payload)
         // One appending task per 1000 records/s (at most 64) keeps the pace without a backlog.
         let tasks = min(64, max(1, target / 1000))
-        let appended = Mutex<UInt64>(0)
+        let appended = Locked<UInt64>(0)
         let seconds = try await drive(tasks: tasks, rate: target, label: "records", count: { delivery.count }) { task, n in
             _ = try await log.append(to: "bench-\(task)-\(n % 1000)", EventData(type: "Benchmarked", payload: bytes))
             appended.withLock { $0 += 1 }

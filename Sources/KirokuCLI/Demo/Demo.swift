@@ -3,7 +3,6 @@ import Feed
 import Foundation
 import Log
 import Projections
-import Synchronization
 
 /// `kiroku demo`: the main job.
 struct Demo: AsyncParsableCommand {
@@ -55,7 +54,7 @@ struct Demo: AsyncParsableCommand {
         let clock = ContinuousClock()
         let began = clock.now
         let tasks = concurrency, total = events
-        let finished = Mutex(false)
+        let finished = Locked(false)
         let appending = Task {
             defer { finished.withLock { $0 = true } }
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,10 +1,10 @@
 import Foundation
 import Histogram
-import Synchronization
+import Log
 
 /// Latencies recorded from any task into an HdrHistogram (microseconds, 3 significant digits).
 final class Latencies: Sendable {
-    private let histogram = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
+    private let histogram = Locked(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
 
     func record(_ duration: Duration) {
         let micros = max(0, duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
@@ -41,7 +41,7 @@ final class Latencies: Sendable {
 /// The latest acknowledged append and when it was acknowledged, shared between appending
 /// tasks and a sampler that times how long the append takes to show (in a view, a feed).
 public final class LatestAppend: Sendable {
-    private let value = Mutex<(position: UInt64, at: ContinuousClock.Instant)?>(nil)
+    private let value = Locked<(position: UInt64, at: ContinuousClock.Instant)?>(nil)
 
     /// No append yet.
     public init() {}

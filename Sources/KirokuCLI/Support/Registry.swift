@@ -1,14 +1,13 @@
 import Foundation
 import Log
 import Projections
-import Synchronization
 
 /// The projections the CLI knows: the built-in ones (`event-counts`, `latest-state`), those a
 /// service registered (``KirokuCLI/main(projections:arguments:)``), and the store's search
 /// views defined from JSON mappings (`<store>/views/<name>/v<version>.json`).
 final class Registry: Sendable {
     static let shared = Registry()
-    private let custom = Mutex<[any Projection]>([])
+    private let custom = Locked<[any Projection]>([])
 
     func register(_ projections: [any Projection]) {
         custom.withLock { $0.append(contentsOf: projections) }

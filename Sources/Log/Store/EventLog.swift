@@ -1,7 +1,6 @@
 import CLMDB
 import Foundation
 import Logging
-import Synchronization
 
 /// A durable, append-only log of partition-keyed events, stored in one LMDB environment.
 ///
@@ -33,8 +32,8 @@ public final class EventLog: Sendable {
     let layout: StoreLayout
     let writer: Writer
     let heads: HeadMonitor
-    let openTables = Mutex<[String: LogTable]>([:])
-    private let isClosed = Mutex(false)
+    let openTables = Locked<[String: LogTable]>([:])
+    private let isClosed = Locked(false)
 
     /// Opens the store at `path`, creating it when it does not exist (unless options say not to).
     ///

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Wakes tasks waiting for the log to grow.
 ///
@@ -22,7 +21,7 @@ final class HeadMonitor: Sendable {
         var closed = false
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let environment: Environment
     private let readHead: @Sendable (Transaction) throws -> UInt64
 
@@ -32,7 +31,7 @@ final class HeadMonitor: Sendable {
     init(environment: Environment, initialHead: UInt64, readHead: @escaping @Sendable (Transaction) throws -> UInt64) {
         self.environment = environment
         self.readHead = readHead
-        state = Mutex(State(head: initialHead))
+        state = Locked(State(head: initialHead))
     }
 
     /// Records a new head and resumes every waiter it satisfies.

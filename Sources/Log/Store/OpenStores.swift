@@ -1,11 +1,10 @@
-import Synchronization
 
 /// The stores open in this process, by canonical path.
 ///
 /// LMDB must not open one environment twice in a process: closing either handle would drop the
 /// other's file locks. So a second open is refused with a clear error instead.
 enum OpenStores {
-    private static let paths = Mutex<Set<String>>([])
+    private static let paths = Locked<Set<String>>([])
 
     static func claim(_ canonicalPath: String, requestedPath: String) throws {
         let claimed = paths.withLock { $0.insert(canonicalPath).inserted }

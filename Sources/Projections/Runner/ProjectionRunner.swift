@@ -3,7 +3,6 @@ import Foundation
 import Log
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Keeps projections up to date with the log: a ServiceLifecycle `Service`.
 ///
@@ -26,7 +25,7 @@ public final class ProjectionRunner: Service, Sendable {
     private let projections: [any Projection]
     private let batchSize: Int
     private let logger: Logger
-    private let tracks = Mutex<[String: [Track]]>([:])
+    private let tracks = Locked<[String: [Track]]>([:])
 
     /// Makes a runner for these projections (several versions of one name are allowed: the
     /// highest is built, the others follow while they serve). Nothing runs until ``run()``.

@@ -2,7 +2,6 @@ import Dispatch
 import Feed
 import Foundation
 import Log
-import Synchronization
 
 /// One version of one projection: its own environment, its checkpoint, its status.
 final class Track: Sendable {
@@ -13,7 +12,7 @@ final class Track: Sendable {
     let store: KeyValueStore
     /// Write transactions block on fsync: they run on this queue, off the cooperative pool.
     private let queue: DispatchQueue
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     static let metaTable = "_kiroku"
     static let positionKey = Array("position".utf8)
@@ -42,7 +41,7 @@ final class Track: Sendable {
         let position = try store.read { txn in
             try txn.get(Self.positionKey, in: Self.metaTable).map(Self.decodePosition) ?? 0
         }
-        state = Mutex(State(position: position, role: role, serves: role == .active))
+        state = Locked(State(position: position, role: role, serves: role == .active))
         queue = DispatchQueue(label: "kiroku.projection.\(name).v\(version)")
     }
 

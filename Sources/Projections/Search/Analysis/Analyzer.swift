@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Log
 
 /// Turns text into the terms the search view indexes and queries: deterministic, with no
 /// language detection (it misfires on short Japanese texts).
@@ -188,7 +188,7 @@ public struct Analyzer: Sendable {
     }
 
     /// NFKC and lowercase of scalars outside the fast paths, remembered once computed.
-    private static let folded = Mutex<[UInt32: [Unicode.Scalar]]>([:])
+    private static let folded = Locked<[UInt32: [Unicode.Scalar]]>([:])
 
     static func fold(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
         if let known = folded.withLock({ $0[scalar.value] }) { return known }
