@@ -7,6 +7,9 @@ import CLMDB
 struct Transaction {
     let handle: OpaquePointer
 
+    /// The id of the snapshot this transaction reads (`mdb_txn_id`).
+    var id: Int { Int(mdb_txn_id(handle)) }
+
     /// The value stored under `key`, as bytes inside the map (valid until the transaction ends).
     func get(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws(LMDBStatus) -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))

@@ -113,9 +113,16 @@ final class HeadMonitor: Sendable {
                 // The first look always reads the head: another process may have appended
                 // before this poller started.
                 if transaction != lastTransaction {
-                    lastTransaction = transaction
                     interval = Self.fastPoll
-                    if let head = try? environment.read({ txn in try readHead(txn) }) { publish(head) }
+                    // What was read counts as seen, not the id `mdb_env_info` gave: a committing
+                    // process writes its meta page before it publishes the id new readers take,
+                    // so a read can still get the snapshot before that commit. Remembering the id
+                    // of the snapshot read makes the next look read again (without this, the
+                    // last append of a burst could stay unseen until the next one).
+                    if let (snapshot, head) = try? environment.read({ txn in (txn.id, try readHead(txn)) }) {
+                        lastTransaction = snapshot
+                        publish(head)
+                    }
                 } else {
                     interval = min(interval * 2, Self.slowPoll)
                 }
