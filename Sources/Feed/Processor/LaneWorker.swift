@@ -41,13 +41,16 @@ struct LaneWorker: Sendable {
 
     func run() async {
         var held = initiallyHeld
+        // Once cancelled, messages are skipped but the loop runs on until the buffer ends:
+        // leaving it early leaks the buffer's task and the records it holds
+        // (apple/swift-async-algorithms#352; found by LeakSanitizer).
         for await message in channel.buffer(policy: .bounded(context.configuration.laneCapacity)) {
-            if Task.isCancelled { return }
+            if Task.isCancelled { continue }
             do {
                 switch message {
                 case .records(let records):
                     for record in records {
-                        if Task.isCancelled { return }
+                        if Task.isCancelled { break }
                         try await handle(record, held: &held)
                     }
                 case .retry(let letter):
