@@ -47,8 +47,12 @@ public enum KirokuCLI {
             FileHandle.standardError.write(Data(("kiroku: \(error.message)\n").utf8))
             return ExitStatus.of(error)
         } catch {
+            // `kiroku help` and `--help` end here too, with a clean exit that carries the text.
             let code = Kiroku.exitCode(for: error)
-            if code == .success { return 0 }
+            if code == .success {
+                print(Kiroku.fullMessage(for: error))
+                return 0
+            }
             FileHandle.standardError.write(Data((Kiroku.fullMessage(for: error) + "\n").utf8))
             return ExitStatus.input
         }

@@ -13,6 +13,17 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
 }
 
 @Suite(.timeLimit(.minutes(3))) struct CLITests {
+    /// `--help` and `help` print the usage on standard output and exit 0 (they printed
+    /// nothing before: the help request ended in a catch that dropped its text).
+    @Test func helpPrintsTheUsage() async throws {
+        let root = try await kiroku(["--help"])
+        #expect(root.status == 0 && root.out.contains("OVERVIEW: Kiroku") && root.out.contains("tail"), "\(root)")
+        let viaCommand = try await kiroku(["help", "tail"])
+        #expect(viaCommand.status == 0 && viaCommand.out.contains("--consumer"), "\(viaCommand)")
+        let sub = try await kiroku(["bench", "--help"])
+        #expect(sub.status == 0 && sub.out.contains("--concurrency"), "\(sub)")
+    }
+
     @Test func appendAndReadWithTheirJSONShapesAndExitCodes() async throws {
         let directory = TemporaryDirectory("kiroku-cli")
         defer { directory.remove() }
