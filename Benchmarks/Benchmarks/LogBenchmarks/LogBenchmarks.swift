@@ -217,7 +217,7 @@ struct BatchShape: Sendable {
     static let all = [
         BatchShape(size: 1000, payload: 200, label: "Batch 1000", syncModes: [true, false]),
         BatchShape(size: 100, payload: 200, label: "Batch 0100", syncModes: [true]),
-        BatchShape(size: 1000, payload: 2048, label: "Batch 1000 of 2 KiB", syncModes: [true]),
+        BatchShape(size: 1000, payload: 2048, label: "Batch 1000 of 2 KiB", syncModes: [true, false]),
     ]
 
     /// The batch sizes that make up `total` events.
