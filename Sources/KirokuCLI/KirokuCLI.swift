@@ -20,19 +20,8 @@ public enum KirokuCLI {
     public static func main(projections: [any Projection] = [], arguments: [String]? = nil) async -> Int32 {
         Registry.shared.register(projections)
         let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
-        let command: any ParsableCommand
         do {
-            command = try Kiroku.parseAsRoot(arguments)
-        } catch {
-            let code = Kiroku.exitCode(for: error)
-            if code == .success {
-                print(Kiroku.fullMessage(for: error))
-                return 0
-            }
-            FileHandle.standardError.write(Data((Kiroku.fullMessage(for: error) + "\n").utf8))
-            return ExitStatus.input
-        }
-        do {
+            let command = try Kiroku.parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -47,7 +36,7 @@ public enum KirokuCLI {
             FileHandle.standardError.write(Data(("kiroku: \(error.message)\n").utf8))
             return ExitStatus.of(error)
         } catch {
-            // `kiroku help` and `--help` end here too, with a clean exit that carries the text.
+            // Usage errors, and `--help` or `kiroku help`: a clean exit that carries the text.
             let code = Kiroku.exitCode(for: error)
             if code == .success {
                 print(Kiroku.fullMessage(for: error))

@@ -141,24 +141,14 @@ let benchmarks: @Sendable () -> Void = {
         readsKiroku.value = try await filledLog(readsKiroku.directory)
     }, teardown: { readsKiroku.value?.close(); readsKiroku.teardown() }) { benchmark in
         let log = readsKiroku.value!
-        var read = 0
-        var key = 0
-        while read < benchmark.scaledIterations.count {
-            read += try log.read(key: "key-\(key % 1000)", limit: 100).count
-            key += 7
-        }
+        try readByKey(benchmark.scaledIterations.count) { try log.read(key: $0, limit: 100).count }
     }
     let readsSQLite = Fixture<SQLiteLog>("sqlite-reads")
     measure("Per-key reads: SQLite", setup: {
         readsSQLite.value = try filledSQLite(readsSQLite.directory)
     }, teardown: { readsSQLite.value = nil; readsSQLite.teardownSQLite() }) { benchmark in
         let log = readsSQLite.value!
-        var read = 0
-        var key = 0
-        while read < benchmark.scaledIterations.count {
-            read += try log.read(key: "key-\(key % 1000)", limit: 100).count
-            key += 7
-        }
+        try readByKey(benchmark.scaledIterations.count) { try log.read(key: $0, limit: 100).count }
     }
 
     // MARK: Global scans: the same 100,000 events in log order, pages of 1000.
@@ -179,11 +169,9 @@ let benchmarks: @Sendable () -> Void = {
         scanFrom.next = 1
     }, teardown: { scanKiroku.value?.close(); scanKiroku.teardown() }) { benchmark in
         let log = scanKiroku.value!
-        var read = 0
-        while read < benchmark.scaledIterations.count {
-            let page = try log.readAll(from: scanFrom.next, limit: benchmark.scaledIterations.count - read)
-            read += page.count
-            scanFrom.next = page.last.map { $0.position + 1 } ?? 1
+        try scanFrom.pages(benchmark.scaledIterations.count) { from, limit in
+            let records = try log.readAll(from: from, limit: limit)
+            return (records.count, records.last?.position)
         }
     }
     let scanSQLite = Fixture<SQLiteLog>("sqlite-scan")
@@ -192,11 +180,9 @@ let benchmarks: @Sendable () -> Void = {
         scanFrom.next = 1
     }, teardown: { scanSQLite.value = nil; scanSQLite.teardownSQLite() }) { benchmark in
         let log = scanSQLite.value!
-        var read = 0
-        while read < benchmark.scaledIterations.count {
-            let page = try log.readAll(from: Int64(scanFrom.next), limit: benchmark.scaledIterations.count - read)
-            read += page.count
-            scanFrom.next = page.last.map { UInt64($0["position"] as Int64) + 1 } ?? 1
+        try scanFrom.pages(benchmark.scaledIterations.count) { from, limit in
+            let rows = try log.readAll(from: Int64(from), limit: limit)
+            return (rows.count, rows.last.map { UInt64($0["position"] as Int64) })
         }
     }
 }
@@ -204,6 +190,28 @@ let benchmarks: @Sendable () -> Void = {
 /// Where a paged scan goes on from, across iterations (one benchmark runs at a time).
 final class ScanPosition: @unchecked Sendable {
     var next: UInt64 = 1
+
+    /// Reads `total` events in log order from `next`, starting over at the end; `page` reads up
+    /// to `limit` events from a position and returns how many it read and the last's position.
+    func pages(_ total: Int, _ page: (_ from: UInt64, _ limit: Int) throws -> (count: Int, last: UInt64?)) rethrows {
+        var read = 0
+        while read < total {
+            let (count, last) = try page(next, total - read)
+            read += count
+            next = last.map { $0 + 1 } ?? 1
+        }
+    }
+}
+
+/// Reads `total` events key by key (keys 7 apart, 100 events each); `read` returns how many
+/// events a key gave.
+func readByKey(_ total: Int, _ read: (String) throws -> Int) rethrows {
+    var done = 0
+    var key = 0
+    while done < total {
+        done += try read("key-\(key % 1000)")
+        key += 7
+    }
 }
 
 /// The shape of a batched-append benchmark: events per transaction and payload bytes.

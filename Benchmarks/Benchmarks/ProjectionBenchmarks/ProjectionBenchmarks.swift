@@ -104,18 +104,13 @@ func measureLag(_ benchmark: Benchmark, rate: Int, duration: Duration) async thr
             try await group.waitForAll()
         }
     }
-    // Each append is timed once, and only while appends go on: timing the last append again
-    // after the appenders stopped would add the idle time to its lag.
+    // Only while appends go on: timing after the appenders stopped would add idle time.
     var samples: [Int] = []
-    var sampled: UInt64 = 0
-    while clock.now - start < duration {
-        try await Task.sleep(for: .milliseconds(10))
-        guard let (position, appendedAt) = latest.get(), position > sampled else { continue }
-        sampled = position
+    try await latest.sample(every: .milliseconds(10), while: { clock.now - start < duration }, until: { position in
         try await runner.waitUntil("event-counts", hasApplied: position, timeout: .seconds(10))
-        let lag = ContinuousClock.now - appendedAt
+    }, record: { lag in
         samples.append(Int(lag.components.seconds) * 1_000_000_000 + Int(lag.components.attoseconds / 1_000_000_000))
-    }
+    })
     try await appender.value
     running.cancel()
     try await running.value

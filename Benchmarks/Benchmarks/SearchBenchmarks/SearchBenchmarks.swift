@@ -296,16 +296,12 @@ func measureSearchable(_ benchmark: Benchmark, rate: Int, duration: Duration) as
             try await group.waitForAll()
         }
     }
-    var sampled: UInt64 = 0
     var samples: [Int] = []
-    while clock.now - start < duration {
-        try await Task.sleep(for: .milliseconds(1))
-        guard let (position, appendedAt) = latest.get(), position > sampled else { continue }
+    try await latest.sample(every: .milliseconds(1), while: { clock.now - start < duration }, until: { position in
         try await runner.waitUntil("activities", hasApplied: position, timeout: .seconds(30))
-        let lag = clock.now - appendedAt
+    }, record: { lag in
         samples.append(Int(lag.components.seconds) * 1_000_000_000 + Int(lag.components.attoseconds / 1_000_000_000))
-        sampled = position
-    }
+    })
     try await appending.value
     running.cancel()
     _ = try? await running.value

@@ -19,10 +19,9 @@ struct Stats: AsyncParsableCommand {
         let catalog = ProjectionCatalog(store: log.path)
         var projections: [[String: Any]] = []
         for name in catalog.names() {
-            let active = catalog.activeVersion(of: name)
-            let position = try active.map { try catalog.checkpoint(of: name, version: $0) }
-            projections.append(["name": name, "active": active.map { $0 as Any } ?? NSNull(), "versions": catalog.versions(of: name),
-                                "lag": position.map { stats.headPosition - min(stats.headPosition, $0) as Any } ?? NSNull()])
+            let active = try catalog.activeCheckpoint(of: name)
+            projections.append(["name": name, "active": active.map { $0.version as Any } ?? NSNull(), "versions": catalog.versions(of: name),
+                                "lag": active.map { stats.headPosition - min(stats.headPosition, $0.position) as Any } ?? NSNull()])
         }
         if output.json {
             Output.json(["records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,

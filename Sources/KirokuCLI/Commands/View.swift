@@ -54,8 +54,8 @@ struct View: AsyncParsableCommand {
             let catalog = ProjectionCatalog(store: log.path)
             var rows: [[String]] = []
             for name in Registry.shared.viewNames(log.path) {
-                let active = catalog.activeVersion(of: name)
-                let position = try active.map { try catalog.checkpoint(of: name, version: $0) }
+                let checkpoint = try catalog.activeCheckpoint(of: name)
+                let active = checkpoint?.version, position = checkpoint?.position
                 let view = try Registry.shared.projection(name, store: log.path) as? SearchView
                 let fields = view?.mapping.fields.map { "\($0.name):\($0.type.rawValue)" } ?? []
                 if output.json {

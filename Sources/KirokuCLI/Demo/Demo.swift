@@ -89,15 +89,12 @@ struct Demo: AsyncParsableCommand {
         // search view has applied it.
         let searchable = Latencies()
         var progress = Progress("appending", total: UInt64(total))
-        var sampled: UInt64 = 0
-        while !finished.withLock({ $0 }) {
-            try await Task.sleep(for: .milliseconds(10))
-            guard let (position, at) = latest.get(), position > sampled else { continue }
-            sampled = position
+        try await latest.sample(every: .milliseconds(10), while: { !finished.withLock { $0 } }, until: { position in
             try await runner.waitUntil("activities", hasApplied: position, timeout: .seconds(60))
-            searchable.record(ContinuousClock.now - at)
+        }, record: { lag in
+            searchable.record(lag)
             progress.update(appendLatency.count)
-        }
+        })
         try await appending.value
         let elapsed = clock.now - began
         progress.update(UInt64(total), force: true)

@@ -55,4 +55,20 @@ public final class LatestAppend: Sendable {
     }
     /// The latest acknowledged append, or `nil`.
     public func get() -> (position: UInt64, at: ContinuousClock.Instant)? { value.withLock { $0 } }
+
+    /// Every `interval` while `going()` holds, times the newest acknowledged append from its
+    /// acknowledgement until `applied` returns for its position, and passes the time to
+    /// `record`. Each append is timed once: timing one again after the appends stop would add
+    /// idle time to its lag.
+    public func sample(every interval: Duration, while going: () -> Bool, until applied: (UInt64) async throws -> Void,
+                       record: (Duration) -> Void) async throws {
+        var sampled: UInt64 = 0
+        while going() {
+            try await Task.sleep(for: interval)
+            guard let (position, at) = get(), position > sampled else { continue }
+            sampled = position
+            try await applied(position)
+            record(ContinuousClock.now - at)
+        }
+    }
 }

@@ -44,6 +44,12 @@ public struct ProjectionCatalog: Sendable {
         return try state.read { try $0.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0 }
     }
 
+    /// The active version of `name` and the position it has applied, or `nil` when no version
+    /// has been switched on yet.
+    public func activeCheckpoint(of name: String) throws -> (version: Int, position: UInt64)? {
+        try activeVersion(of: name).map { ($0, try checkpoint(of: name, version: $0)) }
+    }
+
     /// Calls `body` with a reader of the active version of `name` as it is on disk (not
     /// catching up with the log), opened for the call. `tables`: the projection's tables.
     ///

@@ -75,11 +75,14 @@ struct IndexWriter {
         var additions: [TermKey: [PostingBlock.Entry]] = [:]
         var norms: [Int: [UInt32: UInt16]] = [:]
         for id in order {
-            let state = touched[id]!
+            var state = touched[id]!
             if let (doc, stored) = state.original {
                 if let current = state.current, current == stored.values { continue }
                 for (field, value) in stored.values {
                     let terms = Self.terms(field, value, analyzer: analyzer)
+                    // A field the change leaves as it was is added again under the new doc
+                    // id: its terms, analyzed here once, serve that too.
+                    if state.analyzed[field] == nil, state.current?[field] == value { state.analyzed[field] = terms }
                     for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
