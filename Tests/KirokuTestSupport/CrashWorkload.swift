@@ -46,8 +46,7 @@ public enum CrashWorkload {
 
     /// The event with this id: its type and payload are derived from the id alone.
     public static func event(id: String) -> EventData {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = FNV1a.hash(id.utf8)
         let type = hash % 10 == 0 ? "Closed" : (hash % 3 == 0 ? "Edited" : "Noted")
         let text = (0..<Int(1 + (hash >> 8) % 4)).map { words[Int((hash >> UInt64(12 + 5 * $0)) % UInt64(words.count))] }
         let payload = #"{"id":"\#(id)","n":\#(hash % 1000),"owner":"o\#(hash % 5)","text":"\#(text.joined(separator: " "))"}"#

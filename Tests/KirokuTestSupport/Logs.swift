@@ -26,3 +26,14 @@ public func eventually(timeout: Duration = .seconds(20), _ condition: () async t
     }
     return try await condition()
 }
+
+/// Whether two append results put the same events at the same positions and versions (a
+/// retry's result marks its events as repeats, the first one's does not).
+public func samePlaces(_ a: AppendResult, _ b: AppendResult) -> Bool {
+    a.key.utf8.elementsEqual(b.key.utf8) && a.events.map { [$0.position, $0.version] } == b.events.map { [$0.position, $0.version] }
+}
+
+/// ``samePlaces(_:_:)`` for the results of atomic appends, group by group.
+public func samePlaces(_ a: [AppendResult], _ b: [AppendResult]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { samePlaces($0, $1) }
+}

@@ -27,7 +27,7 @@ import Testing
             try await log.append(to: "k", EventData(type: "T", payload: Data(count: 1024)))
             await expectError(.invalidEventId) { try await log.append(to: "k", event(id: "")) }
             await expectError(.invalidEventId) { try await log.append(to: "k", event(id: String(repeating: "i", count: 256))) }
-            await expectError(.invalidEventId) { try await log.append(to: "k", [event(id: "same"), event(id: "same")]) }
+            await expectError(.idReused) { try await log.append(to: "k", [event(id: "same"), event("Tested", "other", id: "same")]) }
             await expectError(.emptyAppend) { try await log.append(to: "k", []) }
             await expectError(.emptyAppend) { try await log.append([]) }
             // A bad group fails the whole atomic append.

@@ -194,12 +194,7 @@ public final class KeyedProcessor: Service, Sendable {
 
     /// The lane of a key: a stable hash (FNV-1a), so a key keeps its lane across restarts.
     func lane(of key: String) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        return Int(hash % UInt64(configuration.lanes))
+        Int(FNV1a.hash(key.utf8) % UInt64(configuration.lanes))
     }
 
     /// Reads the log from after the checkpoint and hands each selected record to its key's lane.

@@ -8,10 +8,13 @@ struct Import: AsyncParsableCommand {
         abstract: "Append the events of a JSON Lines file, in file order.",
         discussion: """
         Each line: {"key": ..., "type": ..., "data": {...}, "id": ..., "metadata": {...}} (id and metadata optional).
+        data and metadata are stored as the bytes the line holds; key, type and id must be valid UTF-8.
+        A line whose id is stored already with the same key, type, data and metadata is a repeat: stored once,
+        counted, never an error. An id stored with other content is a bad line that names both lines.
         Re-running the same import (after a crash or a kill) completes it with no duplicates and no reordering:
         a line without an id gets one derived from its line number and content.
         A bad line stops the import with its line number and reason (--skip-bad reports and skips it);
-        everything committed before it stays.
+        everything before it stays. The store and the summary are the same for any --batch.
         """)
 
     @Argument(help: "The store directory (created when missing).") var store: String
@@ -34,25 +37,28 @@ struct Import: AsyncParsableCommand {
         let log = try Store.open(store, create: true)
         defer { log.close() }
         var progress = Progress("import", total: total)
-        var pending: [AppendGroup] = []
+        var summary = ImportSummary(headAtStart: try log.headPosition())
+        var pending: [(line: Int, group: AppendGroup)] = []
         var lineNumber = 0
         var bytesRead: UInt64 = 0
-        var imported = 0, skipped = 0, alreadyThere = 0
-        let head = try log.headPosition()
+
+        /// Reports a bad line: stops the import, or (with --skip-bad) counts it and goes on.
+        func bad(_ line: Int, _ reason: String) throws {
+            guard skipBad else {
+                progress.finish()
+                throw CommandExit.input("Line \(line): \(reason). Lines before it are imported; fix the line and run the import again, or pass --skip-bad.")
+            }
+            summary.skipped += 1
+            Output.note("kiroku: skipped line \(line): \(reason)")
+        }
 
         func flush() async throws {
             guard !pending.isEmpty else { return }
-            do {
-                let results = try await log.append(pending)
-                let stored = results.filter { $0.positions.upperBound <= head }.count
-                alreadyThere += stored
-                imported += results.count - stored
-            } catch let error as KirokuError where error.code == .duplicateEventId {
-                // Part of this batch was stored by an earlier run with other batch sizes: line
-                // by line, each line is then either stored already or new.
-                for group in pending {
-                    let result = try await log.append([group])[0]
-                    if result.positions.upperBound <= head { alreadyThere += 1 } else { imported += 1 }
+            let results = try await log.appendEach(pending.map(\.group), stopAtFirstError: !skipBad)
+            for ((line, _), result) in zip(pending, results) {
+                switch result {
+                case .success(let appended): summary.count(appended.events[0], line: line)
+                case .failure(let error): try bad(line, summary.describe(error))
                 }
             }
             pending.removeAll(keepingCapacity: true)
@@ -60,18 +66,13 @@ struct Import: AsyncParsableCommand {
 
         for try await line in LineReader(handle: handle) {
             lineNumber += 1
-            bytesRead += UInt64(line.utf8.count + 1)
-            if line.allSatisfy(\.isWhitespace) { continue }
+            bytesRead += UInt64(line.count + 1)
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             do {
-                pending.append(try Self.group(line, number: lineNumber))
-            } catch let bad as CommandExit {
-                guard skipBad else {
-                    try await flush()
-                    progress.finish()
-                    throw CommandExit.input("Line \(lineNumber): \(bad.message ?? "not valid"). Lines before it are imported; fix the line and run the import again, or pass --skip-bad.")
-                }
-                skipped += 1
-                Output.note("kiroku: skipped line \(lineNumber): \(bad.message ?? "not valid")")
+                pending.append((lineNumber, try Self.group(line, number: lineNumber)))
+            } catch {
+                try await flush()
+                try bad(lineNumber, error.reason)
             }
             if pending.count >= batch { try await flush() }
             progress.update(bytesRead)
@@ -79,54 +80,85 @@ struct Import: AsyncParsableCommand {
         try await flush()
         progress.update(bytesRead, force: true)
         progress.finish()
+        let head = try log.headPosition()
         if output.json {
-            Output.json(["imported": imported, "alreadyImported": alreadyThere, "skipped": skipped, "lines": lineNumber, "head": try log.headPosition()])
+            Output.json(["imported": summary.imported, "repeats": summary.repeats, "alreadyImported": summary.alreadyImported,
+                         "skipped": summary.skipped, "lines": lineNumber, "head": head])
         } else {
-            print("Imported \(imported) events (\(alreadyThere) already imported, \(skipped) bad lines skipped) from \(lineNumber) lines; head is \(try log.headPosition()).")
+            print("Imported \(summary.imported) events (\(summary.repeats) repeats skipped, \(summary.alreadyImported) already imported, \(summary.skipped) bad lines skipped) from \(lineNumber) lines; head is \(head).")
         }
     }
 
     /// One line as an append group of one event.
-    static func group(_ line: String, number: Int) throws -> AppendGroup {
-        let object: [String: Any]
+    static func group(_ line: [UInt8], number: Int) throws(ImportLine.Invalid) -> AppendGroup {
+        let parsed: ImportLine
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw CommandExit.input("not a JSON object")
-            }
-            object = parsed
-        } catch let exit as CommandExit {
-            throw exit
+            parsed = try line.withUnsafeBytes { try ImportLine.parse($0) }
+        } catch let invalid as ImportLine.Invalid {
+            throw invalid
         } catch {
-            throw CommandExit.input("not valid JSON")
-        }
-        guard let key = object["key"] as? String, !key.isEmpty else { throw CommandExit.input("\"key\" is missing or not a string") }
-        guard let type = object["type"] as? String, !type.isEmpty else { throw CommandExit.input("\"type\" is missing or not a string") }
-        let known: Set<String> = ["key", "type", "data", "id", "metadata"]
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw CommandExit.input("unknown field \"\(unknown)\" (the fields are key, type, data, id, metadata)")
-        }
-        func encode(_ value: Any?) throws -> Data? {
-            guard let value, !(value is NSNull) else { return nil }
-            return try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+            throw ImportLine.Invalid(reason: "\(error)")
         }
         let id: String
-        if let given = object["id"] {
-            guard let text = given as? String, !text.isEmpty else { throw CommandExit.input("\"id\" must be a non-empty string") }
-            id = text
+        if let given = parsed.id {
+            id = given
         } else {
             // Derived from the line: the same file imported again gives the same ids.
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in line.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            id = "import:\(number):" + String(hash, radix: 16)
+            id = "import:\(number):" + String(FNV1a.hash(line), radix: 16)
         }
-        let event = EventData(type: type, payload: try encode(object["data"]) ?? Data(), metadata: try encode(object["metadata"]), id: id)
-        return AppendGroup(key: key, events: [event])
+        let event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id)
+        return AppendGroup(key: parsed.key, events: [event])
     }
 }
 
-/// Lines of a file handle, read in chunks.
+/// What an import did, line by line, and the words for its errors.
+struct ImportSummary {
+    /// The head when the import began: a repeat at or below it was imported before this run.
+    let headAtStart: UInt64
+    var imported = 0
+    var repeats = 0
+    var alreadyImported = 0
+    var skipped = 0
+    /// The line that wrote each new position, in position order (for errors that name it).
+    private var lines: [(position: UInt64, line: Int)] = []
+
+    init(headAtStart: UInt64) { self.headAtStart = headAtStart }
+
+    mutating func count(_ event: StoredEvent, line: Int) {
+        if !event.isRepeat {
+            imported += 1
+            lines.append((event.position, line))
+        } else if event.position <= headAtStart {
+            alreadyImported += 1
+        } else {
+            repeats += 1
+        }
+    }
+
+    /// The line of this import that wrote `position`, if it did.
+    func line(writing position: UInt64) -> Int? {
+        var low = 0, high = lines.count
+        while low < high {
+            let mid = (low + high) / 2
+            if lines[mid].position < position { low = mid + 1 } else { high = mid }
+        }
+        return low < lines.count && lines[low].position == position ? lines[low].line : nil
+    }
+
+    /// A line's append error, naming the earlier line when the error is about one.
+    func describe(_ error: KirokuError) -> String {
+        var message = error.message
+        if message.hasSuffix(".") { message.removeLast() }
+        guard error.code == .idReused, let position = error.position else { return message }
+        if let earlier = line(writing: position) { return "\(message) (position \(position) is line \(earlier) of this file)" }
+        if position <= headAtStart { return "\(message) (stored before this import)" }
+        return message
+    }
+}
+
+/// Lines of a file handle as bytes, read in chunks (a trailing `\r` removed).
 struct LineReader: AsyncSequence {
-    typealias Element = String
+    typealias Element = [UInt8]
     let handle: FileHandle
 
     struct AsyncIterator: AsyncIteratorProtocol {
@@ -135,16 +167,18 @@ struct LineReader: AsyncSequence {
         var start = 0
         var done = false
 
-        mutating func next() async throws -> String? {
+        mutating func next() async throws -> [UInt8]? {
             while true {
                 if let newline = buffer[start...].firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                    var end = newline
+                    if end > start, buffer[end - 1] == 0x0D { end -= 1 }
+                    let line = Array(buffer[start..<end])
                     start = newline + 1
-                    return line.hasSuffix("\r") ? String(line.dropLast()) : line
+                    return line
                 }
                 if done {
                     guard start < buffer.count else { return nil }
-                    let line = String(decoding: buffer[start...], as: UTF8.self)
+                    let line = Array(buffer[start...])
                     start = buffer.count
                     return line
                 }

@@ -21,8 +21,8 @@ struct Tail: AsyncParsableCommand {
 
     func run() async throws {
         if !key.isEmpty, prefix != nil { throw CommandExit.input("Give --key or --prefix, not both.") }
-        var selection: Selection = prefix.map(Selection.prefix) ?? (key.isEmpty ? .all : .keys(Set(key)))
-        if !type.isEmpty { selection = selection.types(Set(type)) }
+        var selection: Selection = prefix.map(Selection.prefix) ?? (key.isEmpty ? .all : .keys(key))
+        if !type.isEmpty { selection = selection.types(type) }
         let log = try Store.open(store)
         defer { log.close() }
         let start: FeedStart

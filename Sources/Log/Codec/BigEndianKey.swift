@@ -37,11 +37,3 @@ struct VersionPosition {
         position = BigEndianKey.value(buffer, at: 8)
     }
 }
-
-extension String {
-    /// Runs `body` with the string's UTF-8 bytes, without copying when the string is native.
-    func withUTF8Bytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        var copy = self
-        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
-    }
-}

@@ -108,6 +108,23 @@ enum RecordCodec {
             other.withUTF8Bytes { $0.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[keyRange])) }
         }
 
+        /// Which field of this record differs from `event` appended to `key`, comparing bytes
+        /// (key, type, id, payload, metadata, each with its presence); `nil` when none does.
+        func difference(key: String, event: EventData) -> String? {
+            func same(_ range: Range<Int>?, _ other: UnsafeRawBufferPointer?) -> Bool {
+                guard let range, let other else { return range == nil && other == nil }
+                return other.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            }
+            if !keyEquals(key) { return "key" }
+            if !event.type.withUTF8Bytes({ same(typeRange, $0) }) { return "type" }
+            let sameId = event.id.map { id in id.withUTF8Bytes { same(idRange, $0) } } ?? (idRange == nil)
+            if !sameId { return "id" }
+            if !event.payload.withUnsafeBytes({ same(payloadRange, $0) }) { return "payload" }
+            let sameMetadata = event.metadata.map { metadata in metadata.withUnsafeBytes { same(metadataRange, $0) } } ?? (metadataRange == nil)
+            if !sameMetadata { return "metadata" }
+            return nil
+        }
+
         func record(position: UInt64) throws(Failure) -> Record {
             try record(position: position, key: nil, type: nil)
         }

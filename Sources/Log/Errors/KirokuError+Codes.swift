@@ -6,7 +6,7 @@ extension KirokuError.Code {
     public static let keyTooLong = Self("key-too-long")
     /// The event type is empty or longer than ``EventLog/maxTypeBytes``.
     public static let invalidEventType = Self("invalid-event-type")
-    /// An event id is empty, too long, or repeated within one append.
+    /// An event id is empty or too long.
     public static let invalidEventId = Self("invalid-event-id")
     /// The payload or metadata is larger than ``EventLog/Options/maxPayloadBytes``.
     public static let payloadTooLarge = Self("payload-too-large")
@@ -18,8 +18,9 @@ extension KirokuError.Code {
     // Conflicts: reload and decide again.
     /// The key's current version is not what the append expected.
     public static let versionConflict = Self("version-conflict")
-    /// An event id is already stored, but not as this same append (another key, other events).
-    public static let duplicateEventId = Self("duplicate-event-id")
+    /// An event id is already stored (or appears earlier in the same append) with other content:
+    /// another key, type, payload or metadata. An identical repeat is never an error.
+    public static let idReused = Self("id-reused")
 
     // The store and its directory.
     /// The directory does not exist and the options say not to create it.
@@ -38,6 +39,9 @@ extension KirokuError.Code {
     public static let readersFull = Self("readers-full")
     /// The log was closed.
     public static let closed = Self("closed")
+    /// A flush to disk (or a commit's fsync) failed, so acknowledged appends may not be
+    /// durable; the log accepts no more appends until it is opened again.
+    public static let flushFailed = Self("flush-failed")
 
     // Integrity.
     /// A stored record or index entry failed its check; run `verify`.

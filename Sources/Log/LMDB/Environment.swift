@@ -10,6 +10,8 @@ final class Environment: @unchecked Sendable {
     let handle: OpaquePointer
     let path: String
     let gate = TransactionGate()
+    /// Failures tests schedule for the next flushes and commits (none otherwise).
+    let faults = FaultSchedule()
     private(set) var mapSize: Int
     private(set) var isClosed = false
 
@@ -100,6 +102,10 @@ final class Environment: @unchecked Sendable {
             if readOnly {
                 mdb_txn_abort(txnHandle)
             } else {
+                if let code = faults.take(.commit) {
+                    mdb_txn_abort(txnHandle)
+                    throw LMDBStatus(code: code)
+                }
                 try lmdbCheck(mdb_txn_commit(txnHandle))
             }
             return result
@@ -150,6 +156,7 @@ final class Environment: @unchecked Sendable {
     func sync() throws(LMDBStatus) {
         try gate.withShared { () throws(LMDBStatus) in
             guard !isClosed else { return }
+            if let code = faults.take(.sync) { throw LMDBStatus(code: code) }
             try lmdbCheck(mdb_env_sync(handle, 1))
         }
     }

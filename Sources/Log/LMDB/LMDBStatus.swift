@@ -17,9 +17,8 @@ struct LMDBStatus: Error, Equatable, CustomStringConvertible {
     }
 
     static let notFound = LMDBStatus(code: MDB_NOTFOUND)
-    static let keyExists = LMDBStatus(code: MDB_KEYEXIST)
+    static let databasesFull = LMDBStatus(code: MDB_DBS_FULL)
     static let mapFull = LMDBStatus(code: MDB_MAP_FULL)
-    static let mapResized = LMDBStatus(code: MDB_MAP_RESIZED)
     static let readersFull = LMDBStatus(code: MDB_READERS_FULL)
 
     var isCorruption: Bool {

@@ -1,4 +1,9 @@
 import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An open LMDB transaction, valid only inside the closure that received it.
 ///
@@ -49,6 +54,25 @@ struct Transaction {
         let rc = mdb_del(handle, dbi, &k, &v)
         if rc == MDB_NOTFOUND { return }
         try lmdbCheck(rc)
+    }
+
+    /// Runs `body` in a transaction nested in this write transaction: its changes join this
+    /// one when `body` returns, and are undone alone when it throws, leaving this transaction
+    /// usable (LMDB marks a transaction whose put failed as unusable; a nested one keeps that
+    /// from spreading to the rest of a batch). This transaction must not be used meanwhile.
+    func nested<T>(_ body: (Transaction) throws -> T) throws -> T {
+        var child: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(mdb_txn_env(handle), handle, 0, &child))
+        guard let child else { throw LMDBStatus(code: ENOMEM) }
+        let result: T
+        do {
+            result = try body(Transaction(handle: child))
+        } catch {
+            mdb_txn_abort(child)
+            throw error
+        }
+        try lmdbCheck(mdb_txn_commit(child))
+        return result
     }
 
     /// Runs `body` with a cursor on `dbi` that is closed when it returns.

@@ -39,6 +39,9 @@ public final class KeyValueStore: Sendable {
     ///   ``KirokuError/Code/permissionDenied``, ``KirokuError/Code/notAStore``, or
     ///   ``KirokuError/Code/storageFailure``.
     public init(path: String, tables names: [String], options: Options = Options()) throws {
+        if let bad = names.first(where: { $0.isEmpty || $0.utf8.contains(0) }) {
+            throw KirokuError(.invalidTableName, "'\(bad.split(separator: "\0", omittingEmptySubsequences: false).joined(separator: "\\0"))' cannot name a state table: use a non-empty name without NUL bytes (LMDB takes names as C strings).", path: path)
+        }
         let canonical = try StoreDirectory.prepare(path: path, create: true)
         try OpenStores.claim(canonical, requestedPath: path)
         do {
@@ -54,9 +57,9 @@ public final class KeyValueStore: Sendable {
         do {
             let environment = environment
             tables = TableHandles(handles: try environment.write { txn in
-                var handles: [String: MDB_dbi] = [:]
-                for name in Set(names) {
-                    handles[name] = try Environment.openDatabase(txn, name: name, flags: MDB_CREATE)
+                var handles: [ExactString: MDB_dbi] = [:]
+                for name in Set(names.map { ExactString($0) }) {
+                    handles[name] = try Environment.openDatabase(txn, name: name.string, flags: MDB_CREATE)
                 }
                 return handles
             })
@@ -135,11 +138,11 @@ public final class KeyValueStore: Sendable {
 /// The store's tables, opened once when it opens: LMDB forbids opening table handles from
 /// concurrent transactions, so none is opened later.
 struct TableHandles: Sendable {
-    let handles: [String: MDB_dbi]
+    let handles: [ExactString: MDB_dbi]
 
     func handle(_ name: String) throws -> MDB_dbi {
-        guard let handle = handles[name] else {
-            throw KirokuError(.invalidTableName, "No state table '\(name)'; declare every table when opening the store (declared: \(handles.keys.sorted())).")
+        guard let handle = handles[ExactString(name)] else {
+            throw KirokuError(.invalidTableName, "No state table '\(name)'; declare every table when opening the store (declared: \(handles.keys.sorted().map(\.string))).")
         }
         return handle
     }

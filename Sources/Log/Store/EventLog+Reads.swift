@@ -108,7 +108,8 @@ extension EventLog {
         return try withReadTransaction { txn in
             var keys: [String] = []
             try txn.withCursor(layout.keys) { cursor in
-                let start = after.map { max($0, prefix) } ?? prefix
+                // Byte order, as LMDB keeps the keys: `String`'s own `<` and `!=` do not agree with it.
+                let start = after.map { $0.utf8Precedes(prefix) ? prefix : $0 } ?? prefix
                 var entry: Cursor.Entry?
                 if start.isEmpty {
                     entry = try cursor.get(MDB_FIRST)
@@ -121,7 +122,7 @@ extension EventLog {
                     guard let key = String(validating: current.key, as: UTF8.self) else {
                         throw KirokuError(.corruption, "A key in the key index is not valid UTF-8; run verify.", path: path)
                     }
-                    if key != after { keys.append(key) }
+                    if let after, key.utf8Equals(after) {} else { keys.append(key) }
                     entry = try cursor.get(MDB_NEXT)
                 }
             }

@@ -23,6 +23,9 @@ public final class EventLog: Sendable {
     public static let maxTypeBytes = 255
     /// The longest idempotency id, in UTF-8 bytes (ids are LMDB keys too).
     public static let maxIdBytes = 255
+    /// How many LMDB databases one store holds: the log's own five, the feed's tables and
+    /// whatever tables the layers above open.
+    public static let maxDatabases = 32
 
     /// The store directory, as given to `init`.
     public let path: String
@@ -32,7 +35,7 @@ public final class EventLog: Sendable {
     let layout: StoreLayout
     let writer: Writer
     let heads: HeadMonitor
-    let openTables = Locked<[String: LogTable]>([:])
+    let openTables = Locked<[ExactString: LogTable]>([:])
     private let isClosed = Locked(false)
 
     /// Opens the store at `path`, creating it when it does not exist (unless options say not to).
@@ -58,7 +61,7 @@ public final class EventLog: Sendable {
         do {
             environment = try Environment(path: canonical, configuration: .init(
                 mapSize: options.initialMapSize, maxReaders: UInt32(options.maxReaders),
-                maxDatabases: 32, flags: flags, fileMode: options.fileMode))
+                maxDatabases: UInt32(Self.maxDatabases), flags: flags, fileMode: options.fileMode))
         } catch {
             throw StoreDirectory.openError(error, path: path)
         }
@@ -107,13 +110,20 @@ public final class EventLog: Sendable {
 
     /// Appends events to one key, atomically, if its current version is what `expected` says.
     ///
-    /// - Returns: the events' positions and versions. When every event carries an id that is
-    ///   already stored by an earlier append of these same events, that append's result, and
-    ///   nothing is written.
+    /// An event with an id that is stored already with the same key, type, payload and
+    /// metadata (byte for byte) is an identical repeat: it is not written again, and the result
+    /// gives its original position (``StoredEvent/isRepeat``). The same holds for an event
+    /// repeated within one append. When the whole append repeats an earlier one, nothing is
+    /// written and the earlier result comes back, whatever `expected` says now: a retry never
+    /// conflicts with itself.
+    ///
+    /// - Returns: where each event is stored.
     /// - Throws: ``KirokuError`` with ``KirokuError/Code/versionConflict`` (the message names the
-    ///   expected and actual versions), ``KirokuError/Code/duplicateEventId``, a bad-input code
-    ///   (empty or long key, type or id; payload too large; no events), ``KirokuError/Code/diskFull``
-    ///   or ``KirokuError/Code/closed``. A failed append writes nothing.
+    ///   expected and actual versions), ``KirokuError/Code/idReused`` (an id stored, or given
+    ///   earlier in this append, with other content), a bad-input code (empty or long key, type
+    ///   or id; payload too large; no events), ``KirokuError/Code/diskFull``,
+    ///   ``KirokuError/Code/flushFailed`` or ``KirokuError/Code/closed``. A failed append writes
+    ///   nothing.
     @discardableResult
     public func append(to key: String, _ events: [EventData], expected: ExpectedVersion = .any) async throws -> AppendResult {
         let results = try await append([AppendGroup(key: key, events: events, expected: expected)])
@@ -138,6 +148,57 @@ public final class EventLog: Sendable {
             preconditionFailure("the writer answered an append with another outcome")
         }
         return results
+    }
+
+    /// Appends groups one by one, in order, in one commit: each group is judged alone (its
+    /// expectation, its ids, its input) as if appended by itself, and one that fails does not
+    /// stop the others, unless `stopAtFirstError` says so. For imports and replays of many
+    /// independent events, where one atomic append of all of them would fail on one bad event.
+    ///
+    /// The outcome is the same as appending the groups one at a time: a group sees the groups
+    /// before it, so an identical repeat of an earlier group is a repeat.
+    ///
+    /// - Returns: one result per group applied, in order. With `stopAtFirstError`, the list
+    ///   ends with the first failure and the groups after it are not applied.
+    /// - Throws: what fails every group alike: ``KirokuError/Code/diskFull``,
+    ///   ``KirokuError/Code/flushFailed``, ``KirokuError/Code/closed``, storage failures.
+    public func appendEach(_ groups: [AppendGroup], stopAtFirstError: Bool = false) async throws -> [Result<AppendResult, KirokuError>] {
+        // Bad input fails its own group; the writer sees only the valid ones.
+        var checked: [Result<AppendGroup, KirokuError>] = []
+        checked.reserveCapacity(groups.count)
+        for group in groups {
+            do {
+                try validate([group])
+                checked.append(.success(group))
+            } catch let error as KirokuError {
+                checked.append(.failure(error))
+                if stopAtFirstError { break }
+            }
+        }
+        let valid = checked.compactMap { try? $0.get() }
+        var applied: [Result<AppendResult, KirokuError>] = []
+        if !valid.isEmpty {
+            guard case .appendedEach(let results) = try await writer.submit(.appendEach(valid, stopAtFirstError: stopAtFirstError)) else {
+                preconditionFailure("the writer answered an append with another outcome")
+            }
+            applied = results
+        }
+        // Merge back in input order; with stopAtFirstError, end at the first failure of either kind.
+        var merged: [Result<AppendResult, KirokuError>] = []
+        merged.reserveCapacity(checked.count)
+        var next = applied.makeIterator()
+        for entry in checked {
+            let result: Result<AppendResult, KirokuError>
+            switch entry {
+            case .failure(let error): result = .failure(error)
+            case .success:
+                guard let outcome = next.next() else { return merged }
+                result = outcome
+            }
+            merged.append(result)
+            if stopAtFirstError, case .failure = result { break }
+        }
+        return merged
     }
 
     private static func initialHead(_ environment: Environment, _ layout: StoreLayout, path: String) throws -> UInt64 {
@@ -173,7 +234,6 @@ public final class EventLog: Sendable {
         guard !groups.isEmpty else {
             throw KirokuError(.emptyAppend, "An atomic append needs at least one group; pass the groups to commit together.", path: path)
         }
-        var ids = Set<String>()
         for group in groups {
             try Self.validate(key: group.key)
             guard !group.events.isEmpty else {
@@ -200,9 +260,6 @@ public final class EventLog: Sendable {
                             ? "An event for '\(group.key)' has an empty id; omit the id or give it a value."
                             : "An event id for '\(group.key)' is \(idBytes) bytes; use at most \(Self.maxIdBytes) UTF-8 bytes (a UUID or a hash).",
                             path: path, key: group.key)
-                    }
-                    guard ids.insert(id).inserted else {
-                        throw KirokuError(.invalidEventId, "Event id '\(id)' appears twice in one append; every event needs its own id.", path: path, key: group.key)
                     }
                 }
             }

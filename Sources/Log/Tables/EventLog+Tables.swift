@@ -5,26 +5,34 @@ extension KirokuError.Code {
     public static let invalidTableName = Self("invalid-table-name")
     /// A table key is empty or longer than LMDB's 511-byte key limit.
     public static let invalidTableKey = Self("invalid-table-key")
+    /// The store holds as many tables as LMDB allows (``EventLog/maxDatabases`` in all).
+    public static let tooManyTables = Self("too-many-tables")
 }
 
 extension EventLog {
     /// The names of the log's own databases, which tables cannot use.
-    static let reservedTableNames: Set<String> = ["records", "keys", "version-index", "ids", "meta"]
+    static let reservedTableNames: Set<ExactString> = ["records", "keys", "version-index", "ids", "meta"]
 
     /// The table called `name`, created on first use (through the writer).
     ///
+    /// Names are compared by their bytes, like keys: two canonically equivalent spellings name
+    /// two tables.
+    ///
     /// - Throws: ``KirokuError/Code/invalidTableName`` for an empty name, a name over 64 bytes,
-    ///   or one of the log's own databases.
+    ///   one holding a NUL (LMDB takes names as C strings, which end at a NUL), or one of the
+    ///   log's own databases; ``KirokuError/Code/tooManyTables`` when the store holds as many as
+    ///   LMDB allows.
     public func table(named name: String) async throws -> LogTable {
-        if let table = openTables.withLock({ $0[name] }) { return table }
-        guard !name.isEmpty, name.utf8.count <= 64, !Self.reservedTableNames.contains(name) else {
-            throw KirokuError(.invalidTableName, "'\(name)' cannot name a table: use 1 to 64 bytes, and none of \(Self.reservedTableNames.sorted()).", path: path)
+        if let table = openTables.withLock({ $0[ExactString(name)] }) { return table }
+        guard !name.isEmpty, name.utf8.count <= 64, !name.utf8.contains(0), !Self.reservedTableNames.contains(ExactString(name)) else {
+            let reason = name.utf8.contains(0) ? "it holds a NUL byte, where C would cut it short" : "use 1 to 64 bytes, and none of \(Self.reservedTableNames.sorted().map(\.string))"
+            throw KirokuError(.invalidTableName, "'\(name.split(separator: "\0", omittingEmptySubsequences: false).joined(separator: "\\0"))' cannot name a table: \(reason).", path: path)
         }
         guard case .opened(let dbi) = try await writer.submit(.openTable(name)) else {
             preconditionFailure("the writer answered a table open with another outcome")
         }
         let table = LogTable(name: name, dbi: dbi)
-        openTables.withLock { $0[name] = table }
+        openTables.withLock { $0[ExactString(name)] = table }
         return table
     }
 

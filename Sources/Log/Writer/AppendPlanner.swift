@@ -1,61 +1,165 @@
 import CLMDB
 import Foundation
 
-/// Applies one append request inside the writer's transaction: the idempotency check, the
+/// Applies one append request inside the writer's transaction: the repeat and id checks, the
 /// expected-version checks, then the puts. Every check is a read that happens before any put,
 /// so a request that fails leaves nothing behind and its batch goes on without it.
+///
+/// Identity is bytes: keys, ids and types are compared as the UTF-8 the store holds, never
+/// with `String ==` (which treats canonically equivalent strings as equal).
 struct AppendPlanner {
     let layout: StoreLayout
     /// The last position committed or written so far in this transaction.
     var head: UInt64
     let timestampMicros: Int64
 
+    /// What the planner decided for one event of the request.
+    private enum Plan {
+        /// Write it.
+        case new
+        /// Already stored, identical, at this place.
+        case stored(position: UInt64, version: UInt64)
+        /// Identical to the event at this (group, event) index earlier in the request.
+        case sameAs(group: Int, event: Int)
+    }
+
     /// Applies one request. A `.failure` fails this request alone (the batch commits the
     /// others); a thrown error (map full, I/O) fails the whole transaction.
     mutating func apply(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[AppendResult], KirokuError> {
-        if let earlier = try findEarlierAppend(groups, in: txn) {
-            return earlier
+        if let earlier = try earlierAppend(groups, in: txn) {
+            return .success(earlier)
         }
-        // Plan: check every group's expectation against the key's version, as left by earlier
-        // requests of this batch and earlier groups of this request.
-        var versions: [String: UInt64] = [:]
-        var planned: [(group: AppendGroup, firstVersion: UInt64)] = []
-        planned.reserveCapacity(groups.count)
-        for group in groups {
-            let current: UInt64
-            if let pending = versions[group.key] { current = pending } else { current = try currentVersion(of: group.key, in: txn) }
-            guard group.expected.isSatisfied(byCurrentVersion: current) else {
+        let plans: [[Plan]]
+        switch try plan(groups, in: txn) {
+        case .success(let planned): plans = planned
+        case .failure(let error): return .failure(error)
+        }
+        // Check every group's expectation against the key's version, as left by earlier
+        // requests of this batch and earlier groups of this request. A group whose events are
+        // all repeats was checked when it was first written: a retry never conflicts with itself.
+        var versions: [ExactString: UInt64] = [:]
+        var firstVersions: [UInt64] = []
+        firstVersions.reserveCapacity(groups.count)
+        for (group, plan) in zip(groups, plans) {
+            let key = ExactString(group.key)
+            let current = try versions[key] ?? currentVersion(of: group.key, in: txn)
+            let newCount = UInt64(plan.reduce(0) { if case .new = $1 { $0 + 1 } else { $0 } })
+            if newCount > 0, !group.expected.isSatisfied(byCurrentVersion: current) {
                 return .failure(KirokuError(
                     .versionConflict,
                     "Key '\(group.key)' is at version \(current) but the append expected \(group.expected); read the key again and retry with its current version.",
                     key: group.key, expectedVersion: group.expected, actualVersion: current))
             }
-            planned.append((group, current + 1))
-            versions[group.key] = current + UInt64(group.events.count)
+            firstVersions.append(current + 1)
+            versions[key] = current + newCount
         }
         // Write. Each group reads its key's latest entry again: an earlier group of this
         // request may have moved it.
         let index = KeyIndex(layout: layout)
         var results: [AppendResult] = []
-        results.reserveCapacity(planned.count)
-        for (group, firstVersion) in planned {
-            let firstPosition = head + 1
+        results.reserveCapacity(groups.count)
+        for (groupIndex, group) in groups.enumerated() {
+            var stored: [StoredEvent] = []
+            stored.reserveCapacity(group.events.count)
             try group.key.withUTF8Bytes { key in
-                var previous = try index.latest(key, in: txn)?.position ?? 0
-                var version = firstVersion
-                for event in group.events {
-                    head += 1
-                    try put(event, key: key, version: version, previous: previous, position: head, in: txn)
-                    try index.noteVersion(key, version: version, position: head, in: txn)
-                    previous = head
-                    version += 1
+                var latest = try index.latest(key, in: txn)
+                var version = firstVersions[groupIndex]
+                for (event, plan) in zip(group.events, plans[groupIndex]) {
+                    switch plan {
+                    case .stored(let position, let storedVersion):
+                        stored.append(StoredEvent(position: position, version: storedVersion, isRepeat: true))
+                    case .sameAs(let g, let e):
+                        let original = results.indices.contains(g) ? results[g].events[e] : stored[e]
+                        stored.append(StoredEvent(position: original.position, version: original.version, isRepeat: true))
+                    case .new:
+                        head += 1
+                        try put(event, key: key, version: version, previous: latest?.position ?? 0, position: head, in: txn)
+                        try index.noteVersion(key, version: version, position: head, in: txn)
+                        latest = VersionPosition(version: version, position: head)
+                        stored.append(StoredEvent(position: head, version: version, isRepeat: false))
+                        version += 1
+                    }
                 }
-                try index.setLatest(key, VersionPosition(version: version - 1, position: head), in: txn)
+                if let latest, version > firstVersions[groupIndex] { try index.setLatest(key, latest, in: txn) }
             }
-            results.append(AppendResult(key: group.key, positions: firstPosition...head,
-                                        versions: firstVersion...(firstVersion + UInt64(group.events.count) - 1)))
+            results.append(AppendResult(key: group.key, events: stored))
         }
         return .success(results)
+    }
+
+    /// Decides, for each event, whether it is new or an identical repeat; an id used by other
+    /// content (stored, or earlier in this request) fails the request with `id-reused`.
+    private func plan(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[[Plan]], KirokuError> {
+        var plans: [[Plan]] = []
+        plans.reserveCapacity(groups.count)
+        // Ids seen earlier in this request; only built when there can be a second one.
+        let withIds = groups.reduce(0) { count, group in count + group.events.reduce(0) { $0 + ($1.id == nil ? 0 : 1) } }
+        var seen: [ExactString: (group: Int, event: Int)] = [:]
+        for (g, group) in groups.enumerated() {
+            var groupPlans: [Plan] = []
+            groupPlans.reserveCapacity(group.events.count)
+            for (e, event) in group.events.enumerated() {
+                guard let id = event.id else {
+                    groupPlans.append(.new)
+                    continue
+                }
+                if withIds > 1, let earlier = seen[ExactString(id)] {
+                    let first = groups[earlier.group]
+                    if let difference = Self.difference(first.key, first.events[earlier.event], group.key, event) {
+                        return .failure(KirokuError(
+                            .idReused,
+                            "Event id '\(id)' appears twice in this append with different content (its \(difference) differs); give each event its own id, or send a repeated event unchanged.",
+                            key: group.key))
+                    }
+                    groupPlans.append(.sameAs(group: earlier.group, event: earlier.event))
+                    continue
+                }
+                if let position = try storedPosition(ofId: id, in: txn) {
+                    let check = try compareStored(at: position, key: group.key, event: event, in: txn)
+                    switch check {
+                    case .success(let version): groupPlans.append(.stored(position: position, version: version))
+                    case .failure(let difference):
+                        return .failure(KirokuError(
+                            .idReused,
+                            "Event id '\(id)' is already stored at position \(position) with different content (its \(difference.field) differs); give new events new ids, or repeat the stored event exactly.",
+                            key: group.key, position: position))
+                    }
+                } else {
+                    groupPlans.append(.new)
+                }
+                if withIds > 1 { seen[ExactString(id)] = (g, e) }
+            }
+            plans.append(groupPlans)
+        }
+        return .success(plans)
+    }
+
+    /// Which field of two events differs, comparing bytes; `nil` when they are identical.
+    private static func difference(_ key: String, _ event: EventData, _ otherKey: String, _ other: EventData) -> String? {
+        if !key.utf8Equals(otherKey) { return "key" }
+        if !event.type.utf8Equals(other.type) { return "type" }
+        if event.payload != other.payload { return "payload" }
+        if event.metadata != other.metadata { return "metadata" }
+        return nil
+    }
+
+    private struct Difference: Error { let field: String }
+
+    /// The stored record's version when it holds exactly this event (key, type, id, payload,
+    /// metadata, byte for byte), or which field differs.
+    private func compareStored(at position: UInt64, key: String, event: EventData, in txn: Transaction) throws -> Result<UInt64, Difference> {
+        try BigEndianKey(position).withBytes { positionBytes in
+            guard let bytes = try txn.get(layout.records, positionBytes) else {
+                throw KirokuError(.corruption, "The id index points at position \(position), which holds no record; run verify.", position: position)
+            }
+            let view: RecordCodec.View
+            do {
+                view = try RecordCodec.view(position: position, bytes: bytes)
+            } catch {
+                throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
+            }
+            return view.difference(key: key, event: event).map { .failure(Difference(field: $0)) } ?? .success(view.version)
+        }
     }
 
     private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64, in txn: Transaction) throws {
@@ -82,55 +186,42 @@ struct AppendPlanner {
         try key.withUTF8Bytes { try KeyIndex(layout: layout).latest($0, in: txn)?.version ?? 0 }
     }
 
-    /// When the request's ids are stored already, the result of the append that stored them
-    /// (a retry is never a conflict with itself); `nil` when none is stored.
-    private func findEarlierAppend(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[AppendResult], KirokuError>? {
-        // The first event that has an id locates the whole earlier request: its events were
-        // stored at consecutive positions, in request order.
+    /// When the whole request repeats one earlier append exactly (its events stored at
+    /// consecutive positions, in request order, byte for byte, including those without ids),
+    /// that append's result; `nil` otherwise.
+    private func earlierAppend(_ groups: [AppendGroup], in txn: Transaction) throws -> [AppendResult]? {
+        // The first event that has an id locates the whole earlier request.
         var offset: UInt64 = 0
-        var anchor: (id: String, position: UInt64, offset: UInt64)?
+        var anchor: UInt64?
         search: for group in groups {
             for event in group.events {
-                if let id = event.id, let position = try storedPosition(ofId: id, in: txn) {
-                    anchor = (id, position, offset)
+                if let id = event.id {
+                    guard let position = try storedPosition(ofId: id, in: txn) else { return nil }
+                    anchor = position
                     break search
                 }
                 offset += 1
             }
         }
-        // The search looked at every id: none is stored, so this is a new append.
-        guard let anchor else { return nil }
-        let duplicate = { (detail: String) -> Result<[AppendResult], KirokuError> in
-            .failure(KirokuError(
-                .duplicateEventId,
-                "Event id '\(anchor.id)' is already stored at position \(anchor.position) by a different append (\(detail)); give new events new ids, or repeat the original append exactly to get its result.",
-                position: anchor.position))
-        }
-        guard anchor.position > anchor.offset else { return duplicate("it cannot be the start of this append") }
-        var position = anchor.position - anchor.offset
+        guard let anchor, anchor > offset else { return nil }
+        var position = anchor - offset
         var results: [AppendResult] = []
         for group in groups {
-            var versions: ClosedRange<UInt64>?
-            let first = position
+            var stored: [StoredEvent] = []
             for event in group.events {
-                let matches: Bool? = try BigEndianKey(position).withBytes { positionBytes in
-                    guard let bytes = try txn.get(layout.records, positionBytes) else { return nil }
-                    let view = try RecordCodec.view(position: position, bytes: bytes)
-                    guard view.keyEquals(group.key),
-                          try view.string(view.typeRange) == event.type,
-                          try view.id == event.id else { return false }
-                    versions = versions.map { $0.lowerBound...view.version } ?? view.version...view.version
-                    return true
+                let version: UInt64? = try BigEndianKey(position).withBytes { positionBytes in
+                    guard let bytes = try txn.get(layout.records, positionBytes),
+                          let view = try? RecordCodec.view(position: position, bytes: bytes),
+                          view.difference(key: group.key, event: event) == nil else { return nil }
+                    return view.version
                 }
-                guard matches == true else {
-                    return duplicate("the stored events differ from this append at position \(position)")
-                }
+                guard let version else { return nil }
+                stored.append(StoredEvent(position: position, version: version, isRepeat: true))
                 position += 1
             }
-            guard let versions else { continue }
-            results.append(AppendResult(key: group.key, positions: first...(position - 1), versions: versions))
+            results.append(AppendResult(key: group.key, events: stored))
         }
-        return .success(results)
+        return results
     }
 
     private func storedPosition(ofId id: String, in txn: Transaction) throws -> UInt64? {

@@ -2,7 +2,11 @@ import CLMDB
 
 /// What the writer commits: appends, and writes to the tables of the layers above the log.
 enum WriteOperation: Sendable {
+    /// One atomic request: every group commits or none does.
     case append([AppendGroup])
+    /// Groups judged one by one, in order, in one transaction; with `stopAtFirstError`, the
+    /// groups after the first that fails are not applied.
+    case appendEach([AppendGroup], stopAtFirstError: Bool)
     case tables([TableWrite])
     case openTable(String)
 }
@@ -10,6 +14,7 @@ enum WriteOperation: Sendable {
 /// What a committed ``WriteOperation`` produced.
 enum WriteOutcome: Sendable {
     case appended([AppendResult])
+    case appendedEach([Result<AppendResult, KirokuError>])
     case written
     case opened(MDB_dbi)
 }

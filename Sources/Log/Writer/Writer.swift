@@ -8,8 +8,13 @@ import Logging
 /// transaction (group commit), so N concurrent appenders share one fsync. Each request is
 /// checked alone, and one that fails never fails the others of its batch.
 ///
-/// `@unchecked Sendable`: `pending` and `stopping` are only touched with `condition` locked;
-/// `unsynced` only on the writer thread; the rest is immutable.
+/// After a failed flush (or a commit that failed with an I/O error) the writer stops: every
+/// later append fails with `flush-failed` until the store is reopened. On Linux the pages of a
+/// failed writeback may already be dropped from the cache, so a flush that succeeds later does
+/// not make the earlier appends durable (PostgreSQL stops for the same reason).
+///
+/// `@unchecked Sendable`: `pending`, `stopping` and `failure` are only touched with `condition`
+/// locked; `unsynced` and `lastFlush` only on the writer thread; the rest is immutable.
 final class Writer: @unchecked Sendable {
     private struct Pending {
         let operation: WriteOperation
@@ -26,6 +31,10 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Pending] = []
     private var stopping = false
+    /// Set when a flush or commit lost writes; every later operation fails with it.
+    private var failure: KirokuError?
+    /// When the last flush succeeded (or the writer started), for the failure's message.
+    private var lastFlush = Date()
     /// When set, a submit that brings the queue to this length wakes the coalescing writer.
     private var wakeAt = 0
     /// The size of the last batch, which tells how many appenders are active (writer thread only).
@@ -52,6 +61,11 @@ final class Writer: @unchecked Sendable {
     func submit(_ operation: WriteOperation) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
+            if let failure {
+                condition.unlock()
+                continuation.resume(throwing: failure)
+                return
+            }
             if stopping {
                 condition.unlock()
                 continuation.resume(throwing: KirokuError(.closed, "The log is closed; open it again to append.", path: environment.path))
@@ -99,8 +113,14 @@ final class Writer: @unchecked Sendable {
                 pending.removeFirst(maxBatch)
             }
             let done = stopping && pending.isEmpty
+            let failed = failure
             condition.unlock()
 
+            if let failed {
+                failAll(batch, with: failed)
+                if done { break }
+                continue
+            }
             if !batch.isEmpty {
                 lastBatchSize = batch.count
                 commit(batch)
@@ -130,15 +150,25 @@ final class Writer: @unchecked Sendable {
     }
 
     private func flush() {
-        guard unsynced else { return }
+        guard unsynced, failure == nil else { return }
         do {
             try environment.sync()
             unsynced = false
+            lastFlush = Date()
         } catch {
-            logger.error("Periodic flush of the log failed; will retry at the next interval", metadata: [
-                "path": "\(environment.path)", "error": "\(error)",
-            ])
+            stop(after: KirokuError(
+                .flushFailed,
+                "Flushing the log to disk failed (\(error)); appends acknowledged since the last good flush (\(lastFlush.formatted(.iso8601))) may not be on disk, and the log accepts no more appends. Check the disk (dmesg), then close the store, open it again and run verify.",
+                path: environment.path, underlyingCode: error.code))
         }
+    }
+
+    /// Stops accepting writes after a failure that may have lost acknowledged ones.
+    private func stop(after error: KirokuError) {
+        logger.critical("The log stopped accepting appends", metadata: ["path": "\(environment.path)", "error": "\(error)"])
+        condition.lock()
+        if failure == nil { failure = error }
+        condition.unlock()
     }
 
     private func commit(_ batch: [Pending]) {
@@ -156,11 +186,24 @@ final class Writer: @unchecked Sendable {
                         switch request.operation {
                         case .append(let groups):
                             outcomes.append(try planner.apply(groups, in: txn).map(WriteOutcome.appended))
+                        case .appendEach(let groups, let stopAtFirstError):
+                            var results: [Result<AppendResult, KirokuError>] = []
+                            results.reserveCapacity(groups.count)
+                            for group in groups {
+                                let result = try planner.apply([group], in: txn).map { $0[0] }
+                                results.append(result)
+                                if stopAtFirstError, case .failure = result { break }
+                            }
+                            outcomes.append(.success(.appendedEach(results)))
                         case .tables(let writes):
-                            try TableWriter.apply(writes, in: txn)
-                            outcomes.append(.success(.written))
+                            outcomes.append(try Self.isolated(txn, path: environment.path, doing: "writing a table") { child in
+                                try TableWriter.apply(writes, in: child)
+                                return .written
+                            })
                         case .openTable(let name):
-                            outcomes.append(.success(.opened(try Environment.openDatabase(txn, name: name, flags: MDB_CREATE))))
+                            outcomes.append(try Self.isolated(txn, path: environment.path, doing: "opening table '\(name)'") { child in
+                                .opened(try Environment.openDatabase(child, name: name, flags: MDB_CREATE))
+                            })
                         }
                     }
                     endHead = planner.head
@@ -182,12 +225,39 @@ final class Writer: @unchecked Sendable {
                 failAll(batch, with: error)
                 return
             } catch let status as LMDBStatus {
-                failAll(batch, with: KirokuError(status: status, path: environment.path, doing: "committing appends"))
+                var error = KirokuError(status: status, path: environment.path, doing: "committing appends")
+                if status.isIOError, error.code != .diskFull {
+                    // The commit's writes or its fsync failed: what reached the disk is unknown.
+                    error = KirokuError(
+                        .flushFailed,
+                        "Committing to the log failed with an I/O error (\(status)); the last appends may or may not be on disk, and the log accepts no more appends. Check the disk (dmesg), then close the store, open it again and run verify.",
+                        path: environment.path, underlyingCode: status.code)
+                    stop(after: error)
+                }
+                failAll(batch, with: error)
                 return
             } catch {
                 failAll(batch, with: KirokuError(.storageFailure, "Committing appends failed: \(error).", path: environment.path))
                 return
             }
+        }
+    }
+
+    /// Runs one table operation in a nested transaction, so that its failure fails it alone and
+    /// the rest of the batch commits. A full map still fails the whole transaction: the writer
+    /// grows the map and commits the batch again.
+    private static func isolated(_ txn: Transaction, path: String, doing action: String,
+                                 _ body: (Transaction) throws -> WriteOutcome) throws -> Result<WriteOutcome, KirokuError> {
+        do {
+            return .success(try txn.nested(body))
+        } catch let status as LMDBStatus where status == .mapFull {
+            throw status
+        } catch let status as LMDBStatus where status == .databasesFull {
+            return .failure(KirokuError(.tooManyTables, "The store has no room for another table while \(action): an LMDB environment holds at most \(EventLog.maxDatabases) databases, and the log, its consumers and its tables use them all. Reuse a table (prefix its keys) instead of creating one per use.", path: path, underlyingCode: status.code))
+        } catch let status as LMDBStatus {
+            return .failure(KirokuError(status: status, path: path, doing: action))
+        } catch let error as KirokuError {
+            return .failure(error)
         }
     }
 

@@ -21,14 +21,15 @@ public struct EventCounts: Projection {
 
     /// Adds the batch's records to the counts of their types and to `*`.
     public func apply(_ records: [Record], to state: ProjectionState) throws {
-        var counts: [String: UInt64] = [:]
+        // Types by their bytes, as the log stores them.
+        var counts: [ExactString: UInt64] = [:]
         for record in records {
-            counts[record.type, default: 0] += 1
+            counts[ExactString(record.type), default: 0] += 1
             counts["*", default: 0] += 1
         }
         for (type, added) in counts {
-            let current = try state.bytes(type, in: "counts").map(Self.decode) ?? 0
-            try state.putBytes(Self.encode(current + added), type, in: "counts")
+            let current = try state.bytes(type.string, in: "counts").map(Self.decode) ?? 0
+            try state.putBytes(Self.encode(current + added), type.string, in: "counts")
         }
     }
 

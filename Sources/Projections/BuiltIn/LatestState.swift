@@ -37,11 +37,12 @@ public struct LatestState: Projection {
     /// Stores the last record of each key in the batch.
     public func apply(_ records: [Record], to state: ProjectionState) throws {
         // Only the last record of each key in the batch is written.
-        var latest: [String: Record] = [:]
-        for record in records { latest[record.key] = record }
+        // Keys by their bytes, as the log stores them.
+        var latest: [ExactString: Record] = [:]
+        for record in records { latest[ExactString(record.key)] = record }
         for (key, record) in latest {
             try state.put(Entry(position: record.position, version: record.version, type: record.type,
-                                timestamp: record.timestamp, payload: record.payload), key, in: "latest")
+                                timestamp: record.timestamp, payload: record.payload), key.string, in: "latest")
         }
     }
 

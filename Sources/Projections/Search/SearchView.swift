@@ -23,7 +23,7 @@ public struct SearchView: Projection {
     /// How records become documents.
     public let mapping: SearchMapping
     /// The records read: the mapping's types (and delete types), or every record.
-    public var selection: Selection { mapping.types.map { Selection(types: Set($0)) } ?? .all }
+    public var selection: Selection { mapping.types.map { Selection.all.types($0) } ?? .all }
     /// The index's tables.
     public var tables: [String] { SearchTables.all }
 

@@ -1,3 +1,5 @@
+import Log
+
 /// Little helpers for the search index's binary layouts (see `docs/SEARCH.md`).
 struct ByteWriter {
     var bytes: [UInt8] = []
@@ -136,8 +138,7 @@ enum IndexKey {
     static func id(_ id: String) -> [UInt8] {
         let utf8 = Array(id.utf8)
         guard utf8.count > 400 else { return utf8.isEmpty ? [0] : utf8 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = FNV1a.hash(utf8)
         return Array(utf8[..<380]) + withUnsafeBytes(of: hash.bigEndian) { Array($0) }
     }
 

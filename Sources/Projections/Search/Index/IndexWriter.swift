@@ -48,24 +48,25 @@ struct IndexWriter {
         try IndexStats.saveSchema(mapping.fields, txn)
         let items = try prepared?.items ?? Self.prepare(records, mapping: mapping).items
         var order: [String] = []
-        var touched: [String: Touched] = [:]
+        // Document ids by their bytes, as the index stores them.
+        var touched: [ExactString: Touched] = [:]
         for item in items {
             guard let item else { continue }
             switch item.change {
             case .upsert(let id, _):
-                var state = try touched[id] ?? load(id, order: &order)
+                var state = try touched[ExactString(id)] ?? load(id, order: &order)
                 var values = state.current ?? [:]
                 for field in item.fields {
                     values[field.index] = field.value
                     state.analyzed[field.index] = field.terms
                 }
                 state.current = values
-                touched[id] = state
+                touched[ExactString(id)] = state
             case .delete(let id):
-                var state = try touched[id] ?? load(id, order: &order)
+                var state = try touched[ExactString(id)] ?? load(id, order: &order)
                 state.current = nil
                 state.analyzed = [:]
-                touched[id] = state
+                touched[ExactString(id)] = state
             }
         }
         guard !order.isEmpty else { return }
@@ -75,7 +76,7 @@ struct IndexWriter {
         var additions: [TermKey: [PostingBlock.Entry]] = [:]
         var norms: [Int: [UInt32: UInt16]] = [:]
         for id in order {
-            var state = touched[id]!
+            var state = touched[ExactString(id)]!
             if let (doc, stored) = state.original {
                 if let current = state.current, current == stored.values { continue }
                 for (field, value) in stored.values {
@@ -147,7 +148,7 @@ struct IndexWriter {
         guard let docBytes = try txn.get(IndexKey.id(id), in: SearchTables.ids) else { return Touched() }
         let doc = docBytes.withUnsafeBytes { IndexKey.readDoc($0, at: 0) }
         let stored = try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { $0.map(StoredDocument.init(decoding:)) }
-        guard let stored, stored.id == id else { return Touched() }
+        guard let stored, stored.id.utf8Equals(id) else { return Touched() }
         return Touched(original: (doc, stored), current: stored.values)
     }
 
