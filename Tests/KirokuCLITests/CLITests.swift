@@ -88,6 +88,57 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         #expect(try jsonLines(try await kiroku(["read", store, "--key", "c", "--json"]).out).count == 1)
     }
 
+    /// The first wave's import defects, as a user met them: canonically equivalent keys made
+    /// `verify` fail; repeated records failed a batch or vanished depending on `--batch`; an
+    /// id re-used with other content was dropped without a word; invalid UTF-8 was replaced.
+    @Test func importKeepsKeysAsBytesCountsRepeatsAndNamesReusedIds() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let keys = directory.sub("keys.jsonl")
+        try (#"{"key": "caf\#u{E9}", "type": "T"}"# + "\n" + #"{"key": "cafe\#u{301}", "type": "T"}"#).write(toFile: keys, atomically: true, encoding: .utf8)
+        let store = directory.sub("store")
+        let imported = try await kiroku(["import", store, keys, "--json"])
+        #expect(try jsonLines(imported.out).first?["imported"] as? Int == 2, "\(imported.err)")
+        let verified = try await kiroku(["verify", store])
+        #expect(verified.status == 0, "\(verified.out)\(verified.err)")
+        let decomposed = try await kiroku(["read", store, "--key", "cafe\u{301}", "--json"])
+        let positions = try jsonLines(decomposed.out).map { $0["position"] as? Int }
+        #expect(decomposed.status == 0 && positions == [2], "\(decomposed.err)")
+
+        // Five lines: a repeat of line 1 (identical), then line 4 re-uses line 2's id with other data.
+        let repeats = directory.sub("repeats.jsonl")
+        try [#"{"key": "a", "type": "T", "id": "1", "data": {"n": 1}}"#, #"{"key": "b", "type": "T", "id": "2", "data": {"n": 2}}"#,
+             #"{"key": "a", "type": "T", "id": "1", "data": {"n": 1}}"#, #"{"key": "b", "type": "T", "id": "2", "data": {"n": 3}}"#,
+             #"{"key": "c", "type": "T", "id": "3"}"#].joined(separator: "\n").write(toFile: repeats, atomically: true, encoding: .utf8)
+        for batch in ["1", "1000"] {
+            let target = directory.sub("repeats-\(batch)")
+            let stopped = try await kiroku(["import", target, repeats, "--batch", batch])
+            #expect(stopped.status == 1, "\(stopped.err)")
+            #expect(stopped.err.contains("Line 4:") && stopped.err.contains("'2'") && stopped.err.contains("payload differs")
+                    && stopped.err.contains("position 2 (line 2 of this file)"), "\(stopped.err)")
+            #expect(try jsonLines(try await kiroku(["read", target, "--json"]).out).count == 2)
+            let skipped = try await kiroku(["import", target, repeats, "--batch", batch, "--skip-bad", "--json"])
+            #expect(skipped.err.contains("skipped line 4") && skipped.err.contains("payload differs"), "\(skipped.err)")
+            let summary = try #require(try jsonLines(skipped.out).first)
+            #expect(summary["imported"] as? Int == 1 && summary["alreadyImported"] as? Int == 3 && summary["skipped"] as? Int == 1, "\(summary)")
+        }
+        let fresh = try await kiroku(["import", directory.sub("repeats-fresh"), repeats, "--skip-bad", "--json"])
+        let summary = try #require(try jsonLines(fresh.out).first)
+        #expect(summary["imported"] as? Int == 3 && summary["repeats"] as? Int == 1 && summary["skipped"] as? Int == 1, "\(summary)")
+        let text = try await kiroku(["import", directory.sub("repeats-text"), repeats, "--skip-bad"])
+        #expect(text.out.contains("Imported 3 events (1 repeats skipped, 0 already imported, 1 bad lines skipped)"), "\(text.out)")
+
+        // Invalid UTF-8 in a key is refused with its line; a payload's bytes are kept.
+        let bytes = directory.sub("bytes.jsonl")
+        try (Data(#"{"key": "ok", "type": "T", "data": ""#.utf8) + Data([0xFE]) + Data("\"}\n".utf8)
+             + Data(#"{"key": "k"#.utf8) + Data([0xFF]) + Data(#"", "type": "T"}"#.utf8)).write(to: URL(fileURLWithPath: bytes))
+        let refused = try await kiroku(["import", directory.sub("bytes"), bytes])
+        #expect(refused.status == 1 && refused.err.contains("Line 2") && refused.err.contains("not valid UTF-8"), "\(refused.err)")
+        let log = try EventLog(path: directory.sub("bytes"))
+        defer { log.close() }
+        #expect(try log.readAll().map { Array($0.payload) } == [[0x22, 0xFE, 0x22]])
+    }
+
     @Test func anImportKilledWithSIGKILLCompletesWhenRunAgain() async throws {
         let directory = TemporaryDirectory("kiroku-cli")
         defer { directory.remove() }

@@ -150,8 +150,13 @@ struct ImportSummary {
         var message = error.message
         if message.hasSuffix(".") { message.removeLast() }
         guard error.code == .idReused, let position = error.position else { return message }
-        if let earlier = line(writing: position) { return "\(message) (position \(position) is line \(earlier) of this file)" }
-        if position <= headAtStart { return "\(message) (stored before this import)" }
+        let place = "at position \(position)"
+        if let earlier = line(writing: position) {
+            return message.replacingOccurrences(of: place, with: "\(place) (line \(earlier) of this file)")
+        }
+        if position <= headAtStart {
+            return message.replacingOccurrences(of: place, with: "\(place) (by an earlier import or append)")
+        }
         return message
     }
 }
