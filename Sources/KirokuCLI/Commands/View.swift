@@ -18,6 +18,8 @@ struct View: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            // The name becomes a directory under the store: check it before anything is written.
+            try ProjectionCatalog.validate(name: name)
             guard let data = FileManager.default.contents(atPath: mapping) else { throw CommandExit.input("Cannot read the mapping \(mapping); check the path.") }
             _ = try SearchMapping(json: data)
             let log = try Store.open(store)
@@ -27,8 +29,7 @@ struct View: AsyncParsableCommand {
             let catalog = ProjectionCatalog(store: log.path)
             let active = catalog.activeVersion(of: name)
             let version = ((registry.viewVersions(log.path, name) + catalog.versions(of: name)).max() ?? 0) + 1
-            try FileManager.default.createDirectory(atPath: Registry.viewRoot(log.path, name), withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: Registry.mappingPath(log.path, name, version: version)))
+            try ProjectionCatalog.saveMapping(data, of: name, version: version, store: log.path)
             var projections = [try registry.projection(name, store: log.path, version: version)]
             if let active { projections.append(try registry.projection(name, store: log.path, version: active)) }
             _ = try await Running.untilActive(log, projections, name: name, version: version, label: "building \(name) v\(version)")

@@ -27,8 +27,7 @@ struct Demo: AsyncParsableCommand {
         // A search view defined like `kiroku view create` does, so the CLI finds it afterwards.
         let mappingPath = Registry.mappingPath(log.path, "activities", version: 1)
         if !FileManager.default.fileExists(atPath: mappingPath) {
-            try FileManager.default.createDirectory(atPath: Registry.viewRoot(log.path, "activities"), withIntermediateDirectories: true)
-            try Data(ActivityCorpus.mapping.utf8).write(to: URL(fileURLWithPath: mappingPath))
+            try ProjectionCatalog.saveMapping(Data(ActivityCorpus.mapping.utf8), of: "activities", version: 1, store: log.path)
         }
         let view = try Registry.shared.projection("activities", store: log.path)
         let runner = ProjectionRunner(log: log, projections: [view, EventCounts()])

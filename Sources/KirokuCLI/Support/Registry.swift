@@ -48,6 +48,7 @@ final class Registry: Sendable {
 
     /// Projection `name` as version `version` (default: the active one, else the newest known).
     func projection(_ name: String, store: String, version: Int? = nil) throws -> any Projection {
+        try ProjectionCatalog.validate(name: name)
         let catalog = ProjectionCatalog(store: store)
         let versions = viewVersions(store, name)
         if !versions.isEmpty {

@@ -26,13 +26,19 @@ struct AppendPlanner {
     /// Applies one request. A `.failure` fails this request alone (the batch commits the
     /// others); a thrown error (map full, I/O) fails the whole transaction.
     mutating func apply(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[AppendResult], KirokuError> {
-        if let earlier = try earlierAppend(groups, in: txn) {
+        // Without ids every event is new: no repeat to look for (the common case, kept cheap).
+        let hasIds = groups.contains { $0.events.contains { $0.id != nil } }
+        if hasIds, let earlier = try earlierAppend(groups, in: txn) {
             return .success(earlier)
         }
         let plans: [[Plan]]
-        switch try plan(groups, in: txn) {
-        case .success(let planned): plans = planned
-        case .failure(let error): return .failure(error)
+        if !hasIds {
+            plans = groups.map { [Plan](repeating: .new, count: $0.events.count) }
+        } else {
+            switch try plan(groups, in: txn) {
+            case .success(let planned): plans = planned
+            case .failure(let error): return .failure(error)
+            }
         }
         // Check every group's expectation against the key's version, as left by earlier
         // requests of this batch and earlier groups of this request. A group whose events are

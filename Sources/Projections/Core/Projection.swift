@@ -68,10 +68,7 @@ extension KirokuError.Code {
 
 extension Projection {
     func validate() throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ allowed.contains($0) }) else {
-            throw KirokuError(.invalidProjection, "'\(name)' cannot name a projection: use 1 to 64 characters of a-z, 0-9, '-' and '_'.")
-        }
+        try ProjectionCatalog.validate(name: name)
         guard version >= 1 else {
             throw KirokuError(.invalidProjection, "Projection '\(name)' has version \(version); versions start at 1.")
         }

@@ -13,6 +13,19 @@ public struct ProjectionCatalog: Sendable {
         self.store = store
     }
 
+    /// Checks a projection or view name before anything uses it: 1 to 64 bytes of `a-z`,
+    /// `0-9`, `-` and `_`. Names become directory names under the store, so nothing else (no
+    /// `/`, no `..`, no NUL) may pass.
+    ///
+    /// - Throws: ``KirokuError/Code/invalidProjection``.
+    public static func validate(name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= 64,
+              name.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x5F }) else {
+            let shown = name.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
+            throw KirokuError(.invalidProjection, "'\(shown)' cannot name a projection or view: use 1 to 64 characters of a-z, 0-9, '-' and '_'.")
+        }
+    }
+
     /// The projections that have at least one version on disk, by name.
     public func names() -> [String] {
         let root = store + "/projections"
@@ -20,8 +33,9 @@ public struct ProjectionCatalog: Sendable {
         return entries.filter { !versions(of: $0).isEmpty }.sorted()
     }
 
-    /// The versions of `name` on disk, ascending.
+    /// The versions of `name` on disk, ascending (none for a name that is not valid).
     public func versions(of name: String) -> [Int] {
+        guard (try? Self.validate(name: name)) != nil else { return [] }
         let root = ProjectionDirectory(store: store, name: name).root
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return entries.compactMap { $0.hasPrefix("v") ? Int($0.dropFirst()) : nil }.sorted()
@@ -35,6 +49,7 @@ public struct ProjectionCatalog: Sendable {
     /// The position version `version` of `name` has applied, read from its environment (which
     /// must not be open in this process).
     public func checkpoint(of name: String, version: Int) throws -> UInt64 {
+        try Self.validate(name: name)
         let path = ProjectionDirectory(store: store, name: name).versionPath(version)
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) at \(path).", path: path)
@@ -55,12 +70,30 @@ public struct ProjectionCatalog: Sendable {
     ///
     /// - Throws: ``KirokuError/Code/projectionNotReady`` when no version is active.
     public func withReader<T>(_ name: String, tables: [String], _ body: (ProjectionReader) throws -> T) throws -> T {
+        try Self.validate(name: name)
         guard let version = activeVersion(of: name) else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no active version in \(store) yet; build it first.")
         }
         let state = try KeyValueStore(path: ProjectionDirectory(store: store, name: name).versionPath(version), tables: tables + [Track.metaTable])
         defer { state.close() }
-        return try body(ProjectionReader(name: name, version: version, store: state))
+        return try body(ProjectionReader(name: name, source: .pinned(version: version, store: state)))
+    }
+
+    /// Stores a view's mapping as `<store>/views/<name>/v<version>.json`, mode 0600 in a 0700
+    /// directory, flushed before it is used.
+    ///
+    /// - Throws: ``KirokuError/Code/invalidProjection`` for a bad name,
+    ///   ``KirokuError/Code/permissionDenied`` or ``KirokuError/Code/storageFailure``.
+    public static func saveMapping(_ data: Data, of name: String, version: Int, store: String) throws {
+        try validate(name: name)
+        let directory = store + "/views/" + name
+        try ProjectionDirectory.createPrivateDirectory(directory)
+        let path = directory + "/v\(version).json"
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw KirokuError(.permissionDenied, "Cannot write \(path); check the store directory's permissions.", path: path)
+        }
+        try ProjectionDirectory.sync(path, doing: "saving the mapping of \(name) v\(version)")
+        try ProjectionDirectory.sync(directory, doing: "saving the mapping of \(name) v\(version)")
     }
 
     /// Makes `version` of `name` the active one (one atomic step; see ``ProjectionRunner``).
@@ -68,6 +101,7 @@ public struct ProjectionCatalog: Sendable {
     ///
     /// - Throws: ``KirokuError/Code/projectionNotReady`` when that version is not on disk.
     public func activate(_ name: String, version: Int) throws {
+        try Self.validate(name: name)
         guard versions(of: name).contains(version) else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version); its versions are \(versions(of: name).map { "v\($0)" }.joined(separator: ", ")).")
         }
@@ -79,6 +113,7 @@ public struct ProjectionCatalog: Sendable {
     /// - Throws: ``KirokuError/Code/invalidProjection`` for the active version,
     ///   ``KirokuError/Code/projectionNotReady`` when it is not on disk.
     public func remove(_ name: String, version: Int) throws {
+        try Self.validate(name: name)
         guard versions(of: name).contains(version) else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version).")
         }

@@ -26,6 +26,29 @@ public final class ProjectionRunner: Service, Sendable {
     private let batchSize: Int
     private let logger: Logger
     private let tracks = Locked<[String: [Track]]>([:])
+    private let waits = Locked(Waits())
+
+    /// Whether ``run()`` has opened the projections, and how it ended.
+    private enum Phase {
+        case notStarted
+        case running
+        case stopped(KirokuError)
+    }
+
+    /// Callers of ``waitUntil(_:version:hasApplied:timeout:)``, checked again whenever a
+    /// version moves, fails or switches, and when the runner stops.
+    private struct Waits {
+        struct Waiter {
+            let id: UInt64
+            let name: String
+            let version: Int?
+            let target: UInt64
+            let continuation: CheckedContinuation<Void, any Error>
+        }
+        var phase = Phase.notStarted
+        var waiters: [Waiter] = []
+        var nextId: UInt64 = 0
+    }
 
     /// Makes a runner for these projections (several versions of one name are allowed: the
     /// highest is built, the others follow while they serve). Nothing runs until ``run()``.
@@ -43,9 +66,18 @@ public final class ProjectionRunner: Service, Sendable {
     ///   projection's environment throws. Failures of `apply` do not end the run: they show in
     ///   ``status()``.
     public func run() async throws {
-        let opened = try openTracks()
+        let opened: [String: [Track]]
+        do {
+            opened = try openTracks()
+        } catch {
+            let failure = error as? KirokuError ?? KirokuError(.projectionFailed, "The projection runner could not start: \(error).")
+            setPhase(.stopped(failure))
+            throw error
+        }
         tracks.withLock { $0 = opened }
+        setPhase(.running)
         defer {
+            setPhase(.stopped(KirokuError(.projectionNotReady, "The projection runner has stopped; run it again to read or wait for its projections.")))
             tracks.withLock { all in
                 for track in all.values.flatMap({ $0 }) { track.store.close() }
                 all.removeAll()
@@ -90,7 +122,8 @@ public final class ProjectionRunner: Service, Sendable {
             if let active, active != target, !versions.contains(where: { $0.version == active }),
                FileManager.default.fileExists(atPath: directory.versionPath(active)) {
                 // The active version's code is gone: it serves reads, frozen, until the new one takes over.
-                list.append(try Track(name: name, version: active, projection: nil, path: directory.versionPath(active), role: .active))
+                list.append(try Track(name: name, version: active, projection: nil, path: directory.versionPath(active), role: .active,
+                                      onChange: { [weak self] in self?.recheck(name) }))
             }
             for projection in versions.sorted(by: { $0.version < $1.version }) {
                 let role: ProjectionStatus.State
@@ -98,7 +131,8 @@ public final class ProjectionRunner: Service, Sendable {
                 else if projection.version == target { role = .building }
                 else { role = .retired }
                 list.append(try Track(name: name, version: projection.version, projection: projection,
-                                      path: directory.versionPath(projection.version), role: role))
+                                      path: directory.versionPath(projection.version), role: role,
+                                      onChange: { [weak self] in self?.recheck(name) }))
             }
             opened[name] = list
         }
@@ -185,33 +219,125 @@ public final class ProjectionRunner: Service, Sendable {
 
     // MARK: Reading
 
-    /// Reads the active version of a projection.
+    /// A reader of the active version of a projection. It follows the active version: after a
+    /// blue/green switch its reads go to the new version (see ``ProjectionReader``).
     ///
     /// - Throws: ``KirokuError/Code/projectionNotReady`` when the runner has no such projection
     ///   or no version is active yet (the first build has not caught up).
     public func reader(_ name: String) throws -> ProjectionReader {
-        guard let track = activeTrack(name) else {
-            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no active version yet: it is not registered with this running runner, or its first build has not caught up. Check status().")
+        let resolve: @Sendable () throws -> (version: Int, store: KeyValueStore) = { [weak self] in
+            guard let self, let track = self.activeTrack(name) else {
+                throw KirokuError(.projectionNotReady, "Projection '\(name)' has no active version: it is not registered with this running runner, or its first build has not caught up. Check status().")
+            }
+            return (track.version, track.store)
         }
-        return ProjectionReader(name: name, version: track.version, store: track.store)
+        _ = try resolve()
+        return ProjectionReader(name: name, source: .following(resolve))
     }
 
-    /// Waits until the active version of `name` has applied every record up to `position`
-    /// (read-your-writes: append, then wait for the append's position, then read).
+    /// Waits until the active version of `name` (or, given `version`, that version, once it is
+    /// the active one) has applied every record up to `position` (read-your-writes: append,
+    /// then wait for the append's position, then read). The wait follows the active version
+    /// across a blue/green switch.
+    ///
+    /// It ends at once, with the error, when what it waits for cannot happen: the version (or
+    /// the first build) failed, the runner could not start or has stopped, the projection is
+    /// not registered. It never polls: it is woken by each batch applied.
     ///
     /// - Throws: ``KirokuError/Code/projectionTimeout``, ``KirokuError/Code/projectionFailed``,
-    ///   ``KirokuError/Code/projectionNotReady``.
-    public func waitUntil(_ name: String, hasApplied position: UInt64, timeout: Duration = .seconds(5)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        // A first build becomes active only when caught up: wait for that too, within the timeout.
-        while activeTrack(name) == nil {
-            if let failure = tracks.withLock({ $0[name] ?? [] }).compactMap(\.failure).last {
-                throw failure
-            }
-            guard ContinuousClock.now < deadline else { _ = try reader(name); return }
-            try await Task.sleep(for: .milliseconds(1))
+    ///   ``KirokuError/Code/projectionNotReady`` (not registered, not active by the timeout, or
+    ///   the runner stopped), or the error that stopped ``run()``.
+    public func waitUntil(_ name: String, version: Int? = nil, hasApplied position: UInt64, timeout: Duration = .seconds(5)) async throws {
+        let id = waits.withLock { waits in
+            defer { waits.nextId += 1 }
+            return waits.nextId
         }
-        try await activeTrack(name)!.wait(until: position, timeout: deadline - ContinuousClock.now)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        let immediate = self.waits.withLock { waits -> Result<Void, any Error>? in
+                            if Task.isCancelled { return .failure(CancellationError()) }
+                            if let resolved = self.resolution(name, version: version, target: position, phase: waits.phase) { return resolved }
+                            waits.waiters.append(.init(id: id, name: name, version: version, target: position, continuation: continuation))
+                            return nil
+                        }
+                        if let immediate { continuation.resume(with: immediate) }
+                    }
+                } onCancel: {
+                    self.removeWaiter(id)?.resume(throwing: CancellationError())
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                let serving = self.activeTrack(name)
+                if serving == nil || (version != nil && serving?.version != version) {
+                    throw KirokuError(.projectionNotReady, "Projection '\(name)'\(version.map { " v\($0)" } ?? "") is not active after \(timeout): its build has not caught up. Check status() for its lag.")
+                }
+                throw KirokuError(.projectionTimeout, "Projection '\(name)' did not reach position \(position) within \(timeout); it is at \(serving?.position ?? 0). Check its status for lag or a failure.", position: position)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// What a wait comes to now: done, failed, or `nil` (still waiting).
+    private func resolution(_ name: String, version: Int?, target: UInt64, phase: Phase) -> Result<Void, any Error>? {
+        if case .stopped(let error) = phase { return .failure(error) }
+        let list = tracks.withLock { $0[name] ?? [] }
+        if case .running = phase, list.isEmpty {
+            return .failure(KirokuError(.projectionNotReady, "Projection '\(name)' is not registered with this runner; pass it to ProjectionRunner(log:projections:)."))
+        }
+        if let version {
+            guard let track = list.first(where: { $0.version == version }) else {
+                if case .running = phase {
+                    return .failure(KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) in this runner; its versions are \(list.map { "v\($0.version)" }.joined(separator: ", "))."))
+                }
+                return nil
+            }
+            if let failure = track.failure { return .failure(failure) }
+            if track.role == .retired {
+                return .failure(KirokuError(.projectionNotReady, "Projection '\(name)' v\(version) is retired: another version serves reads."))
+            }
+            return track.serves && track.position >= target ? .success(()) : nil
+        }
+        if let active = list.last(where: { $0.serves }) {
+            if active.position >= target { return .success(()) }
+            if let failure = active.failure { return .failure(failure) }
+            return nil
+        }
+        if let failure = list.compactMap(\.failure).last { return .failure(failure) }
+        return nil
+    }
+
+    /// Resumes the waiters of `name` whose wait is over.
+    private func recheck(_ name: String) {
+        let ready = waits.withLock { waits -> [(CheckedContinuation<Void, any Error>, Result<Void, any Error>)] in
+            var ready: [(CheckedContinuation<Void, any Error>, Result<Void, any Error>)] = []
+            waits.waiters.removeAll { waiter in
+                guard waiter.name == name,
+                      let result = resolution(name, version: waiter.version, target: waiter.target, phase: waits.phase) else { return false }
+                ready.append((waiter.continuation, result))
+                return true
+            }
+            return ready
+        }
+        for (continuation, result) in ready { continuation.resume(with: result) }
+    }
+
+    private func setPhase(_ phase: Phase) {
+        let names = waits.withLock { waits -> Set<String> in
+            waits.phase = phase
+            return Set(waits.waiters.map(\.name))
+        }
+        for name in names { recheck(name) }
+    }
+
+    private func removeWaiter(_ id: UInt64) -> CheckedContinuation<Void, any Error>? {
+        waits.withLock { waits in
+            guard let index = waits.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return waits.waiters.remove(at: index).continuation
+        }
     }
 
     private func activeTrack(_ name: String) -> Track? {

@@ -13,6 +13,9 @@ final class Track: Sendable {
     /// Write transactions block on fsync: they run on this queue, off the cooperative pool.
     private let queue: DispatchQueue
     private let state: Locked<State>
+    /// Called after the position, the role or the failure changed (never with a lock held):
+    /// the runner re-checks its waiters.
+    private let onChange: @Sendable () -> Void
 
     static let metaTable = "_kiroku"
     static let positionKey = Array("position".utf8)
@@ -25,11 +28,11 @@ final class Track: Sendable {
         var serves: Bool
         var error: String?
         var samples: [(time: Date, position: UInt64)] = []
-        var waiters: [(id: UInt64, target: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-        var nextWaiter: UInt64 = 0
     }
 
-    init(name: String, version: Int, projection: (any Projection)?, path: String, role: ProjectionStatus.State) throws {
+    init(name: String, version: Int, projection: (any Projection)?, path: String, role: ProjectionStatus.State,
+         onChange: @escaping @Sendable () -> Void = {}) throws {
+        self.onChange = onChange
         self.name = name
         self.version = version
         self.projection = projection
@@ -63,6 +66,7 @@ final class Track: Sendable {
             state.role = role
             state.serves = role == .active
         }
+        onChange()
     }
 
     /// Another process moved this version's checkpoint: the batch was not applied.
@@ -108,69 +112,21 @@ final class Track: Sendable {
     }
 
     private func advance(to position: UInt64) {
-        let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        state.withLock { state in
             state.position = position
             let now = Date()
             state.samples.append((now, position))
             state.samples.removeAll { now.timeIntervalSince($0.time) > 5 }
-            var ready: [CheckedContinuation<Void, any Error>] = []
-            state.waiters.removeAll { waiter in
-                guard waiter.target <= position else { return false }
-                ready.append(waiter.continuation)
-                return true
-            }
-            return ready
         }
-        for continuation in ready { continuation.resume() }
+        onChange()
     }
 
     func fail(_ error: any Error, at position: UInt64) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        state.withLock { state in
             state.role = .failed
             state.error = "\(error)"
-            defer { state.waiters.removeAll() }
-            return state.waiters.map(\.continuation)
         }
-        let failure = KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed applying records after position \(position): \(error). Fix the projection and restart it; it resumes from position \(position).", position: position)
-        for waiter in waiters { waiter.resume(throwing: failure) }
-    }
-
-    /// Waits until every record up to `target` is applied.
-    func wait(until target: UInt64, timeout: Duration) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let id = self.state.withLock { state -> UInt64 in
-                    defer { state.nextWaiter += 1 }
-                    return state.nextWaiter
-                }
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                        let immediate: Result<Void, any Error>? = self.state.withLock { state in
-                            if state.position >= target { return .success(()) }
-                            if state.role == .failed {
-                                return .failure(KirokuError(.projectionFailed, "Projection '\(self.name)' v\(self.version) has failed: \(state.error ?? "")"))
-                            }
-                            if Task.isCancelled { return .failure(CancellationError()) }
-                            state.waiters.append((id, target, continuation))
-                            return nil
-                        }
-                        if let immediate { continuation.resume(with: immediate) }
-                    }
-                } onCancel: {
-                    let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                        guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                        return state.waiters.remove(at: index).continuation
-                    }
-                    waiter?.resume(throwing: CancellationError())
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw KirokuError(.projectionTimeout, "Projection '\(self.name)' did not reach position \(target) within \(timeout); it is at \(self.position). Check its status for lag or a failure.", position: target)
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        onChange()
     }
 
     func status(head: UInt64) -> ProjectionStatus {

@@ -56,6 +56,6 @@ extension ProjectionReader {
     /// - Throws: ``KirokuError/Code/querySyntax`` (with the column) or
     ///   ``KirokuError/Code/invalidQuery`` for a bad query, sort, facet or cursor.
     public func search(_ request: SearchRequest) throws -> SearchResults {
-        try SearchExecution.run(request, in: store)
+        try withStore { try SearchExecution.run(request, in: $0) }
     }
 }

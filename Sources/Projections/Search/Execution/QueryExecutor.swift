@@ -127,22 +127,35 @@ final class QueryExecutor {
         return DocScores(docs: postings.docs, scores: [Float](repeating: 0, count: postings.docs.count))
     }
 
+    /// Documents whose value lies between the bounds. A date bound stands for the whole unit
+    /// it is written to (``DateValue/span(_:)``): an inclusive bound takes the unit in, an
+    /// exclusive one leaves it out, so `[2020-01-01 TO 2020-01-31]` ends at the end of the 31st
+    /// and `{2020-01-01 TO …` starts on the 2nd (as Elasticsearch rounds date bounds).
     private func range(_ field: Int, _ type: SearchMapping.FieldType, lower: SearchQuery.Bound?, upper: SearchQuery.Bound?) throws -> DocScores {
-        func value(_ bound: SearchQuery.Bound) throws -> Double {
-            let parsed = type == .date ? DateValue.parse(bound.value) : Double(bound.value)
-            guard let parsed, parsed.isFinite else {
-                throw invalid("'\(bound.value)' is not a \(type == .date ? "date (write 2024-05-01, 2024-05-01T09:30:00Z or epoch seconds)" : "number") for the field '\(fields[field].name)'")
+        func span(_ bound: SearchQuery.Bound) throws -> (start: Double, end: Double) {
+            let parsed = type == .date ? DateValue.span(bound.value) : Double(bound.value).map { ($0, $0) }
+            guard let parsed, parsed.start.isFinite, parsed.end.isFinite else {
+                throw invalid("'\(bound.value)' is not a \(type == .date ? "date (write 2024, 2024-05, 2024-05-01, 2024-05-01T09:30:00Z or epoch seconds)" : "number") for the field '\(fields[field].name)'")
             }
             return parsed
         }
-        let low = try lower.map(value)
-        let high = try upper.map(value)
+        // value >= low.value (or > when !low.inclusive); value < high.value (or <= when high.inclusive).
+        let low: (value: Double, inclusive: Bool)? = try lower.map { bound in
+            let unit = try span(bound)
+            if unit.start == unit.end { return (unit.start, bound.inclusive) }
+            return bound.inclusive ? (unit.start, true) : (unit.end, true)
+        }
+        let high: (value: Double, inclusive: Bool)? = try upper.map { bound in
+            let unit = try span(bound)
+            if unit.start == unit.end { return (unit.start, bound.inclusive) }
+            return bound.inclusive ? (unit.end, false) : (unit.start, false)
+        }
         var docs: [UInt32] = []
         let prefix: [UInt8] = [UInt8(field)]
-        try txn.forEach(in: SearchTables.ranges, prefix: prefix, from: low.map { prefix + IndexKey.sortable($0) }) { key, _ in
+        try txn.forEach(in: SearchTables.ranges, prefix: prefix, from: low.map { prefix + IndexKey.sortable($0.value) }) { key, _ in
             let number = Self.unsortable(key, at: 1)
-            if let low, lower?.inclusive == false, number <= low { return true }
-            if let high, number > high || (upper?.inclusive == false && number >= high) { return false }
+            if let low, number < low.value || (!low.inclusive && number == low.value) { return true }
+            if let high, number > high.value || (!high.inclusive && number == high.value) { return false }
             docs.append(IndexKey.readDoc(key, at: 9))
             return true
         }

@@ -61,6 +61,31 @@ enum DateValue {
         return seconds - sign * Double(offsetHour * 3600 + offsetMinute * 60)
     }
 
+    /// The span a date written in a query stands for: the whole unit it was written to.
+    /// `2020` is that year, `2020-01` that month, `2020-01-31` that day, `2020-01-31T10:15`
+    /// that minute, `…T10:15:30` that second; with a fraction, or as epoch seconds, the instant
+    /// (`end == start`). `end` is the start of the next unit (exclusive).
+    static func span(_ text: String) -> (start: Double, end: Double)? {
+        let bytes = Array(text.utf8)
+        let isDigit = { (b: UInt8) in b >= 48 && b <= 57 }
+        if bytes.count == 4, bytes.allSatisfy(isDigit), let year = Int(text) {
+            return (Double(daysFromCivil(year, 1, 1)) * 86_400, Double(daysFromCivil(year + 1, 1, 1)) * 86_400)
+        }
+        if bytes.count == 7, bytes[4] == UInt8(ascii: "-"), bytes[..<4].allSatisfy(isDigit), bytes[5...].allSatisfy(isDigit),
+           let year = Int(text.prefix(4)), let month = Int(text.suffix(2)), (1...12).contains(month) {
+            let next = month == 12 ? (year + 1, 1) : (year, month + 1)
+            return (Double(daysFromCivil(year, month, 1)) * 86_400, Double(daysFromCivil(next.0, next.1, 1)) * 86_400)
+        }
+        guard let start = parse(text) else { return nil }
+        let isCalendar = bytes.count >= 10 && bytes[4] == UInt8(ascii: "-")
+        guard isCalendar else { return (start, start) }
+        // What follows the date: nothing (a day), HH:MM (a minute), HH:MM:SS (a second), a fraction.
+        let time = bytes.dropFirst(11).prefix { isDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ",") }
+        if bytes.count == 10 { return (start, start + 86_400) }
+        if time.contains(UInt8(ascii: ".")) || time.contains(UInt8(ascii: ",")) { return (start, start) }
+        return time.count <= 5 ? (start, start + 60) : (start, start + 1)
+    }
+
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
     static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
