@@ -139,6 +139,35 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         #expect(try log.readAll().map { Array($0.payload) } == [[0x22, 0xFE, 0x22]])
     }
 
+    /// A view name is checked before anything is written (the first wave wrote `../../x`'s
+    /// mapping outside the store, then hung); a view that fails ends `view create` and `search`
+    /// at once with its error (they polled for an hour); views are 0700, mappings 0600.
+    @Test func badViewNamesAndFailingViewsEndAtOnce() async throws {
+        let directory = TemporaryDirectory("kiroku-cli")
+        defer { directory.remove() }
+        let store = directory.sub("nested/store")
+        #expect(try await kiroku(["append", store, "--key", "a", "--type", "T", "--data", #"{"n": "lots"}"#]).status == 0)
+        let mapping = directory.sub("mapping.json")
+        try #"{"id": "key", "fields": {"n": {"path": "$.n", "type": "number"}}}"#.write(toFile: mapping, atomically: true, encoding: .utf8)
+        for name in ["../../x", "Upper", "a/b", "", String(repeating: "v", count: 65)] {
+            let refused = try await kiroku(["view", "create", store, name, "--mapping", mapping])
+            #expect(refused.status == 1 && refused.err.contains("cannot name a projection or view"), "\(name): \(refused.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.sub("x")) && !FileManager.default.fileExists(atPath: directory.sub("nested/x")))
+        #expect(try await kiroku(["search", store, "../../x", "q"]).status == 1)
+        // "lots" is not a number: the first build fails at position 1, and the command says so.
+        let failed = try await kiroku(["view", "create", store, "numbers", "--mapping", mapping])
+        #expect(failed.status == 1 && failed.err.contains("failed") && failed.err.contains("lots"), "\(failed.err)")
+        let search = try await kiroku(["search", store, "numbers", "n:1"])
+        #expect(search.status == 1 && search.err.contains("failed"), "\(search.err)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: store + "/views/numbers")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        let file = try FileManager.default.attributesOfItem(atPath: store + "/views/numbers/v1.json")
+        #expect((file[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let projections = try FileManager.default.attributesOfItem(atPath: store + "/projections/numbers")
+        #expect((projections[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+    }
+
     @Test func anImportKilledWithSIGKILLCompletesWhenRunAgain() async throws {
         let directory = TemporaryDirectory("kiroku-cli")
         defer { directory.remove() }

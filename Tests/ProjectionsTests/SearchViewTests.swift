@@ -105,6 +105,38 @@ import Testing
         }
     }
 
+    /// A date bound written to a day (month, year, minute) stands for the whole unit: the
+    /// first wave's `[2020-01-01 TO 2020-01-31]` ended at midnight of the 31st and missed it.
+    @Test func dateBoundsTakeInOrLeaveOutTheWholeUnitTheyAreWrittenTo() async throws {
+        try await withSearchView { view in
+            let dates = ["2019-12-31T23:59:59Z", "2020-01-01T00:00:00Z", "2020-01-15T12:00:00Z", "2020-01-31T00:00:00Z",
+                         "2020-01-31T10:15:30Z", "2020-01-31T23:59:59.5Z", "2020-02-01T00:00:00Z", "2020-12-31T23:00:00Z", "2021-01-01T00:00:00Z"]
+            for (i, date) in dates.enumerated() {
+                try await view.log.append(to: "d\(i)", jsonEvent("ActivityLogged", ["text": "dated", "date": date]))
+            }
+            func ids(_ query: String) async throws -> [String] {
+                try await view.search(SearchRequest(query, sort: .init("date"))).hits.map(\.id)
+            }
+            #expect(try await ids("date:[2020-01-01 TO 2020-01-31]") == ["d1", "d2", "d3", "d4", "d5"])
+            #expect(try await ids("date:{2020-01-01 TO 2020-01-31}") == ["d2"])
+            #expect(try await ids("date:[2020-01-01 TO 2020-01-31}") == ["d1", "d2"])
+            #expect(try await ids("date:2020-01-31") == ["d3", "d4", "d5"])
+            #expect(try await ids("date:[2020-01 TO 2020-01]") == ["d1", "d2", "d3", "d4", "d5"])
+            #expect(try await ids("date:2020") == ["d1", "d2", "d3", "d4", "d5", "d6", "d7"])
+            #expect(try await ids("date:>2020-01") == ["d6", "d7", "d8"])
+            #expect(try await ids("date:<=2020-01-31") == ["d0", "d1", "d2", "d3", "d4", "d5"])
+            #expect(try await ids("date:<2020-01-31") == ["d0", "d1", "d2"])
+            #expect(try await ids("date:>=2020-01-31T10:15") == ["d4", "d5", "d6", "d7", "d8"])
+            #expect(try await ids("date:[2020-01-31T10:15 TO 2020-01-31T10:15]") == ["d4"])
+            // A full instant (with a fraction, or as epoch seconds) is exact.
+            #expect(try await ids("date:[2020-01-31T00:00:00.0Z TO 2020-01-31T10:15:30.0Z]") == ["d3", "d4"])
+            #expect(try await ids("date:{1580428800 TO *}") == ["d4", "d5", "d6", "d7", "d8"])
+            // The builder takes the same bounds.
+            let built = try await view.search(SearchRequest(query: .built(.range("date", lower: .inclusive("2020-01-31"), upper: .inclusive("2020-01-31")))))
+            #expect(built.total == 3)
+        }
+    }
+
     @Test func badQueriesAreClearErrors() async throws {
         try await withSearchView { view in
             try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "x", "amount": 1]))

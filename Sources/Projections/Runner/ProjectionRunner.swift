@@ -123,7 +123,7 @@ public final class ProjectionRunner: Service, Sendable {
                FileManager.default.fileExists(atPath: directory.versionPath(active)) {
                 // The active version's code is gone: it serves reads, frozen, until the new one takes over.
                 list.append(try Track(name: name, version: active, projection: nil, path: directory.versionPath(active), role: .active,
-                                      onChange: { [weak self] in self?.recheck(name) }))
+                                      readTables: Array(Set(versions.flatMap(\.tables))), onChange: { [weak self] in self?.recheck(name) }))
             }
             for projection in versions.sorted(by: { $0.version < $1.version }) {
                 let role: ProjectionStatus.State

@@ -30,8 +30,10 @@ final class Track: Sendable {
         var samples: [(time: Date, position: UInt64)] = []
     }
 
+    /// `readTables`: for a version kept only to serve reads, the tables its readers read (those
+    /// of the projection's registered code).
     init(name: String, version: Int, projection: (any Projection)?, path: String, role: ProjectionStatus.State,
-         onChange: @escaping @Sendable () -> Void = {}) throws {
+         readTables: [String] = [], onChange: @escaping @Sendable () -> Void = {}) throws {
         self.onChange = onChange
         self.name = name
         self.version = version
@@ -40,7 +42,7 @@ final class Track: Sendable {
         // Data pages are flushed at each commit, the meta page is not: a power loss may roll
         // back the last batches, state and checkpoint together, and they are applied again.
         options.syncEveryCommit = false
-        store = try KeyValueStore(path: path, tables: (projection?.tables ?? []) + [Self.metaTable], options: options)
+        store = try KeyValueStore(path: path, tables: (projection?.tables ?? readTables) + [Self.metaTable], options: options)
         let position = try store.read { txn in
             try txn.get(Self.positionKey, in: Self.metaTable).map(Self.decodePosition) ?? 0
         }
@@ -57,8 +59,15 @@ final class Track: Sendable {
     var failure: KirokuError? {
         state.withLock { state in
             guard state.role == .failed else { return nil }
-            return KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed after position \(state.position): \(state.error ?? "unknown error"). Fix it and restart; it resumes from there.", position: state.position)
+            return KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed after position \(state.position): \(Self.sentence(state.error)) Fix it and restart; it resumes from there.", position: state.position)
         }
+    }
+
+    /// An error's text as a sentence (one final period).
+    static func sentence(_ text: String?) -> String {
+        guard var text, !text.isEmpty else { return "unknown error." }
+        while text.hasSuffix(".") { text.removeLast() }
+        return text + "."
     }
 
     func setRole(_ role: ProjectionStatus.State) {
