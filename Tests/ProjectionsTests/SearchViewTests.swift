@@ -212,3 +212,101 @@ import Testing
         #expect(fields["t"] == .text("x\u{FFFD}A 😀 \u{FFFD} \u{FFFD}"))
     }
 }
+
+/// Document numbers never run out, and removals always end.
+@Suite(.timeLimit(.minutes(2))) struct SearchIndexLimitTests {
+    static let mapping = #"{"id": "key", "fields": {"text": {"path": "$.text", "type": "text"}, "tag": {"path": "$.tag", "type": "keyword"}}, "deleteOn": ["Gone"]}"#
+
+    /// Writes the view's counters before it starts, as if it had handed out `nextDoc - 1` numbers.
+    static func prepareView(store: String, nextDoc: UInt32) throws {
+        let state = try KeyValueStore(path: store + "/projections/docs/v1", tables: SearchTables.all + ["_kiroku"])
+        defer { state.close() }
+        try state.write { txn in
+            var stats = try IndexStats(txn)
+            stats.nextDoc = nextDoc
+            try stats.save(txn)
+        }
+    }
+
+    /// A view started three numbers short of the limit keeps indexing creates, updates and
+    /// deletes by reusing freed numbers; every search equals a brute-force scan of the model.
+    @Test func aViewNearTheDocumentNumberLimitReusesFreedNumbers() async throws {
+        try await withLog(label: "kiroku-search") { log, directory in
+            try Self.prepareView(store: log.path, nextDoc: IndexStats.lastDoc - 2)
+            let view = SearchView(name: "docs", mapping: try SearchMapping(json: Data(Self.mapping.utf8)))
+            let runner = ProjectionRunner(log: log, projections: [view], batchSize: 7)
+            let running = Task { try await runner.run() }
+            defer { running.cancel() }
+            var random = SeededGenerator(seed: SeededGenerator.seed(label: "SearchIndexLimitTests"))
+            var model: [String: (text: String, tag: String)] = [:]
+            let words = ["apple", "banana", "cherry", "date", "elder"]
+            for step in 0..<600 {
+                let id = "d\(Int.random(in: 0..<40, using: &random))"
+                if Int.random(in: 0..<5, using: &random) == 0 {
+                    try await log.append(to: id, EventData(type: "Gone"))
+                    model[id] = nil
+                } else {
+                    let text = (0..<3).map { _ in words.randomElement(using: &random)! }.joined(separator: " ")
+                    let tag = "t\(step % 3)"
+                    try await log.append(to: id, jsonEvent("Put", ["text": text, "tag": tag]))
+                    model[id] = (text, tag)
+                }
+                if step % 50 == 49 {
+                    try await runner.waitUntil("docs", hasApplied: try log.headPosition(), timeout: .seconds(30))
+                    let reader = try runner.reader("docs")
+                    for word in words {
+                        let found = Set(try reader.search(SearchRequest(word, limit: 1000)).hits.map(\.id))
+                        #expect(found == Set(model.filter { $0.value.text.contains(word) }.keys), "\(word) at step \(step)")
+                    }
+                    let tagged = Set(try reader.search(SearchRequest("tag:t1", limit: 1000)).hits.map(\.id))
+                    #expect(tagged == Set(model.filter { $0.value.tag == "t1" }.keys))
+                    let health = try reader.searchIndexHealth()
+                    #expect(health.documents == UInt64(model.count) && health.missingPostings == 0)
+                }
+            }
+            running.cancel()
+            _ = try? await running.value
+            _ = directory
+        }
+    }
+
+    /// A posting missing from where a removal looks (past the previous block's last doc) used
+    /// to loop forever holding the view's write lock; now the removal ends and counts it.
+    @Test func aRemovalOfAMissingPostingEndsAndIsCounted() async throws {
+        try await withLog(label: "kiroku-search") { log, _ in
+            let view = SearchView(name: "docs", mapping: try SearchMapping(json: Data(Self.mapping.utf8)))
+            for i in 0..<300 { try await log.append(to: "d\(i)", jsonEvent("Put", ["text": "common word\(i)", "tag": "t"])) }
+            do {
+                let runner = ProjectionRunner(log: log, projections: [view])
+                let running = Task { try await runner.run() }
+                try await runner.waitUntil("docs", hasApplied: 300, timeout: .seconds(30))
+                running.cancel()
+                _ = try? await running.value
+            }
+            // Drop the last document's entry from the last block of "common", as if the analyzer
+            // had not produced the term for it.
+            do {
+                let state = try KeyValueStore(path: log.path + "/projections/docs/v1", tables: SearchTables.all + ["_kiroku"])
+                defer { state.close() }
+                try state.write { txn in
+                    let term = IndexKey.term(view.mapping.field(named: "text")!.0, "common")
+                    let (key, value) = try #require(try txn.last(in: SearchTables.postings, prefix: term + [0], atOrBefore: IndexKey.block(term, first: .max)))
+                    let first = key.withUnsafeBytes { IndexKey.readDoc($0, at: term.count + 1) }
+                    var block = value.withUnsafeBytes { PostingBlock(first: first, decoding: $0, positional: true) }
+                    block.entries.removeLast()
+                    try txn.put(key, block.encoded(), in: SearchTables.postings)
+                }
+            }
+            try await log.append(to: "d299", jsonEvent("Put", ["text": "changed", "tag": "t"]))
+            let runner = ProjectionRunner(log: log, projections: [view])
+            let running = Task { try await runner.run() }
+            try await runner.waitUntil("docs", hasApplied: 301, timeout: .seconds(30))
+            let reader = try runner.reader("docs")
+            #expect(try reader.searchIndexHealth().missingPostings == 1)
+            #expect(try reader.search(SearchRequest("changed")).hits.map(\.id) == ["d299"])
+            #expect(try reader.search(SearchRequest("common", limit: 1000)).total == 299)
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+}

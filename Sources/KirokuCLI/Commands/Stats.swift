@@ -73,6 +73,14 @@ struct Verify: AsyncParsableCommand {
                     problems.append(["kind": "projection-unreadable", "projection": name, "version": version, "message": error.message])
                 }
             }
+            // A search view counts the postings its removals did not find.
+            if catalog.activeVersion(of: name) != nil, let view = try? Registry.shared.projection(name, store: log.path) as? SearchView {
+                let health = try? catalog.withReader(name, tables: view.tables) { try $0.searchIndexHealth() }
+                if let health, health.missingPostings > 0 {
+                    problems.append(["kind": "search-postings-missing", "projection": name,
+                                     "message": "Search view '\(name)' did not find \(health.missingPostings) posting(s) it removed: the analyzer changed since they were indexed, or the index is damaged. Rebuild it: kiroku projections \(store) rebuild \(name)."])
+                }
+            }
         }
         if output.json {
             Output.json(["clean": problems.isEmpty, "records": report.recordsChecked, "keys": report.keysChecked,

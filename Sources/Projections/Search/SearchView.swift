@@ -58,4 +58,16 @@ extension ProjectionReader {
     public func search(_ request: SearchRequest) throws -> SearchResults {
         try withStore { try SearchExecution.run(request, in: $0) }
     }
+
+    /// The search index's own account of its soundness: its live documents and the postings
+    /// that removals did not find where they should be (0 in a sound index; more means the
+    /// analyzer's output changed since documents were indexed, or damage: rebuild the view).
+    public func searchIndexHealth() throws -> (documents: UInt64, missingPostings: UInt64) {
+        try withStore { store in
+            try store.read { txn in
+                let stats = try IndexStats(txn)
+                return (stats.documents, stats.missingPostings)
+            }
+        }
+    }
 }

@@ -2,11 +2,20 @@ import Foundation
 import Log
 
 /// The view's counters (table `search-meta`, key `stats`): live documents, the next doc
-/// number, and the total length of each text field (for BM25's average length).
+/// number, the total length of each text field (for BM25's average length), where the search
+/// for a free doc number resumes, and the postings that removals did not find.
 struct IndexStats {
     var documents: UInt64 = 0
     var nextDoc: UInt32 = 1
     var totalLength: [Int: UInt64] = [:]
+    /// Once `nextDoc` has reached ``lastDoc``, new documents take numbers freed by deletes and
+    /// updates, searched from here.
+    var reuseFrom: UInt32 = 1
+    /// Documents a removal did not find in a term's postings (0 in a sound index).
+    var missingPostings: UInt64 = 0
+
+    /// The highest doc number.
+    static let lastDoc = UInt32.max - 1
 
     static let key = Array("stats".utf8)
     static let schemaKey = Array("schema".utf8)
@@ -23,6 +32,11 @@ struct IndexStats {
                 let field = Int(reader.varint())
                 totalLength[field] = reader.varint()
             }
+            // Written since format 1.1; absent in older views.
+            if !reader.atEnd {
+                reuseFrom = UInt32(clamping: reader.varint())
+                missingPostings = reader.varint()
+            }
         }
     }
 
@@ -35,7 +49,35 @@ struct IndexStats {
             writer.varint(field)
             writer.varint(length)
         }
+        writer.varint(reuseFrom)
+        writer.varint(missingPostings)
         try txn.put(Self.key, writer.bytes, in: SearchTables.meta)
+    }
+
+    /// A number for a new document: the next one, or, once every number has been handed out,
+    /// the lowest one no live document holds (deletes and updates free theirs), so the view
+    /// never runs out while it holds fewer than ``lastDoc`` documents.
+    ///
+    /// - Throws: ``KirokuError/Code/mappingFailed`` when every number is held by a live document.
+    mutating func allocateDoc(_ txn: KeyValueTransaction) throws -> UInt32 {
+        if nextDoc <= Self.lastDoc {
+            defer { nextDoc += 1 }
+            return nextDoc
+        }
+        for start in [reuseFrom, 1] {
+            var candidate = max(start, 1)
+            try txn.forEach(in: SearchTables.docs, prefix: [], from: IndexKey.doc(candidate)) { key, _ in
+                let held = IndexKey.readDoc(key, at: 0)
+                guard held == candidate else { return false }
+                candidate = held &+ 1
+                return candidate <= Self.lastDoc
+            }
+            if candidate >= 1, candidate <= Self.lastDoc {
+                reuseFrom = candidate &+ 1
+                return candidate
+            }
+        }
+        throw KirokuError(.mappingFailed, "The search view holds \(documents) documents, every document number it has (\(Self.lastDoc)); delete documents or split the view.")
     }
 
     func averageLength(_ field: Int) -> Double {

@@ -98,8 +98,7 @@ struct IndexWriter {
                 stats.documents -= 1
             }
             guard let values = state.current else { continue }
-            let doc = stats.nextDoc
-            stats.nextDoc += 1
+            let doc = try stats.allocateDoc(txn)
             for (field, value) in values {
                 let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
                 for (term, positions) in terms {
@@ -123,7 +122,7 @@ struct IndexWriter {
         var removalsByKey: [[UInt8]: Set<UInt32>] = [:]
         for (term, docs) in removals { removalsByKey[term.bytes, default: []].formUnion(docs) }
         for key in removalsByKey.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            try remove(removalsByKey[key]!.sorted(), from: key)
+            try remove(removalsByKey[key]!.sorted(), from: key, stats: &stats)
         }
         var additionsByKey: [[UInt8]: [PostingBlock.Entry]] = [:]
         for (term, entries) in additions {
@@ -137,7 +136,8 @@ struct IndexWriter {
             }
         }
         for key in additionsByKey.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            try append(additionsByKey[key]!, to: key)
+            // Reused doc numbers (see IndexStats.allocateDoc) come out of order.
+            try append(additionsByKey[key]!.sorted { $0.doc < $1.doc }, to: key)
         }
         for (field, updates) in norms { try write(norms: updates, field: field) }
         try stats.save(txn)
@@ -212,8 +212,9 @@ struct IndexWriter {
         mapping.fields[Int(term[0])].type == .text
     }
 
-    /// Appends entries (in doc order, all after the term's last doc) to a term's last block,
-    /// opening new blocks as blocks fill up.
+    /// Adds entries (in doc order) to a term's postings: appended to the last block, opening new
+    /// blocks as blocks fill up, when they all come after the term's last doc (new documents
+    /// take increasing numbers); else merged into the blocks where they belong.
     private func append(_ entries: [PostingBlock.Entry], to term: [UInt8]) throws {
         let positional = positional(term)
         var frequency: UInt32 = 0
@@ -228,6 +229,9 @@ struct IndexWriter {
             (block, size) = try txn.withValue(IndexKey.block(term, first: lastFirst), in: SearchTables.postings) { raw in
                 guard let raw else { return (PostingBlock(first: entries[0].doc, positional: positional), 0) }
                 return (PostingBlock(first: lastFirst, decoding: raw, positional: positional), raw.count)
+            }
+            if let lastDoc = block.entries.last?.doc ?? (block.entries.isEmpty ? nil : lastFirst), entries[0].doc <= lastDoc {
+                return try merge(entries, into: term, frequency: frequency, lastFirst: lastFirst)
             }
         } else {
             block = PostingBlock(first: entries[0].doc, positional: positional)
@@ -246,6 +250,67 @@ struct IndexWriter {
         try writeTerm(term, frequency: frequency + UInt32(entries.count), lastFirst: block.first)
     }
 
+    /// Merges entries (in doc order) into the blocks that cover them: each block takes the
+    /// entries below the next block's first doc (the first block also those before it), and is
+    /// split when it grows past a block's size.
+    private func merge(_ entries: [PostingBlock.Entry], into term: [UInt8], frequency: UInt32, lastFirst: UInt32) throws {
+        let positional = positional(term)
+        let prefix = term + [0]
+        var pending = entries[...]
+        var frequency = frequency
+        var lastFirst = lastFirst
+        while let entry = pending.first {
+            // The block at or before the entry, else the term's first block.
+            var found = try txn.last(in: SearchTables.postings, prefix: prefix, atOrBefore: IndexKey.block(term, first: entry.doc))
+            if found == nil {
+                try txn.forEach(in: SearchTables.postings, prefix: prefix) { key, value in
+                    found = ([UInt8](key), [UInt8](value))
+                    return false
+                }
+            }
+            var blockKey: [UInt8]?
+            var block = PostingBlock(first: entry.doc, positional: positional)
+            if let (key, value) = found {
+                blockKey = key
+                let first = key.withUnsafeBytes { IndexKey.readDoc($0, at: prefix.count) }
+                block = value.withUnsafeBytes { PostingBlock(first: first, decoding: $0, positional: positional) }
+            }
+            // The next block's first doc bounds what this block takes.
+            var nextFirst: UInt32?
+            if let blockKey, block.first < UInt32.max {
+                try txn.forEach(in: SearchTables.postings, prefix: prefix, from: IndexKey.block(term, first: block.first + 1)) { key, _ in
+                    if key.count == blockKey.count { nextFirst = IndexKey.readDoc(key, at: prefix.count) }
+                    return false
+                }
+            }
+            let taken = pending.prefix { nextFirst == nil || $0.doc < nextFirst! }
+            pending = pending.dropFirst(taken.count)
+            var byDoc: [UInt32: PostingBlock.Entry] = [:]
+            for existing in block.entries { byDoc[existing.doc] = existing }
+            for added in taken {
+                if byDoc[added.doc] == nil { frequency += 1 }
+                byDoc[added.doc] = added
+            }
+            let merged = byDoc.keys.sorted().map { byDoc[$0]! }
+            if let blockKey { try txn.delete(blockKey, in: SearchTables.postings) }
+            // Rewrite as blocks of at most maxCount entries and about maxBytes bytes.
+            var chunk = PostingBlock(first: merged[0].doc, positional: positional)
+            var size = 0
+            for item in merged {
+                if !chunk.entries.isEmpty, chunk.entries.count >= PostingBlock.maxCount || size >= PostingBlock.maxBytes {
+                    try txn.put(IndexKey.block(term, first: chunk.first), chunk.encoded(), in: SearchTables.postings)
+                    chunk = PostingBlock(first: item.doc, positional: positional)
+                    size = 0
+                }
+                chunk.entries.append(item)
+                size += PostingBlock.size(of: item)
+            }
+            try txn.put(IndexKey.block(term, first: chunk.first), chunk.encoded(), in: SearchTables.postings)
+            if nextFirst == nil { lastFirst = chunk.first }
+        }
+        try writeTerm(term, frequency: frequency, lastFirst: lastFirst)
+    }
+
     private func writeTerm(_ term: [UInt8], frequency: UInt32, lastFirst: UInt32) throws {
         var writer = ByteWriter(capacity: 8)
         writer.u32(frequency)
@@ -255,7 +320,12 @@ struct IndexWriter {
 
     /// Removes documents (sorted) from a term's postings, rewriting or deleting the blocks
     /// that held them, and the term itself when no document is left.
-    private func remove(_ docs: [UInt32], from term: [UInt8]) throws {
+    ///
+    /// Each pass consumes at least one document, so the loop ends whatever the postings hold.
+    /// A document that is not where it should be (the analyzer's output changed since it was
+    /// indexed, or the index is damaged) is counted in the view's statistics
+    /// (``IndexStats/missingPostings``), which `kiroku verify` reports, rather than looped on.
+    private func remove(_ docs: [UInt32], from term: [UInt8], stats: inout IndexStats) throws {
         guard let info = try txn.get(term, in: SearchTables.terms) else { return }
         var (frequency, lastFirst) = info.withUnsafeBytes { raw in
             var reader = ByteReader(raw)
@@ -267,17 +337,22 @@ struct IndexWriter {
         var lastBlockGone = false
         while let doc = remaining.first {
             guard let (key, value) = try txn.last(in: SearchTables.postings, prefix: prefix, atOrBefore: IndexKey.block(term, first: doc)) else {
+                stats.missingPostings += 1
                 remaining = remaining.dropFirst()
                 continue
             }
             let first = key.withUnsafeBytes { IndexKey.readDoc($0, at: prefix.count) }
             var block = value.withUnsafeBytes { PostingBlock(first: first, decoding: $0, positional: positional) }
-            let last = block.entries.last?.doc ?? first
+            // The docs this block can hold; `doc` itself is always among them, so the pass
+            // consumes it even when it lies past the block's last entry (it is then missing).
+            let last = max(block.entries.last?.doc ?? first, doc)
             let inBlock = Set(remaining.prefix { $0 <= last })
             remaining = remaining.drop { $0 <= last }
             let before = block.entries.count
             block.entries.removeAll { inBlock.contains($0.doc) }
-            frequency -= UInt32(before - block.entries.count)
+            let removed = before - block.entries.count
+            stats.missingPostings += UInt64(inBlock.count - removed)
+            frequency -= UInt32(removed)
             if block.entries.isEmpty {
                 try txn.delete(key, in: SearchTables.postings)
                 if first == lastFirst { lastBlockGone = true }
