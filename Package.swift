@@ -78,7 +78,7 @@ let package = Package(
             "Log", "Projections", "KirokuCLI", "KirokuTestSupport", "kiroku",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper", "kiroku"]),
         .testTarget(name: "FeedTests", dependencies: [
             "Feed", "Log", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

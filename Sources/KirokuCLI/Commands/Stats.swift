@@ -64,10 +64,9 @@ struct Verify: AsyncParsableCommand {
         for name in catalog.names() {
             for version in catalog.versions(of: name) {
                 do {
-                    let checkpoint = try catalog.checkpoint(of: name, version: version)
-                    if checkpoint > report.headPosition {
-                        problems.append(["kind": "projection-ahead", "projection": name, "version": version, "position": checkpoint,
-                                         "message": "Projection '\(name)' v\(version) has applied up to \(checkpoint), past the log's head \(report.headPosition): it was built from another log. Rebuild it."])
+                    if let reason = try catalog.logMismatch(of: name, version: version, log: log) {
+                        problems.append(["kind": "projection-log-mismatch", "projection": name, "version": version,
+                                         "message": "Projection '\(name)' v\(version) does not match the log: \(reason). Rebuild it: kiroku projections \(store) rebuild \(name)."])
                     }
                 } catch let error as KirokuError {
                     problems.append(["kind": "projection-unreadable", "projection": name, "version": version, "message": error.message])

@@ -24,6 +24,22 @@ extension EventLog {
         return version == 0 ? nil : version
     }
 
+    /// The store's identity: a UUID made when the store was created, the same in every process
+    /// that opens it and in a copy of it, different in any other store.
+    public var storeId: UUID { layout.storeId }
+
+    /// The checksum stored with the record at `position` (its XXH64, seeded with the position),
+    /// or `nil` when there is none. Layers above the log keep it beside a checkpoint, to notice
+    /// a log that no longer holds what they applied (restored from an older copy, rolled back).
+    public func recordChecksum(at position: UInt64) throws -> UInt64? {
+        try withReadTransaction { txn in
+            try BigEndianKey(position).withBytes { key in
+                guard let bytes = try txn.get(layout.records, key), bytes.count >= RecordCodec.trailerSize else { return nil }
+                return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - RecordCodec.trailerSize, as: UInt64.self))
+            }
+        }
+    }
+
     /// The record at `position`, or `nil` when there is none.
     ///
     /// - Throws: ``KirokuError/Code/corruption`` when the stored bytes fail their checksum.

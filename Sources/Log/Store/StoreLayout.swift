@@ -14,6 +14,8 @@ struct StoreLayout: Sendable {
     let ids: MDB_dbi
     /// "format" → UInt32 LE, "store-id" → 16-byte UUID.
     let meta: MDB_dbi
+    /// The store's identity, made when it was created.
+    let storeId: UUID
 
     /// The store format this build writes and reads.
     static let formatVersion: UInt32 = 1
@@ -64,12 +66,19 @@ struct StoreLayout: Sendable {
             default:
                 break
             }
+            let storeId: UUID = try storeIdKey.withUTF8Bytes { key in
+                guard let bytes = try txn.get(meta, key), bytes.count == 16 else {
+                    throw OpenFailure.notAStore("its meta database has no store id")
+                }
+                return UUID(uuid: bytes.loadUnaligned(as: uuid_t.self))
+            }
             return StoreLayout(
                 records: try Environment.openDatabase(txn, name: "records", flags: MDB_CREATE),
                 keys: try Environment.openDatabase(txn, name: "keys", flags: MDB_CREATE),
                 versionIndex: try Environment.openDatabase(txn, name: "version-index", flags: MDB_CREATE),
                 ids: try Environment.openDatabase(txn, name: "ids", flags: MDB_CREATE),
-                meta: meta
+                meta: meta,
+                storeId: storeId
             )
         }
     }

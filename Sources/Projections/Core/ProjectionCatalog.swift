@@ -59,6 +59,24 @@ public struct ProjectionCatalog: Sendable {
         return try state.read { try $0.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0 }
     }
 
+    /// Why version `version` of `name` does not match `log` (its checkpoint is past the head,
+    /// it was built from another store, or the record at its checkpoint is not the one it
+    /// applied), or `nil` when it matches. Its environment must not be open in this process.
+    public func logMismatch(of name: String, version: Int, log: EventLog) throws -> String? {
+        try Self.validate(name: name)
+        let path = ProjectionDirectory(store: store, name: name).versionPath(version)
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
+            throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) at \(path).", path: path)
+        }
+        let state = try KeyValueStore(path: path, tables: [Track.metaTable])
+        defer { state.close() }
+        let (checkpoint, stored) = try state.read { txn in
+            (try txn.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0,
+             try txn.get(LogFingerprint.key, in: Track.metaTable).flatMap(LogFingerprint.init(decoding:)))
+        }
+        return try LogFingerprint.mismatch(checkpoint: checkpoint, stored: stored, log: log)
+    }
+
     /// The active version of `name` and the position it has applied, or `nil` when no version
     /// has been switched on yet.
     public func activeCheckpoint(of name: String) throws -> (version: Int, position: UInt64)? {

@@ -130,18 +130,42 @@ public final class ProjectionRunner: Service, Sendable {
                 if projection.version == active { role = .active }
                 else if projection.version == target { role = .building }
                 else { role = .retired }
+                if role == .building { try discardIfTorn(directory.versionPath(projection.version), name: name, version: projection.version) }
                 list.append(try Track(name: name, version: projection.version, projection: projection,
                                       path: directory.versionPath(projection.version), role: role,
                                       onChange: { [weak self] in self?.recheck(name) }))
+            }
+            // A version that applied another log (or this one before a rollback) must neither go
+            // on nor serve: its state describes records the log no longer holds.
+            for track in list {
+                guard let reason = try LogFingerprint.mismatch(checkpoint: track.position, stored: try track.storedFingerprint(), log: log) else { continue }
+                logger.error("Projection does not match the log; it stops", metadata: ["projection": "\(name)", "version": "\(track.version)", "reason": "\(reason)"])
+                track.fail(LogFingerprint.error(name, version: track.version, reason, store: log.path), at: track.position, serving: false)
             }
             opened[name] = list
         }
         return opened
     }
 
+    /// Removes a building version that committed without fsync during an earlier boot of the
+    /// machine: after an OS crash its files may be torn, and it is rebuilt from the log. (A
+    /// process crash loses nothing: the same boot's page cache holds every commit.)
+    private func discardIfTorn(_ path: String, name: String, version: Int) throws {
+        let marker = Track.unsyncedMarker(path)
+        guard let boot = try? String(contentsOfFile: marker, encoding: .utf8), boot != Track.bootId() else { return }
+        logger.warning("Discarding a build that was not flushed before the machine restarted; it is rebuilt from the log", metadata: [
+            "projection": "\(name)", "version": "\(version)", "path": "\(path)",
+        ])
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw KirokuError(.permissionDenied, "Cannot remove the torn build \(path) (\(error.localizedDescription)); remove it by hand and start again.", path: path)
+        }
+    }
+
     /// Applies the log to one version until cancelled; switches it on once a building version catches up.
     private func follow(_ track: Track, name: String) async {
-        guard let projection = track.projection else { return }
+        guard let projection = track.projection, track.role != .failed else { return }
         do {
             // A first build over an empty (or already applied) log is caught up at once.
             if track.role == .building, try track.position >= log.headPosition() {
@@ -150,7 +174,7 @@ public final class ProjectionRunner: Service, Sendable {
             // A version still building can be rebuilt from the log, so its commits are not
             // flushed one by one (a process crash loses nothing; after an OS crash it is rebuilt).
             // Switching it on flushes everything and restores durable commits.
-            if track.role == .building { try track.store.relaxSync(true) }
+            if track.role == .building { try track.relaxSync(true) }
             while true {
                 do {
                     try await follow(track, projection, from: track.position + 1, name: name)
@@ -191,7 +215,8 @@ public final class ProjectionRunner: Service, Sendable {
     /// Applies one batch; on failure marks the version failed (it never skips) and returns false.
     private func step(_ track: Track, _ batch: FeedBatch, _ preparation: Result<(any Sendable)?, any Error>, name: String) async throws -> Bool {
         do {
-            try await track.apply(batch, prepared: try preparation.get())
+            let fingerprint = try LogFingerprint.of(log, at: batch.throughPosition)
+            try await track.apply(batch, prepared: try preparation.get(), fingerprint: fingerprint)
         } catch let moved as Track.CheckpointMoved {
             throw moved
         } catch {
@@ -209,7 +234,10 @@ public final class ProjectionRunner: Service, Sendable {
 
     /// Makes a caught-up building version the active one and retires the others.
     private func switchOn(_ track: Track, name: String) throws {
-        try track.store.relaxSync(false)
+        // It committed without fsync while it built: flush it, then read every page once, so
+        // that a damaged build is reported here rather than served.
+        try track.relaxSync(false)
+        _ = try track.store.checkPages()
         try ProjectionDirectory(store: log.path, name: name).activate(track.version)
         let others = tracks.withLock { $0[name] ?? [] }.filter { $0 !== track }
         track.setRole(.active)

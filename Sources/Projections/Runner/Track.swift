@@ -10,6 +10,8 @@ final class Track: Sendable {
     /// The code that applies records; `nil` for a version only kept to serve reads.
     let projection: (any Projection)?
     let store: KeyValueStore
+    /// The version's directory.
+    let path: String
     /// Write transactions block on fsync: they run on this queue, off the cooperative pool.
     private let queue: DispatchQueue
     private let state: Locked<State>
@@ -28,6 +30,8 @@ final class Track: Sendable {
         var serves: Bool
         var error: String?
         var samples: [(time: Date, position: UInt64)] = []
+        /// Why the version's state cannot be trusted (it neither runs nor serves), if so.
+        var untrusted: KirokuError?
     }
 
     /// `readTables`: for a version kept only to serve reads, the tables its readers read (those
@@ -35,6 +39,7 @@ final class Track: Sendable {
     init(name: String, version: Int, projection: (any Projection)?, path: String, role: ProjectionStatus.State,
          readTables: [String] = [], onChange: @escaping @Sendable () -> Void = {}) throws {
         self.onChange = onChange
+        self.path = path
         self.name = name
         self.version = version
         self.projection = projection
@@ -51,6 +56,45 @@ final class Track: Sendable {
     }
 
     var position: UInt64 { state.withLock { $0.position } }
+
+    /// The fingerprint of the log written with the checkpoint, if any.
+    func storedFingerprint() throws -> LogFingerprint? {
+        try store.read { try $0.get(LogFingerprint.key, in: Self.metaTable).flatMap(LogFingerprint.init(decoding:)) }
+    }
+
+    /// The file that marks a version committing without fsync, holding the boot it started in.
+    static func unsyncedMarker(_ path: String) -> String { path + "/unsynced" }
+
+    /// An identity of the running boot of the machine: after an OS crash or a restart it
+    /// differs, and what a version wrote without fsync before it may be lost or torn.
+    static func bootId() -> String {
+        if let id = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) {
+            return id.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // Elsewhere: the boot time, to the minute.
+        return "boot-" + String(Int((Date().timeIntervalSince1970 - ProcessInfo.processInfo.systemUptime) / 60))
+    }
+
+    /// Commits without fsync (a building version, which can be rebuilt from the log) or with
+    /// it again. While relaxed, a marker names the boot: a version found marked by another
+    /// boot is discarded on open (see ``ProjectionRunner``).
+    func relaxSync(_ relaxed: Bool) throws {
+        let marker = Self.unsyncedMarker(path)
+        if relaxed {
+            guard FileManager.default.createFile(atPath: marker, contents: Data(Self.bootId().utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw KirokuError(.permissionDenied, "Cannot write \(marker); check the store directory's permissions.", path: marker)
+            }
+            try ProjectionDirectory.sync(marker, doing: "marking a build as unsynced")
+            try ProjectionDirectory.sync(path, doing: "marking a build as unsynced")
+            try store.relaxSync(true)
+        } else {
+            try store.relaxSync(false)
+            if FileManager.default.fileExists(atPath: marker) {
+                try FileManager.default.removeItem(atPath: marker)
+                try ProjectionDirectory.sync(path, doing: "marking a build as synced")
+            }
+        }
+    }
     var role: ProjectionStatus.State { state.withLock { $0.role } }
 
     var serves: Bool { state.withLock { $0.serves } }
@@ -59,6 +103,7 @@ final class Track: Sendable {
     var failure: KirokuError? {
         state.withLock { state in
             guard state.role == .failed else { return nil }
+            if let untrusted = state.untrusted { return untrusted }
             return KirokuError(.projectionFailed, "Projection '\(name)' v\(version) failed after position \(state.position): \(Self.sentence(state.error)) Fix it and restart; it resumes from there.", position: state.position)
         }
     }
@@ -95,7 +140,7 @@ final class Track: Sendable {
     /// Applies a batch and moves the checkpoint in one transaction: exactly-once effects, also
     /// when several processes run this version (the checkpoint is checked inside the
     /// transaction, under LMDB's writer lock).
-    func apply(_ batch: FeedBatch, prepared: (any Sendable)? = nil) async throws {
+    func apply(_ batch: FeedBatch, prepared: (any Sendable)? = nil, fingerprint: LogFingerprint? = nil) async throws {
         guard let projection else { return }
         let store = store
         let expected = position
@@ -110,6 +155,7 @@ final class Track: Sendable {
                         }
                         var position = batch.throughPosition.littleEndian
                         try txn.put(Self.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Self.metaTable)
+                        if let fingerprint { try txn.put(LogFingerprint.key, fingerprint.encoded, in: Self.metaTable) }
                     }
                     continuation.resume()
                 } catch {
@@ -130,10 +176,16 @@ final class Track: Sendable {
         onChange()
     }
 
-    func fail(_ error: any Error, at position: UInt64) {
+    /// Marks the version failed. `serving`: whether readers may still read its last good state
+    /// (not when that state cannot be trusted).
+    func fail(_ error: any Error, at position: UInt64, serving: Bool = true) {
         state.withLock { state in
             state.role = .failed
             state.error = "\(error)"
+            if !serving {
+                state.serves = false
+                state.untrusted = error as? KirokuError
+            }
         }
         onChange()
     }
