@@ -109,9 +109,12 @@ public final class KeyedProcessor: Service, Sendable {
         }
         if stoppedEarly { stopContinuation.yield() }
 
-        let letters = try deadLetters.list(consumer: consumer)
-        let heldKeys = Set(letters.filter { $0.state == .held || $0.holdsKey }.map(\.key))
+        let start = try await startingState(deadLetters)
         let channels = (0..<configuration.lanes).map { _ in AsyncChannel<LaneMessage>() }
+        // Control's messages to lanes go through these (never blocking control), and a
+        // forwarder per lane waits for room in the lane.
+        let inboxes = (0..<configuration.lanes).map { _ in AsyncStream<LaneMessage>.makeStream() }
+        for message in start.messages { inboxes[lane(of: message.key)].continuation.yield(message.message) }
         let context = LaneContext(consumer: consumer, configuration: configuration, handler: handler, log: log,
                                   deadLetters: deadLetters, watermark: watermark, metrics: metrics, logger: logger)
         logger.info("Feed processor started", metadata: [
@@ -123,8 +126,13 @@ public final class KeyedProcessor: Service, Sendable {
             await withTaskGroup(of: (any Error)?.self) { group in
                 for (index, channel) in channels.enumerated() {
                     let worker = LaneWorker(context: context, channel: channel,
-                                            initiallyHeld: heldKeys.filter { self.lane(of: $0) == index })
-                    group.addTask { await worker.run(); return nil }
+                                            initiallyHeld: start.heldKeys.filter { self.lane(of: $0) == index })
+                    group.addTask { await worker.run() }
+                    let inbox = inboxes[index].stream
+                    group.addTask {
+                        for await message in inbox { await channel.send(message) }
+                        return nil
+                    }
                 }
                 group.addTask {
                     do {
@@ -135,7 +143,7 @@ public final class KeyedProcessor: Service, Sendable {
                     }
                 }
                 group.addTask {
-                    await self.control(consumers: consumers, deadLetters: deadLetters, channels: channels,
+                    await self.control(consumers: consumers, deadLetters: deadLetters, inboxes: inboxes.map(\.continuation),
                                        watermark: watermark, nudges: nudges)
                     return nil
                 }
@@ -146,6 +154,7 @@ public final class KeyedProcessor: Service, Sendable {
                 // The first task to end (stop signal, cancellation, a read error) ends them all.
                 if let first = await group.next() { failure = first }
                 group.cancelAll()
+                for inbox in inboxes { inbox.continuation.finish() }
                 for channel in channels { channel.finish() }
                 for await result in group where failure == nil { failure = result }
             }
@@ -215,13 +224,41 @@ public final class KeyedProcessor: Service, Sendable {
         }
     }
 
-    /// Every `checkpointInterval` (or when nudged): commits the checkpoint, updates the lag,
-    /// and hands requested retries and released keys to their lanes.
-    private func control(consumers: Consumers, deadLetters: DeadLetters, channels: [AsyncChannel<LaneMessage>],
+    /// What the dead-letter store says when the processor starts, read a page at a time: the
+    /// keys its lanes hold, and the retries and releases to hand them (those asked for while no
+    /// processor ran, or taken by one that stopped before it handled them). It also fills in the
+    /// key index of letters written before the index existed.
+    private func startingState(_ deadLetters: DeadLetters) async throws -> (heldKeys: Set<String>, messages: [(key: String, message: LaneMessage)]) {
+        var heldKeys = Set<String>()
+        var holding = Set<String>()
+        var retries: [(key: String, message: LaneMessage)] = []
+        var after: UInt64?
+        while true {
+            let page = try deadLetters.list(consumer: consumer, after: after, limit: 500)
+            guard let last = page.last else { break }
+            for letter in page {
+                if letter.state == .held || letter.holdsKey { heldKeys.insert(letter.key) }
+                if letter.state != .held && letter.holdsKey { holding.insert(letter.key) }
+                if letter.state == .retryRequested { retries.append((letter.key, .retry(letter))) }
+            }
+            try await log.write(try page.flatMap { try deadLetters.indexWrites($0) })
+            after = last.position
+        }
+        let releases = heldKeys.subtracting(holding).sorted().map { (key: $0, message: LaneMessage.release($0)) }
+        // The letters themselves say what is pending: the requests are covered by them.
+        while case let pending = try deadLetters.pendingRequests(consumer: consumer, limit: 500), !pending.isEmpty {
+            try await deadLetters.clearRequests(consumer: consumer, positions: pending.map(\.position))
+        }
+        return (heldKeys, retries + releases)
+    }
+
+    /// Every `checkpointInterval` (or when nudged): commits the checkpoint, updates the lag, and
+    /// hands the retries and releases operators asked for to their lanes. It reads only the
+    /// requests (a page at a time), never the whole dead-letter store, and never waits for a
+    /// lane: its messages queue in the lane's inbox.
+    private func control(consumers: Consumers, deadLetters: DeadLetters, inboxes: [AsyncStream<LaneMessage>.Continuation],
                          watermark: Watermark, nudges: AsyncStream<Void>) async {
         var committed = watermark.position
-        var sentRetries = Set<UInt64>()
-        var sentReleases = Set<String>()
         let ticks = AsyncTimerSequence(interval: configuration.checkpointInterval, clock: .continuous).map { _ in () }
         for await _ in merge(ticks, nudges) {
             if Task.isCancelled { return }
@@ -234,19 +271,20 @@ public final class KeyedProcessor: Service, Sendable {
                 let head = try log.headPosition()
                 metrics.lag.record(Double(head > position ? head - position : 0))
 
-                let letters = try deadLetters.list(consumer: consumer)
-                for letter in letters where letter.state == .retryRequested && !sentRetries.contains(letter.position) {
-                    sentRetries.insert(letter.position)
-                    await channels[lane(of: letter.key)].send(.retry(letter))
+                let requests = try deadLetters.pendingRequests(consumer: consumer, limit: 256)
+                for request in requests {
+                    let message: LaneMessage
+                    switch request.request {
+                    case .retry:
+                        guard let letter = try deadLetters.letter(consumer: consumer, position: request.position) else { continue }
+                        message = .retry(letter)
+                    case .release:
+                        message = .release(request.key)
+                    }
+                    inboxes[lane(of: request.key)].yield(message)
                 }
-                sentRetries.formIntersection(letters.filter { $0.state == .retryRequested }.map(\.position))
-                let holding = Set(letters.filter { $0.state != .held && $0.holdsKey }.map(\.key))
-                let parked = Set(letters.filter { $0.state == .held }.map(\.key))
-                for key in parked.subtracting(holding).subtracting(sentReleases) {
-                    sentReleases.insert(key)
-                    await channels[lane(of: key)].send(.release(key))
-                }
-                sentReleases.formIntersection(parked)
+                try await deadLetters.clearRequests(consumer: consumer, positions: requests.map(\.position))
+                if requests.count == 256 { nudge() }
             } catch {
                 logger.error("Feed control step failed; will try again", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
             }

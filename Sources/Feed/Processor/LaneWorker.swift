@@ -39,13 +39,18 @@ struct LaneWorker: Sendable {
         case cancelled
     }
 
-    func run() async {
+    /// Handles messages until the channel ends. Returns the error that stopped the lane: a
+    /// dead-letter write that failed every attempt. The lane then handles nothing more (a later
+    /// record of the key must not run before the one it could not record), and the processor
+    /// stops with that error; the record was not completed, so it is delivered again.
+    func run() async -> (any Error)? {
         var held = initiallyHeld
-        // Once cancelled, messages are skipped but the loop runs on until the buffer ends:
-        // leaving it early leaks the buffer's task and the records it holds
+        var failure: (any Error)?
+        // Once cancelled (or failed), messages are skipped but the loop runs on until the
+        // buffer ends: leaving it early leaks the buffer's task and the records it holds
         // (apple/swift-async-algorithms#352; found by LeakSanitizer).
         for await message in channel.buffer(policy: .bounded(context.configuration.laneCapacity)) {
-            if Task.isCancelled { continue }
+            if Task.isCancelled || failure != nil { continue }
             do {
                 switch message {
                 case .records(let records):
@@ -58,23 +63,50 @@ struct LaneWorker: Sendable {
                 case .release(let key):
                     try await release(key, held: &held)
                 }
+            } catch is CancellationError {
             } catch {
-                // Only the dead-letter store's writes throw here (the log closed, the disk is
-                // full): the record stays uncompleted, so the checkpoint stops before it and it
-                // is delivered again after a restart.
-                context.logger.error("Feed lane could not record a dead letter; the record will be delivered again after a restart", metadata: [
+                context.logger.error("Feed lane could not record a dead letter; the processor stops and the record is delivered again when it runs again", metadata: [
                     "consumer": "\(context.consumer)", "error": "\(error)",
                 ])
+                failure = error
+                return error
+            }
+        }
+        return failure
+    }
+
+    /// A write to the dead-letter store, tried again with backoff (10 ms doubling to 1 s) while
+    /// it fails. The lane waits meanwhile, so the records of its keys keep their order.
+    private func persist(_ what: String, position: UInt64, _ write: () async throws -> Void) async throws {
+        var attempt = 1
+        var wait = Duration.milliseconds(10)
+        while true {
+            do {
+                try await write()
+                return
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                guard attempt < context.configuration.deadLetterWriteAttempts else {
+                    throw KirokuError(.deadLetterWriteFailed, "Consumer '\(context.consumer)' could not \(what) for the record at position \(position) after \(attempt) attempts (\(error)); the processor stopped so that no later record of its key runs first. Fix the cause (disk space?) and run it again: the record is delivered again.", position: position)
+                }
+                context.logger.warning("Dead-letter write failed; trying again", metadata: [
+                    "consumer": "\(context.consumer)", "position": "\(position)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                try await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(1))
+                attempt += 1
             }
         }
     }
 
     private func handle(_ record: Record, held: inout Set<String>) async throws {
         if held.contains(record.key) {
-            try await context.deadLetters.save(DeadLetter(
-                consumer: context.consumer, position: record.position, key: record.key, type: record.type,
-                error: "held behind an earlier dead letter of key '\(record.key)'", attempts: 0, time: Date(),
-                state: .held, holdsKey: false))
+            try await persist("park a held record", position: record.position) {
+                try await context.deadLetters.save(DeadLetter(
+                    consumer: context.consumer, position: record.position, key: record.key, type: record.type,
+                    error: "held behind an earlier dead letter of key '\(record.key)'", attempts: 0, time: Date(),
+                    state: .held, holdsKey: false))
+            }
             context.watermark.completed(record.position)
             return
         }
@@ -83,9 +115,11 @@ struct LaneWorker: Sendable {
             context.watermark.completed(record.position)
         case .failed(let error, let attempts):
             let holds = context.configuration.keyPolicy == .holdKey
-            try await context.deadLetters.save(DeadLetter(
-                consumer: context.consumer, position: record.position, key: record.key, type: record.type,
-                error: error, attempts: attempts, time: Date(), state: .failed, holdsKey: holds))
+            try await persist("record a dead letter", position: record.position) {
+                try await context.deadLetters.save(DeadLetter(
+                    consumer: context.consumer, position: record.position, key: record.key, type: record.type,
+                    error: error, attempts: attempts, time: Date(), state: .failed, holdsKey: holds))
+            }
             context.metrics.deadLettered.increment()
             context.logger.warning("Record dead-lettered", metadata: [
                 "consumer": "\(context.consumer)", "position": "\(record.position)", "key": "\(record.key)",
@@ -102,44 +136,61 @@ struct LaneWorker: Sendable {
         guard let current = try context.deadLetters.letter(consumer: letter.consumer, position: letter.position),
               current.state == .retryRequested else { return }
         guard let record = try context.log.record(at: letter.position) else {
-            try await context.deadLetters.remove(current)
+            try await persist("remove a dead letter", position: letter.position) { try await context.deadLetters.remove(current) }
             return
         }
         switch await attempt(record, times: context.configuration.maxAttempts) {
         case .succeeded:
-            try await context.deadLetters.remove(current)
+            try await persist("remove a retried dead letter", position: letter.position) { try await context.deadLetters.remove(current) }
             context.logger.info("Dead letter retried successfully", metadata: [
                 "consumer": "\(context.consumer)", "position": "\(record.position)",
             ])
             if current.holdsKey { try await release(record.key, held: &held) }
         case .failed(let error, let attempts):
-            try await context.deadLetters.save(current.failing(error, attempts: current.attempts + attempts, holdsKey: current.holdsKey))
+            try await persist("record a failed retry", position: letter.position) {
+                try await context.deadLetters.save(current.failing(error, attempts: current.attempts + attempts, holdsKey: current.holdsKey))
+            }
         case .cancelled:
             break
         }
     }
 
     /// Handles the key's held records in order, until one fails (which then holds the key).
+    ///
+    /// The dead-letter store decides, not the message: while a letter of the key still holds
+    /// it (a release asked for twice, or one that arrives after a retry failed again), the key
+    /// stays held and nothing runs. Held letters are read a page at a time.
     private func release(_ key: String, held: inout Set<String>) async throws {
+        if try context.deadLetters.holdsKey(consumer: context.consumer, key: key) {
+            held.insert(key)
+            return
+        }
         held.remove(key)
-        let parked = try context.deadLetters.list(consumer: context.consumer).filter { $0.key == key && $0.state == .held }
-        for letter in parked {
-            guard let record = try context.log.record(at: letter.position) else {
-                try await context.deadLetters.remove(letter)
-                continue
+        var after: UInt64?
+        while true {
+            let parked = try context.deadLetters.heldLetters(consumer: context.consumer, key: key, after: after, limit: 64)
+            guard let lastParked = parked.last else { return }
+            for letter in parked {
+                guard let record = try context.log.record(at: letter.position) else {
+                    try await persist("remove a dead letter", position: letter.position) { try await context.deadLetters.remove(letter) }
+                    continue
+                }
+                switch await attempt(record, times: context.configuration.maxAttempts) {
+                case .succeeded:
+                    try await persist("remove a released record", position: letter.position) { try await context.deadLetters.remove(letter) }
+                case .failed(let error, let attempts):
+                    try await persist("record a dead letter", position: letter.position) {
+                        try await context.deadLetters.save(letter.failing(error, attempts: attempts, holdsKey: true))
+                    }
+                    context.metrics.deadLettered.increment()
+                    held.insert(key)
+                    return
+                case .cancelled:
+                    held.insert(key)
+                    return
+                }
             }
-            switch await attempt(record, times: context.configuration.maxAttempts) {
-            case .succeeded:
-                try await context.deadLetters.remove(letter)
-            case .failed(let error, let attempts):
-                try await context.deadLetters.save(letter.failing(error, attempts: attempts, holdsKey: true))
-                context.metrics.deadLettered.increment()
-                held.insert(key)
-                return
-            case .cancelled:
-                held.insert(key)
-                return
-            }
+            after = lastParked.position
         }
     }
 

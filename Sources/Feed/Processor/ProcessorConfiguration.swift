@@ -31,6 +31,10 @@ extension KeyedProcessor {
         public var batchSize = 256
         /// How long the consumer may be behind without progress before it reports itself stalled.
         public var stallAfter: Duration = .seconds(60)
+        /// How many times a write to the dead-letter store is tried (with backoff from 10 ms,
+        /// doubling to 1 s) before the processor stops with `dead-letter-write-failed`. The lane
+        /// waits meanwhile, so its keys keep their order.
+        public var deadLetterWriteAttempts = 10
 
         /// The defaults: 8 lanes, 4 attempts from 100 ms backoff, `continue`, checkpoint every second.
         public init() {}
@@ -45,6 +49,7 @@ extension KeyedProcessor {
             try check(laneCapacity >= 1, "laneCapacity must be at least 1 (got \(laneCapacity)).")
             try check(checkpointInterval > .zero, "checkpointInterval must be positive.")
             try check(batchSize >= 1, "batchSize must be at least 1 (got \(batchSize)).")
+            try check(deadLetterWriteAttempts >= 1, "deadLetterWriteAttempts must be at least 1 (got \(deadLetterWriteAttempts)).")
             if case .checkpoint = start { try check(false, "start must be .beginning, .end or a position: the processor's own checkpoint comes first anyway.") }
         }
     }
