@@ -50,8 +50,14 @@ public final class KeyedProcessor: Service, Sendable {
         var stopRequested = false
     }
 
-    /// Consumers running in this process; a second processor of one consumer would double-deliver.
-    private static let running = Locked<Set<String>>([])
+    /// Consumers running in this process, by store; a second processor of one consumer of one
+    /// store would double-deliver.
+    private static let running = Locked<Set<RunningConsumer>>([])
+
+    private struct RunningConsumer: Hashable {
+        let log: ObjectIdentifier
+        let consumer: ExactString
+    }
 
     /// Makes a processor; nothing runs until ``run()``.
     public init(log: EventLog, consumer: String, selection: Selection = .all, configuration: Configuration = Configuration(),
@@ -79,11 +85,12 @@ public final class KeyedProcessor: Service, Sendable {
     public func run() async throws {
         try configuration.validate()
         try ConsumerName.validate(consumer)
-        let claimed = Self.running.withLock { $0.insert(consumer).inserted }
+        let claim = RunningConsumer(log: ObjectIdentifier(log), consumer: ExactString(consumer))
+        let claimed = Self.running.withLock { $0.insert(claim).inserted }
         guard claimed else {
             throw KirokuError(.consumerBusy, "Consumer '\(consumer)' already has a processor running in this process; run one per consumer (raise lanes for more parallelism).")
         }
-        defer { _ = Self.running.withLock { $0.remove(consumer) } }
+        defer { _ = Self.running.withLock { $0.remove(claim) } }
 
         let consumers = try await Consumers(log: log)
         let deadLetters = try await DeadLetters(log: log)
@@ -245,10 +252,9 @@ public final class KeyedProcessor: Service, Sendable {
             after = last.position
         }
         let releases = heldKeys.subtracting(holding).sorted().map { (key: $0, message: LaneMessage.release($0)) }
-        // The letters themselves say what is pending: the requests are covered by them.
-        while case let pending = try deadLetters.pendingRequests(consumer: consumer, limit: 500), !pending.isEmpty {
-            try await deadLetters.clearRequests(consumer: consumer, positions: pending.map(\.position))
-        }
+        // Pending requests stay: control hands them over too. A request handled twice is
+        // harmless (a lane acts on what the store says), and one cleared here could have been
+        // written after the letters were read.
         return (heldKeys, retries + releases)
     }
 

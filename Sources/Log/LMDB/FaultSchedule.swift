@@ -11,6 +11,27 @@ final class FaultSchedule: Sendable {
     }
 
     private let scheduled = Locked<[Point: [Int32]]>([:])
+    private let tableWrites = Locked<[String: Int]>([:])
+
+    /// Makes the next `count` write requests that touch table `name` fail (`EIO`), alone: the
+    /// rest of their batch commits, as when a put fails.
+    func failTableWrites(named name: String, count: Int) {
+        tableWrites.withLock { $0[name, default: 0] += count }
+    }
+
+    /// Cancels the table-write failures not used up yet.
+    func clearTableWriteFaults() {
+        tableWrites.withLock { $0.removeAll() }
+    }
+
+    /// Whether a write request touching these tables is scheduled to fail (and uses up one).
+    func takeTableWrite(_ names: some Sequence<String>) -> Bool {
+        tableWrites.withLock { faults in
+            guard !faults.isEmpty, let name = names.first(where: { (faults[$0] ?? 0) > 0 }) else { return false }
+            faults[name]! -= 1
+            return true
+        }
+    }
 
     /// Makes the next `count` operations at `point` fail with the system error `code`.
     func fail(_ point: Point, code: Int32, count: Int = 1) {

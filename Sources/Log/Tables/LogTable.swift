@@ -15,6 +15,13 @@ public enum TableWrite: Sendable, Hashable {
     case put(LogTable, key: [UInt8], value: [UInt8])
     /// Removes `key` (nothing happens when it is absent).
     case delete(LogTable, key: [UInt8])
+
+    /// The table written.
+    public var table: LogTable {
+        switch self {
+        case .put(let table, _, _), .delete(let table, _): table
+        }
+    }
 }
 
 /// Applies table writes inside the writer's transaction.

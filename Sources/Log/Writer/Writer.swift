@@ -196,8 +196,10 @@ final class Writer: @unchecked Sendable {
                             }
                             outcomes.append(.success(.appendedEach(results)))
                         case .tables(let writes):
+                            let faults = environment.faults
                             outcomes.append(try Self.isolated(txn, path: environment.path, doing: "writing a table") { child in
                                 try TableWriter.apply(writes, in: child)
+                                if faults.takeTableWrite(writes.map(\.table.name)) { throw LMDBStatus(code: EIO) }
                                 return .written
                             })
                         case .openTable(let name):
