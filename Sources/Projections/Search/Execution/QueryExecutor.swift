@@ -18,10 +18,14 @@ final class QueryExecutor {
     /// A prefix expanding to more terms than this is refused.
     static let maxExpansions = 10_000
 
-    init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats) {
+    /// The statistics scores are computed with (the index's, or a page cursor's).
+    let scoring: ScoringInputs
+
+    init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats, scoring: ScoringSnapshot? = nil) {
         self.txn = txn
         self.fields = fields
         self.stats = stats
+        self.scoring = ScoringInputs(stats: stats, frozen: scoring)
     }
 
     func evaluate(_ query: SearchQuery) throws -> DocScores {
@@ -305,10 +309,10 @@ final class QueryExecutor {
 
     /// BM25 of a term (or phrase) over the documents it matches.
     private func score(_ field: Int, docs: [UInt32], frequencies: [UInt32]) -> DocScores {
-        let n = Float(max(stats.documents, 1))
-        let df = Float(docs.count)
-        let idf = log(1 + (n - df + 0.5) / (df + 0.5))
-        let average = Float(stats.averageLength(field))
+        let n = scoring.documents
+        let df = scoring.nextFrequency(current: docs.count)
+        let idf = log(1 + max(0, n - df + 0.5) / (df + 0.5))
+        let average = scoring.averageLength(field)
         var scores: [Float] = []
         scores.reserveCapacity(docs.count)
         for (doc, frequency) in zip(docs, frequencies) {

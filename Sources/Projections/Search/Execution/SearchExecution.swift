@@ -16,10 +16,11 @@ enum SearchExecution {
             case .built(let built): query = built
             }
             guard !fields.isEmpty else { return SearchResults(total: 0, hits: [], facets: [:], next: nil) }
-            let executor = QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn))
+            let after = try request.after.map { try Cursor(decoding: $0) }
+            // Later pages score with the first page's statistics (see ScoringSnapshot).
+            let executor = QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn), scoring: after?.scoring)
             let matches = try executor.evaluate(query)
             let order = try Order(request.sort, fields: fields, executor: executor)
-            let after = try request.after.map { try Cursor(decoding: $0) }
 
             // Sort keys for every hit, then the page.
             var keys: [(key: SortKey, doc: UInt32)] = []
@@ -74,7 +75,7 @@ enum SearchExecution {
                     hits.append(SearchHit(id: stored.id, score: score, fields: values, snippet: snippet))
                 }
             }
-            let next = more ? page.prefix(request.limit).last.map { Cursor(position: ($0.key, $0.doc)).encoded() } : nil
+            let next = more ? page.prefix(request.limit).last.map { Cursor(position: ($0.key, $0.doc), scoring: executor.scoring.recorded).encoded() } : nil
             var facets: [String: [FacetCount]] = [:]
             for (name, index) in zip(request.facets, facetFields) {
                 facets[name] = (facetCounts[index] ?? [:])
@@ -158,16 +159,19 @@ struct Order {
     }
 }
 
-/// A page cursor: the sort key and doc number of the last hit of the page.
+/// A page cursor: the sort key and doc number of the last hit of the page, and the statistics
+/// the first page scored with.
 struct Cursor: Codable {
     var key: SortKey
     var doc: UInt32
+    var scoring: ScoringSnapshot?
 
     var position: (SortKey, UInt32) { (key, doc) }
 
-    init(position: (SortKey, UInt32)) {
+    init(position: (SortKey, UInt32), scoring: ScoringSnapshot?) {
         key = position.0
         doc = position.1
+        self.scoring = scoring
     }
 
     init(decoding text: String) throws {

@@ -5,8 +5,9 @@ import Log
 ///
 /// Changes are folded per document id first (an update merges its fields into the document),
 /// then each touched document is removed (its old postings, range entries and norms, found by
-/// re-analyzing its stored values) and written again under a new doc number. Postings only
-/// ever grow at their end, and removals rewrite the few blocks they touch: nothing grows
+/// re-analyzing its stored values) and written again under the same doc number (a new document
+/// takes the next number, or a freed one once they are all handed out). New documents' postings
+/// grow at their end; updates and removals rewrite the few blocks they touch: nothing grows
 /// without bound, and there are no tombstones.
 struct IndexWriter {
     let txn: KeyValueTransaction
@@ -98,7 +99,9 @@ struct IndexWriter {
                 stats.documents -= 1
             }
             guard let values = state.current else { continue }
-            let doc = try stats.allocateDoc(txn)
+            // An update keeps its document's number: a page cursor orders ties by number, so
+            // a document whose matching and sorting values did not change keeps its place.
+            let doc = try state.original?.doc ?? stats.allocateDoc(txn)
             for (field, value) in values {
                 let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
                 for (term, positions) in terms {
