@@ -94,32 +94,6 @@ public final class KeyValueStore: Sendable {
         }
     }
 
-    /// Reads every entry of every table once, so that LMDB checks every page on the way (a page
-    /// of the wrong kind or number, a torn B-tree). Returns the number of entries.
-    ///
-    /// - Throws: ``KirokuError/Code/corruption`` naming the table.
-    public func checkPages() throws -> Int {
-        var count = 0
-        for (name, dbi) in tables.handles {
-            do {
-                count += try environment.read { txn in
-                    try txn.withCursor(dbi) { cursor in
-                        var entries = 0
-                        var entry = try cursor.get(MDB_FIRST)
-                        while entry != nil {
-                            entries += 1
-                            entry = try cursor.get(MDB_NEXT)
-                        }
-                        return entries
-                    }
-                }
-            } catch {
-                throw KirokuError(.corruption, "Table '\(name.string)' of \(path) is damaged (\(error)); rebuild it from the log.", path: path)
-            }
-        }
-        return count
-    }
-
     /// Runs `body` in a write transaction: committed when it returns, aborted when it throws.
     ///
     /// When the map is full, the transaction is aborted, the map grows and `body` runs again:

@@ -234,10 +234,9 @@ public final class ProjectionRunner: Service, Sendable {
 
     /// Makes a caught-up building version the active one and retires the others.
     private func switchOn(_ track: Track, name: String) throws {
-        // It committed without fsync while it built: flush it, then read every page once, so
-        // that a damaged build is reported here rather than served.
+        // It committed without fsync while it built: flush it. (A build the machine restarted
+        // under was discarded when it was opened: see discardIfTorn.)
         try track.relaxSync(false)
-        _ = try track.store.checkPages()
         try ProjectionDirectory(store: log.path, name: name).activate(track.version)
         let others = tracks.withLock { $0[name] ?? [] }.filter { $0 !== track }
         track.setRole(.active)
