@@ -77,14 +77,17 @@ struct IndexWriter {
         var additions: [TermKey: [PostingBlock.Entry]] = [:]
         var norms: [Int: [UInt32: UInt16]] = [:]
         for id in order {
-            var state = touched[ExactString(id)]!
+            let state = touched[ExactString(id)]!
+            // An update keeps its document's number (a page cursor orders ties by number, so a
+            // document whose matching and sorting values did not change keeps its place), and
+            // a field it leaves as it was keeps its postings, range entry and norm untouched.
+            let unchanged: Set<Int> = state.original.map { original in
+                Set(original.stored.values.compactMap { field, value in state.current?[field] == value ? field : nil })
+            } ?? []
             if let (doc, stored) = state.original {
                 if let current = state.current, current == stored.values { continue }
-                for (field, value) in stored.values {
+                for (field, value) in stored.values where !unchanged.contains(field) {
                     let terms = Self.terms(field, value, analyzer: analyzer)
-                    // A field the change leaves as it was is added again under the new doc
-                    // id: its terms, analyzed here once, serve that too.
-                    if state.analyzed[field] == nil, state.current?[field] == value { state.analyzed[field] = terms }
                     for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
@@ -99,10 +102,8 @@ struct IndexWriter {
                 stats.documents -= 1
             }
             guard let values = state.current else { continue }
-            // An update keeps its document's number: a page cursor orders ties by number, so
-            // a document whose matching and sorting values did not change keeps its place.
             let doc = try state.original?.doc ?? stats.allocateDoc(txn)
-            for (field, value) in values {
+            for (field, value) in values where !unchanged.contains(field) {
                 let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
                 for (term, positions) in terms {
                     additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
