@@ -5,9 +5,12 @@ let package = Package(
     name: "Kiroku",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Log", targets: ["Log"]),
-        .library(name: "Feed", targets: ["Feed"]),
-        .library(name: "Projections", targets: ["Projections"]),
+        // `import Kiroku`: the whole library.
+        .library(name: "Kiroku", targets: ["Kiroku"]),
+        .library(name: "KirokuLog", targets: ["KirokuLog"]),
+        .library(name: "KirokuFeed", targets: ["KirokuFeed"]),
+        .library(name: "KirokuProjections", targets: ["KirokuProjections"]),
+        .library(name: "KirokuSearch", targets: ["KirokuSearch"]),
         // Exported so the benchmark package can drive raw LMDB as its baseline.
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
@@ -30,36 +33,50 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"]), .brew(["lmdb"])]
         ),
+        // The layers, one direction: CLMDB ← Log ← Feed ← Projections ← Search ← CLI.
         .target(
-            name: "Log",
+            name: "KirokuLog",
             dependencies: [
                 "CLMDB",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Sources/Log"
         ),
         .target(
-            name: "Feed",
+            name: "KirokuFeed",
             dependencies: [
-                "Log",
+                "KirokuLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            path: "Sources/Feed"
         ),
         .target(
-            name: "Projections",
+            name: "KirokuProjections",
             dependencies: [
-                "Feed", "Log",
+                "KirokuFeed", "KirokuLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            path: "Sources/Projections"
+        ),
+        .target(
+            name: "KirokuSearch",
+            dependencies: ["KirokuProjections", "KirokuFeed", "KirokuLog"],
+            path: "Sources/Search"
+        ),
+        .target(
+            name: "Kiroku",
+            dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch"],
+            path: "Sources/Kiroku"
         ),
         .target(
             name: "KirokuCLI",
             dependencies: [
-                "Projections", "Feed", "Log",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,19 +85,19 @@ let package = Package(
         ),
         .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),
         // A real second process for the cross-process tests (appends, map growth).
-        .executableTarget(name: "LogTestHelper", dependencies: ["Log", "Feed", "Projections", "KirokuTestSupport"]),
-        .target(name: "KirokuTestSupport", dependencies: ["Log"], path: "Tests/KirokuTestSupport"),
+        .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"]),
+        .target(name: "KirokuTestSupport", dependencies: ["KirokuLog"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: [
-            "Log", "LogTestHelper", "KirokuTestSupport",
+            "KirokuLog", "KirokuFeed", "LogTestHelper", "KirokuTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "KirokuCLITests", dependencies: [
-            "Log", "Projections", "KirokuCLI", "KirokuTestSupport", "kiroku",
+            "KirokuLog", "KirokuProjections", "KirokuSearch", "KirokuCLI", "KirokuTestSupport", "kiroku",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Feed", "Log", "KirokuTestSupport", "LogTestHelper", "kiroku"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["KirokuProjections", "KirokuSearch", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "LogTestHelper", "kiroku"]),
         .testTarget(name: "FeedTests", dependencies: [
-            "Feed", "Log", "LogTestHelper", "KirokuTestSupport",
+            "KirokuFeed", "KirokuLog", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

@@ -18,8 +18,8 @@ let package = Package(
             name: "SearchWorkload",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Log", package: "Kiroku"),
-                .product(name: "Projections", package: "Kiroku"),
+                .product(name: "KirokuLog", package: "Kiroku"),
+                .product(name: "KirokuProjections", package: "Kiroku"), .product(name: "KirokuSearch", package: "Kiroku"),
                 .product(name: "KirokuCLI", package: "Kiroku"),
             ],
             path: "Sources/SearchWorkload",
@@ -40,8 +40,8 @@ let package = Package(
                 .product(name: "KirokuCLI", package: "Kiroku"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Log", package: "Kiroku"),
-                .product(name: "Projections", package: "Kiroku"),
+                .product(name: "KirokuLog", package: "Kiroku"),
+                .product(name: "KirokuProjections", package: "Kiroku"), .product(name: "KirokuSearch", package: "Kiroku"),
             ],
             path: "Benchmarks/SearchBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
@@ -51,7 +51,7 @@ let package = Package(
             name: "LogBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Log", package: "Kiroku"),
+                .product(name: "KirokuLog", package: "Kiroku"),
                 .product(name: "CLMDB", package: "Kiroku"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -62,7 +62,7 @@ let package = Package(
         // The other process of the cross-process delivery benchmark (`make bench` builds it first).
         .executableTarget(
             name: "kiroku-bench-appender",
-            dependencies: [.product(name: "Log", package: "Kiroku")],
+            dependencies: [.product(name: "KirokuLog", package: "Kiroku")],
             path: "Helpers/FeedAppender",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -70,8 +70,8 @@ let package = Package(
             name: "ProjectionBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Log", package: "Kiroku"),
-                .product(name: "Projections", package: "Kiroku"),
+                .product(name: "KirokuLog", package: "Kiroku"),
+                .product(name: "KirokuProjections", package: "Kiroku"), .product(name: "KirokuSearch", package: "Kiroku"),
                 .product(name: "KirokuCLI", package: "Kiroku"),
             ],
             path: "Benchmarks/ProjectionBenchmarks",
@@ -82,8 +82,8 @@ let package = Package(
             name: "FeedBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Log", package: "Kiroku"),
-                .product(name: "Feed", package: "Kiroku"),
+                .product(name: "KirokuLog", package: "Kiroku"),
+                .product(name: "KirokuFeed", package: "Kiroku"),
             ],
             path: "Benchmarks/FeedBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

@@ -9,9 +9,9 @@ let package = Package(
     dependencies: [.package(name: "Kiroku", path: "..")],
     targets: [
         .target(name: "CLibFuzzer"),
-        .executableTarget(name: "FuzzRecordDecoder", dependencies: ["CLibFuzzer", .product(name: "Log", package: "Kiroku")]),
-        .executableTarget(name: "FuzzQueryParser", dependencies: ["CLibFuzzer", .product(name: "Projections", package: "Kiroku")]),
-        .executableTarget(name: "FuzzMappingParser", dependencies: ["CLibFuzzer", .product(name: "Projections", package: "Kiroku")]),
+        .executableTarget(name: "FuzzRecordDecoder", dependencies: ["CLibFuzzer", .product(name: "KirokuLog", package: "Kiroku")]),
+        .executableTarget(name: "FuzzQueryParser", dependencies: ["CLibFuzzer", .product(name: "KirokuSearch", package: "Kiroku")]),
+        .executableTarget(name: "FuzzMappingParser", dependencies: ["CLibFuzzer", .product(name: "KirokuSearch", package: "Kiroku")]),
         .executableTarget(name: "FuzzImportLine", dependencies: ["CLibFuzzer", .product(name: "KirokuCLI", package: "Kiroku")]),
     ],
     swiftLanguageModes: [.v6]

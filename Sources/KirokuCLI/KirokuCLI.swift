@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
 
 /// The `kiroku` command group as a library: a service can ship the same commands with its own
 /// Swift projections registered.

@@ -1,8 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `LogTestHelper crash <store> <acks> <run>`: the crash campaign's mixed workload, run until
 /// killed. Lanes append single events and multi-key batches with ids and exact expected

@@ -11,10 +11,10 @@
 //   LogTestHelper crash <store> <acks> <run>
 //     The crash campaign's mixed workload, until killed (see CrashWorker.swift).
 import Foundation
-import Feed
+import KirokuFeed
 import KirokuTestSupport
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
 
 @main
 struct LogTestHelper {

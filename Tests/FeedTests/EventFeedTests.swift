@@ -1,8 +1,8 @@
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Feed
+@testable import KirokuFeed
 
 @Suite(.timeLimit(.minutes(1))) struct EventFeedTests {
     @Test func catchesUpThenFollowsLive() async throws {

@@ -1,9 +1,9 @@
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import ServiceLifecycle
 import Testing
-@testable import Feed
+@testable import KirokuFeed
 
 struct Poison: Error, CustomStringConvertible {
     var description: String { "poison record" }

@@ -1,8 +1,8 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Feed
-@testable import Log
+@testable import KirokuFeed
+@testable import KirokuLog
 
 /// A seeded fault-injection test of the keyed processor: handlers that fail on a schedule
 /// (some records for good until an operator fixes and retries them, some a few times), both

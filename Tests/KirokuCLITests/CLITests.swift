@@ -1,6 +1,6 @@
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
 
 /// Runs the built `kiroku` binary and returns its exit status and output.

@@ -1,7 +1,7 @@
 import Foundation
 @_spi(Fuzzing) import KirokuCLI
-@_spi(Fuzzing) import Log
-@_spi(Fuzzing) import Projections
+@_spi(Fuzzing) import KirokuLog
+@_spi(Fuzzing) import KirokuSearch
 import Testing
 
 /// Every input in the fuzz corpora under `Fuzz/Corpus/` (the seeds, and each crash a fuzzer

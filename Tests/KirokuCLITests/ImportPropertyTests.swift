@@ -1,6 +1,6 @@
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import PropertyBased
 import Testing
 

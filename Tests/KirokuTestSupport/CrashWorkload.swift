@@ -1,7 +1,7 @@
 // The crash campaign's workload, shared by the process that is killed (`LogTestHelper crash`)
 // and the harness that checks what survived (`CrashCampaignTests`).
 import Foundation
-import Log
+import KirokuLog
 
 /// What the crash worker appends and how it records what was acknowledged.
 ///

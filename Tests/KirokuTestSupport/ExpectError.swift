@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 import Testing
 
 /// Expects `body` to throw a ``KirokuError`` with `code` and a message, and returns it for more checks.

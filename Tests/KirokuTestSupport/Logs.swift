@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// Opens a log on a new temporary directory, runs `body`, closes and removes it.
 public func withLog<T>(options: EventLog.Options = EventLog.Options(), label: String = "kiroku-test",

@@ -1,6 +1,6 @@
 // Shared by the test targets: real directories, real processes, real file systems.
 import Foundation
-import Log
+import KirokuLog
 
 /// A new empty directory under the system's temporary directory, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {

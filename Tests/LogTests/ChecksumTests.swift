@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 @Suite struct ChecksumTests {
     /// Values from the reference implementation (python-xxhash, which wraps xxhash's C code).

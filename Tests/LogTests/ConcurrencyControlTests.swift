@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 @Suite struct ExpectedVersionTests {
     @Test func eachExpectationIsChecked() async throws {

@@ -1,8 +1,8 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 /// Keys, ids, types and names are identities by their bytes.
 @Suite struct ByteIdentityTests {

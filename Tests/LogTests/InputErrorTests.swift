@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 /// Every bad-input error a user can see, each with a clear message, and nothing written.
 @Suite struct InputErrorTests {

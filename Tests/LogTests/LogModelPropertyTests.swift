@@ -1,9 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
 import PropertyBased
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 /// A model-based property test of the log: random programs of appends (atomic, one by one,
 /// concurrent) and reopens, over keys, ids and types that are equal as Swift `String`s but not

@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 /// Random appends from concurrent tasks, checked against an in-memory model of what each
 /// acknowledged append must have done; then again after close and reopen.

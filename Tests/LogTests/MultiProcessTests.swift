@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 /// Real processes appending to one store at once: LMDB's lock file serialises their writers, and
 /// each adopts the map the others grew.

@@ -1,7 +1,7 @@
 import Foundation
 import KirokuTestSupport
 import Testing
-@testable import Log
+@testable import KirokuLog
 
 @Suite struct MapGrowthTests {
     @Test func theMapGrowsByItselfAndNothingIsLost() async throws {

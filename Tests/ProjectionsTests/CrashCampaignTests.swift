@@ -1,8 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 import Testing
 
 /// The crash campaign: a worker process runs the mixed workload of `CrashWorkload` (concurrent

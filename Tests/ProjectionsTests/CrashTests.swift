@@ -1,9 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
 
 /// Exactly-once under kill -9: a child process runs a counting projection while this one
 /// appends; it is killed at random moments and started again. The count always equals the

@@ -1,9 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
 
 /// A projection notices a log that no longer holds what it applied, and a build torn by an
 /// OS crash is not served.

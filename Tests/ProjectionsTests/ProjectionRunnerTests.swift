@@ -1,9 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
 
 /// Counts records, twice as much per record as `EventCounts` from version 2 on: a changed
 /// `apply` under a bumped version.

@@ -1,9 +1,9 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
 
 struct Undeclared: Projection {
     let name = "undeclared"

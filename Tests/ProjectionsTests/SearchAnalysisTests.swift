@@ -1,8 +1,9 @@
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
+@testable import KirokuSearch
 
 @Suite struct AnalyzerTests {
     let analyzer = Analyzer()

@@ -1,9 +1,10 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
+@testable import KirokuSearch
 
 /// Random documents, updates, deletes and random queries: the view answers exactly what a
 /// brute-force scan of the same documents answers. Prints its seed; replay with KIROKU_SEED.

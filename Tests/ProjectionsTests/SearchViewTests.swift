@@ -1,9 +1,10 @@
-import Feed
+import KirokuFeed
 import Foundation
 import KirokuTestSupport
-import Log
+import KirokuLog
 import Testing
-@testable import Projections
+@testable import KirokuProjections
+@testable import KirokuSearch
 
 @Suite(.timeLimit(.minutes(2))) struct SearchViewTests {
     @Test func japaneseTermsPhrasesAndSingleCharacters() async throws {

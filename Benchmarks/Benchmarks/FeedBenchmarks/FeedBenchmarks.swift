@@ -1,9 +1,9 @@
 // The change feed: delivery latency from commit to handler start, and processor throughput.
 // See docs/BENCHMARKS.md for results and how to read them.
 import Benchmark
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 import Synchronization
 
 func scratchDirectory(_ name: String) -> String {

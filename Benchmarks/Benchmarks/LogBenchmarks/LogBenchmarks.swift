@@ -1,7 +1,7 @@
 // Kiroku's log beside raw LMDB, in one run. See docs/BENCHMARKS.md for results and how to read them.
 import Benchmark
 import Foundation
-import Log
+import KirokuLog
 
 /// A fresh directory for one benchmark.
 func scratchDirectory(_ name: String) -> String {

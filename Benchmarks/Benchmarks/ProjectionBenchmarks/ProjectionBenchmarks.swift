@@ -2,8 +2,8 @@
 import Benchmark
 import Foundation
 import KirokuCLI
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
 
 let records = 1_000_000
 

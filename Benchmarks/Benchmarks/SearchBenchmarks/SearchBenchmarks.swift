@@ -6,8 +6,9 @@ import Benchmark
 import Foundation
 import KirokuCLI
 import GRDB
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 let documents = Int(ProcessInfo.processInfo.environment["KIROKU_SEARCH_DOCS"] ?? "") ?? 1_000_000
 let corpus = ActivityCorpus()

@@ -1,7 +1,7 @@
 // A second process for the cross-process delivery benchmark: appends at a steady rate to a
 // store another process follows. Usage: kiroku-bench-appender <store> <records/s> <count>
 import Foundation
-import Log
+import KirokuLog
 
 let arguments = CommandLine.arguments
 guard arguments.count == 4, let rate = Int(arguments[2]), let count = Int(arguments[3]), rate > 0 else {

@@ -2,8 +2,9 @@
 import Foundation
 import KirokuCLI
 import GRDB
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// Builds and opens the Kiroku log and search view, and the SQLite FTS5 database, under one
 /// directory. Built stores are marked complete and reused by later benchmark processes.

@@ -1,7 +1,7 @@
 // A libFuzzer target, built by `make fuzz` with -sanitize=fuzzer,address.
 import CLibFuzzer
 import Foundation
-@_spi(Fuzzing) import Projections
+@_spi(Fuzzing) import KirokuSearch
 
 var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv

@@ -1,7 +1,7 @@
 // A libFuzzer target, built by `make fuzz` with -sanitize=fuzzer,address.
 import CLibFuzzer
 import Foundation
-@_spi(Fuzzing) import Log
+@_spi(Fuzzing) import KirokuLog
 
 var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv

@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// The named, durable consumers of a log: their checkpoints, lag and health.
 ///

@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 extension EventLog {
     /// Every entry of `table` whose key starts with `prefix`, in key order, read in short read

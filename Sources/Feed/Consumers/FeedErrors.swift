@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 extension KirokuError.Code {
     /// A consumer name is empty, too long, or holds a NUL character.

@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 /// The records of a selection in log order: first those already committed, then each new one
 /// as soon as its commit is done, without end. An `AsyncSequence`; iterate it with `for try await`.

@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 /// A batch of records a feed delivers, and how far the log was read to find them.
 public struct FeedBatch: Sendable {

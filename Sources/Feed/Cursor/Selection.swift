@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 /// Which records a feed delivers: by key (all, one, a set, a prefix), optionally by event type.
 ///

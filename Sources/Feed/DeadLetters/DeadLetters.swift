@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// The dead-letter store of a log's consumers, committed through the log's writer like
 /// checkpoints, in three tables that change together in one write:

@@ -1,6 +1,6 @@
 import AsyncAlgorithms
 import Foundation
-import Log
+import KirokuLog
 import Logging
 import ServiceLifecycle
 

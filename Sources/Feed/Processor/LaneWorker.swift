@@ -1,6 +1,6 @@
 import AsyncAlgorithms
 import Foundation
-import Log
+import KirokuLog
 import Logging
 
 /// What a lane is asked to do, in the order it must be done.

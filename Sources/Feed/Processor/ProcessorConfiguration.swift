@@ -55,4 +55,4 @@ extension KeyedProcessor {
     }
 }
 
-import Log
+import KirokuLog

@@ -1,5 +1,5 @@
 import DequeModule
-import Log
+import KirokuLog
 
 /// The low watermark of completed work: every position up to it is handled (or was not
 /// selected). Records complete out of order across lanes; the checkpoint may only move past

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Log
+import KirokuLog
 
 /// `kiroku append`: one event.
 struct Append: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 
 /// `kiroku consumers`: named consumers and their lag.
 struct ConsumersCommand: AsyncParsableCommand {

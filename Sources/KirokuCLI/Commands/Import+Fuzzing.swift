@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// The import line parser's fuzz entry point, for the libFuzzer target in `Fuzz/` and the
 /// regression test that replays its corpus. Not API: `@_spi(Fuzzing)`.

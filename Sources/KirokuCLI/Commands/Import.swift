@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Log
+import KirokuLog
 
 /// `kiroku import`: JSON Lines into the log.
 struct Import: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// One line of a JSON Lines import, parsed strictly from its bytes.
 ///

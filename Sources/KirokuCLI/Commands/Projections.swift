@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `kiroku projections <store> status|rebuild|switch|prune`.
 struct ProjectionsCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Log
+import KirokuLog
 
 /// `kiroku read`: records of a key, a prefix, or the whole log.
 struct Read: AsyncParsableCommand {

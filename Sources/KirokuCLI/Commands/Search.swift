@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `kiroku search`: query a search view.
 struct Search: AsyncParsableCommand {

@@ -1,8 +1,9 @@
 import ArgumentParser
-import Feed
+import KirokuFeed
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `kiroku stats`: counts and sizes, like mdb_stat.
 struct Stats: AsyncParsableCommand {

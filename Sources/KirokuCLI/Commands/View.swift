@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `kiroku view`: search views defined by JSON mappings.
 struct View: AsyncParsableCommand {

@@ -2,7 +2,7 @@
 // and customers drawn from Zipf distributions, statuses, dates over three years, amounts, and
 // text that is 70% Japanese and 30% English.
 import Foundation
-import Log
+import KirokuLog
 
 /// SplitMix64: the same corpus on every machine.
 public struct CorpusRandom: RandomNumberGenerator, Sendable {

@@ -1,8 +1,9 @@
 import ArgumentParser
-import Feed
+import KirokuFeed
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// `kiroku bench`: the operator's benchmark runner, on their own disk.
 struct Bench: AsyncParsableCommand {

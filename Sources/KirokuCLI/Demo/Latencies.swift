@@ -1,6 +1,6 @@
 import Foundation
 import Histogram
-import Log
+import KirokuLog
 
 /// Latencies recorded from any task into an HdrHistogram (microseconds, 3 significant digits).
 final class Latencies: Sendable {

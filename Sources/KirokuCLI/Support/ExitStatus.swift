@@ -1,4 +1,4 @@
-import Log
+import KirokuLog
 
 /// The exit statuses of `kiroku`.
 enum ExitStatus {

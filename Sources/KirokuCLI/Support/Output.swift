@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// Printing for people (aligned tables) and scripts (JSON objects, one per line).
 enum Output {

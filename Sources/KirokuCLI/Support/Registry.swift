@@ -1,6 +1,7 @@
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
+import KirokuSearch
 
 /// The projections the CLI knows: the built-in ones (`event-counts`, `latest-state`), those a
 /// service registered (``KirokuCLI/main(projections:arguments:)``), and the store's search

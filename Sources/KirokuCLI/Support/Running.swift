@@ -1,6 +1,6 @@
 import Foundation
-import Log
-import Projections
+import KirokuLog
+import KirokuProjections
 
 /// Runs projections in this process for as long as a command needs them.
 enum Running {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Log
+import KirokuLog
 
 /// Opens the store named on the command line.
 enum Store {

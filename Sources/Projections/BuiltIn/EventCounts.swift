@@ -1,5 +1,5 @@
-import Feed
-import Log
+import KirokuFeed
+import KirokuLog
 
 /// Counts records by event type (table `counts`: type → count as UInt64 LE; `*` holds the
 /// total). Built in, used by tests, docs and the CLI.

@@ -1,6 +1,6 @@
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 
 /// The latest record of every key (table `latest`: key → JSON ``LatestState/Entry``). Built in,
 /// used by tests, docs and the CLI.

@@ -1,5 +1,5 @@
-import Feed
-import Log
+import KirokuFeed
+import KirokuLog
 
 /// A view derived from the log: it applies batches of records to its own state, in the same
 /// transaction that records how far it has read (exactly-once effects).

@@ -1,6 +1,6 @@
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 
 /// The projections of a store as they are on disk, for tools (the `kiroku` CLI): names,
 /// versions, the active version and checkpoints, switching and pruning, without running them.

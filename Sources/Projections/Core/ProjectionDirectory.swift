@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// Where a projection lives: `<store>/projections/<name>/v<version>/` holds each version's
 /// environment; `<store>/projections/<name>/active` names the version that serves reads.

@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// Reads a projection's state, in short read transactions.
 ///
@@ -42,7 +42,7 @@ public struct ProjectionReader: Sendable {
 
     /// Runs `body` with the state store of the version to read. A following reader whose version
     /// was retired and closed between resolving it and reading it resolves again, once.
-    func withStore<T>(_ body: (KeyValueStore) throws -> T) throws -> T {
+    package func withStore<T>(_ body: (KeyValueStore) throws -> T) throws -> T {
         switch source {
         case .pinned(_, let store):
             return try body(store)

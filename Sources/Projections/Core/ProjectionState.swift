@@ -1,10 +1,10 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// A projection's state inside the transaction that applies a batch: bytes or `Codable`
 /// values under string keys, in the projection's tables. Valid only during `apply`.
 public struct ProjectionState {
-    let transaction: KeyValueTransaction
+    package let transaction: KeyValueTransaction
 
     /// The bytes under `key` in `table`, or `nil`.
     public func bytes(_ key: String, in table: String) throws -> [UInt8]? {

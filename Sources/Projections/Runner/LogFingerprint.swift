@@ -1,5 +1,5 @@
 import Foundation
-import Log
+import KirokuLog
 
 /// What a projection version applied, as the log held it: the log's store id, the checkpoint
 /// position and the checksum of the record there. Written in the same transaction as every

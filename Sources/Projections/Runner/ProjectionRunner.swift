@@ -1,6 +1,6 @@
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 import Logging
 import ServiceLifecycle
 

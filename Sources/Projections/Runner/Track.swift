@@ -1,7 +1,7 @@
 import Dispatch
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
 
 /// One version of one projection: its own environment, its checkpoint, its status.
 final class Track: Sendable {

@@ -1,3 +1,4 @@
+import KirokuProjections
 /// A search query: what ``QueryParser`` makes of the query language, or built in Swift.
 ///
 /// ```swift

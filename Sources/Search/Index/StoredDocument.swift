@@ -1,3 +1,4 @@
+import KirokuProjections
 /// A document as the view stores it (table `search-docs`, doc number → this): its id and the
 /// values of its fields. It is the stored fields of results, the doc values of filters, sorts
 /// and facets, and what an update or delete re-analyzes to remove the old postings.

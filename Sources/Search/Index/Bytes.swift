@@ -1,4 +1,5 @@
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Little helpers for the search index's binary layouts (see `docs/SEARCH.md`).
 struct ByteWriter {

@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// A path into a JSON payload (`$.a.b`, `$.a[0]`, `$.tags[*]`) or a record attribute
 /// (`@key`, `@type`, `@timestamp`, `@position`, `@version`, `@id`).

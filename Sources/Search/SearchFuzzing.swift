@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// The search view's fuzz entry points, for the libFuzzer targets in `Fuzz/` and the
 /// regression test that replays their corpora. Not API: `@_spi(Fuzzing)`.

@@ -1,3 +1,4 @@
+import KirokuProjections
 import Foundation
 
 /// Dates in the search view: seconds since 1970 (UTC), parsed from ISO 8601 or epoch numbers.

@@ -1,3 +1,4 @@
+import KirokuProjections
 /// One block of a term's postings (table `search-postings`, key term + 0 + first doc number
 /// big-endian). Layout: count (UInt16 LE), last doc (UInt32 LE), then per document the doc
 /// number's delta from the previous one (varint; the first is the key's), and for text fields

@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// The view's counters (table `search-meta`, key `stats`): live documents, the next doc
 /// number, the total length of each text field (for BM25's average length), where the search

@@ -1,4 +1,5 @@
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Parses the query language (see `docs/SEARCH.md`):
 ///

@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Evaluates a ``SearchQuery`` against a view's index in one read transaction: postings for
 /// terms, phrases and prefixes (scored with BM25), the range index for numbers and dates, and

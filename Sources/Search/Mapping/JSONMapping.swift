@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 extension SearchMapping {
     /// A mapping declared in JSON:

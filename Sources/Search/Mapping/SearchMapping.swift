@@ -1,6 +1,7 @@
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// How a search view makes documents from records: which fields, of which types, where each
 /// document's id comes from, and which event types delete a document.

@@ -1,3 +1,4 @@
+import KirokuProjections
 /// The postings of one query term (or of every term of a prefix), read for a query.
 struct TermPostings {
     var docs: [UInt32] = []

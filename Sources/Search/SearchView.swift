@@ -1,6 +1,7 @@
-import Feed
+import KirokuFeed
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// An inverted-index search view over the log: a ``Projection`` like any other (exactly-once,
 /// blue/green rebuilds, read-your-writes), whose state is a full-text and filter index.

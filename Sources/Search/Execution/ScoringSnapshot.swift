@@ -1,3 +1,4 @@
+import KirokuProjections
 /// The corpus statistics the scores of a search were computed with: the number of documents,
 /// each text field's average length, and the document frequency of every scored term, phrase
 /// or prefix, in the order the query scores them (the same order for the same query).

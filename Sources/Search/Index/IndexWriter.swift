@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Applies a batch of records to a search view's index inside the projection's transaction.
 ///

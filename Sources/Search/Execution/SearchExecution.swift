@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Runs a ``SearchRequest`` in one read transaction of a view: evaluate, order, page, facet,
 /// then load the page's stored fields and snippets.

@@ -1,3 +1,4 @@
+import KirokuProjections
 import Foundation
 
 /// What to search for and how to present it.

@@ -1,3 +1,4 @@
+import KirokuProjections
 /// Highlighted snippets: the text around the first match, with matched terms in `<em>…</em>`.
 struct Snippet {
     /// Terms to highlight: exact terms, and prefixes (a prefix query, a lone CJK character).

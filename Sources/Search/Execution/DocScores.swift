@@ -1,3 +1,4 @@
+import KirokuProjections
 /// Matching documents in doc-number order, each with its score.
 struct DocScores {
     var docs: [UInt32] = []

@@ -1,3 +1,4 @@
+import KirokuProjections
 import Foundation
 
 /// A parsed JSON value, for mappings: a small parser over UTF-8 bytes, several times faster

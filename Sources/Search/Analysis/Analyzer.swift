@@ -1,5 +1,6 @@
 import Foundation
-import Log
+import KirokuLog
+import KirokuProjections
 
 /// Turns text into the terms the search view indexes and queries: deterministic, with no
 /// language detection (it misfires on short Japanese texts).
