@@ -11,10 +11,12 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build
 
-# The whole test suite on the real LMDB (temporary directories, real helper processes).
+# The whole test suite on the real LMDB (temporary directories, real helper processes), then
+# README's library example built and run in a package of its own (one `import Kiroku`).
 test: bootstrap
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	scripts/check-library-example
 
 # The crash campaign at full length: 200 SIGKILLs of a worker running the mixed workload, the
 # store checked after each (`make test` runs 20). Replay a run with KIROKU_SEED=<seed>.

@@ -14,6 +14,8 @@ let package = Package(
         // Exported so the benchmark package can drive raw LMDB as its baseline.
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
+        // The demo's activity corpus, shared with the benchmark package.
+        .library(name: "KirokuCorpus", targets: ["KirokuCorpus"]),
         .executable(name: "kiroku", targets: ["kiroku"]),
     ],
     dependencies: [
@@ -73,10 +75,12 @@ let package = Package(
             dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch"],
             path: "Sources/Kiroku"
         ),
+        // The demo's and the benchmarks' activity history (Japanese and English, Zipf-skewed).
+        .target(name: "KirokuCorpus", dependencies: ["KirokuLog"], path: "Sources/Corpus"),
         .target(
             name: "KirokuCLI",
             dependencies: [
-                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuCorpus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,14 +89,16 @@ let package = Package(
         ),
         .executableTarget(name: "kiroku", dependencies: ["KirokuCLI"]),
         // A real second process for the cross-process tests (appends, map growth).
-        .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"]),
+        // Test helpers, all on the test side: the shared support and a real second process.
+        .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"],
+                          path: "Tests/LogTestHelper"),
         .target(name: "KirokuTestSupport", dependencies: ["KirokuLog"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: [
             "KirokuLog", "KirokuFeed", "LogTestHelper", "KirokuTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "KirokuCLITests", dependencies: [
-            "KirokuLog", "KirokuProjections", "KirokuSearch", "KirokuCLI", "KirokuTestSupport", "kiroku",
+            "Kiroku", "KirokuLog", "KirokuProjections", "KirokuSearch", "KirokuCLI", "KirokuTestSupport", "kiroku",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ProjectionsTests", dependencies: ["KirokuProjections", "KirokuSearch", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "LogTestHelper", "kiroku"]),

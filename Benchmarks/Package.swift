@@ -20,7 +20,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "KirokuLog", package: "Kiroku"),
                 .product(name: "KirokuProjections", package: "Kiroku"), .product(name: "KirokuSearch", package: "Kiroku"),
-                .product(name: "KirokuCLI", package: "Kiroku"),
+                .product(name: "KirokuCLI", package: "Kiroku"), .product(name: "KirokuCorpus", package: "Kiroku"),
             ],
             path: "Sources/SearchWorkload",
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -37,7 +37,7 @@ let package = Package(
             name: "SearchBenchmarks",
             dependencies: [
                 "SearchWorkload",
-                .product(name: "KirokuCLI", package: "Kiroku"),
+                .product(name: "KirokuCLI", package: "Kiroku"), .product(name: "KirokuCorpus", package: "Kiroku"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "KirokuLog", package: "Kiroku"),
@@ -72,7 +72,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "KirokuLog", package: "Kiroku"),
                 .product(name: "KirokuProjections", package: "Kiroku"), .product(name: "KirokuSearch", package: "Kiroku"),
-                .product(name: "KirokuCLI", package: "Kiroku"),
+                .product(name: "KirokuCLI", package: "Kiroku"), .product(name: "KirokuCorpus", package: "Kiroku"),
             ],
             path: "Benchmarks/ProjectionBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

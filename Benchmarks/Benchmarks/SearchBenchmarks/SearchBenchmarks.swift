@@ -6,6 +6,7 @@ import Benchmark
 import Foundation
 import KirokuCLI
 import GRDB
+import KirokuCorpus
 import KirokuLog
 import KirokuProjections
 import KirokuSearch

@@ -2,6 +2,7 @@
 import Foundation
 import KirokuCLI
 import GRDB
+import KirokuCorpus
 import KirokuLog
 import KirokuProjections
 import KirokuSearch

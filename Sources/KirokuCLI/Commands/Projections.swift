@@ -99,7 +99,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
         }
         if let view = current as? SearchView, !registry.viewVersions(log.path, name).contains(target) {
             guard let json = view.mapping.json else { throw CommandExit.input("View '\(name)' has no JSON mapping to rebuild from.") }
-            try json.write(to: URL(fileURLWithPath: Registry.mappingPath(log.path, name, version: target)))
+            _ = try catalog.defineView(name, mapping: json, version: target)
         }
         var projections = [try registry.projection(name, store: log.path, version: target)]
         if let active, active != target { projections.append(try registry.projection(name, store: log.path, version: active)) }
@@ -129,7 +129,6 @@ struct ProjectionsCommand: AsyncParsableCommand {
         let log = try Store.open(store)
         defer { log.close() }
         try ProjectionCatalog(store: log.path).remove(name, version: version)
-        try? FileManager.default.removeItem(atPath: Registry.mappingPath(log.path, name, version: version))
         if output.json { Output.json(["name": name, "pruned": version]) } else { print("Removed \(name) v\(version).") }
     }
 }

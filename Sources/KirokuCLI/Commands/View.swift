@@ -29,8 +29,7 @@ struct View: AsyncParsableCommand {
             if registry.code()[name] != nil { throw CommandExit.input("'\(name)' names a built-in projection; choose another view name.") }
             let catalog = ProjectionCatalog(store: log.path)
             let active = catalog.activeVersion(of: name)
-            let version = ((registry.viewVersions(log.path, name) + catalog.versions(of: name)).max() ?? 0) + 1
-            try ProjectionCatalog.saveMapping(data, of: name, version: version, store: log.path)
+            let version = try catalog.defineSearchView(name, mapping: data)
             var projections = [try registry.projection(name, store: log.path, version: version)]
             if let active { projections.append(try registry.projection(name, store: log.path, version: active)) }
             _ = try await Running.untilActive(log, projections, name: name, version: version, label: "building \(name) v\(version)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KirokuFeed
 import Foundation
+import KirokuCorpus
 import KirokuLog
 import KirokuProjections
 import KirokuSearch
@@ -135,7 +136,14 @@ struct Bench: AsyncParsableCommand {
             try await corpus.append(Int(head)..<documents, to: log) { progress.update(head + UInt64($0)) }
             progress.finish()
         }
-        let view = SearchView(name: "bench-activities", mapping: try SearchMapping(json: Data(ActivityCorpus.mapping.utf8)))
+        // Defined in the store's catalog, so `kiroku search <store> bench-activities` answers afterwards.
+        let catalog = ProjectionCatalog(store: log.path)
+        if catalog.viewVersions(of: "bench-activities").isEmpty {
+            try catalog.defineSearchView("bench-activities", mapping: Data(ActivityCorpus.mapping.utf8))
+        }
+        guard let view = try catalog.searchView("bench-activities") else {
+            throw CommandExit.notFound("The bench view 'bench-activities' has no mapping in \(log.path).")
+        }
         let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
         let running = Task { try await runner.run() }
         defer { running.cancel() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KirokuFeed
 import Foundation
+import KirokuCorpus
 import KirokuLog
 import KirokuProjections
 import KirokuSearch
@@ -26,9 +27,9 @@ struct Demo: AsyncParsableCommand {
         say("Kiroku demo on \(log.path)\n")
 
         // A search view defined like `kiroku view create` does, so the CLI finds it afterwards.
-        let mappingPath = Registry.mappingPath(log.path, "activities", version: 1)
-        if !FileManager.default.fileExists(atPath: mappingPath) {
-            try ProjectionCatalog.saveMapping(Data(ActivityCorpus.mapping.utf8), of: "activities", version: 1, store: log.path)
+        let catalog = ProjectionCatalog(store: log.path)
+        if catalog.viewVersions(of: "activities").isEmpty {
+            try catalog.defineSearchView("activities", mapping: Data(ActivityCorpus.mapping.utf8))
         }
         let view = try Registry.shared.projection("activities", store: log.path)
         let runner = ProjectionRunner(log: log, projections: [view, EventCounts()])

@@ -21,25 +21,14 @@ final class Registry: Sendable {
         return byName
     }
 
-    static func viewRoot(_ store: String, _ name: String) -> String { store + "/views/" + name }
-
-    static func mappingPath(_ store: String, _ name: String, version: Int) -> String {
-        viewRoot(store, name) + "/v\(version).json"
-    }
-
     /// The versions of a JSON view that have a mapping.
     func viewVersions(_ store: String, _ name: String) -> [Int] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: Self.viewRoot(store, name))) ?? []
-        return entries.compactMap { entry in
-            guard entry.hasPrefix("v"), entry.hasSuffix(".json") else { return nil }
-            return Int(entry.dropFirst().dropLast(5))
-        }.sorted()
+        ProjectionCatalog(store: store).viewVersions(of: name)
     }
 
     /// The JSON views of a store.
     func viewNames(_ store: String) -> [String] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: store + "/views")) ?? []
-        return entries.filter { !viewVersions(store, $0).isEmpty }.sorted()
+        ProjectionCatalog(store: store).viewNames()
     }
 
     /// Every projection name the CLI can run on this store.
@@ -51,14 +40,11 @@ final class Registry: Sendable {
     func projection(_ name: String, store: String, version: Int? = nil) throws -> any Projection {
         try ProjectionCatalog.validate(name: name)
         let catalog = ProjectionCatalog(store: store)
-        let versions = viewVersions(store, name)
-        if !versions.isEmpty {
-            let chosen = version ?? catalog.activeVersion(of: name).flatMap { versions.contains($0) ? $0 : nil } ?? versions.last!
-            let path = Self.mappingPath(store, name, version: chosen)
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CommandExit.notFound("View '\(name)' has no mapping for v\(chosen) (\(path)).")
+        if !catalog.viewVersions(of: name).isEmpty {
+            guard let view = try catalog.searchView(name, version: version) else {
+                throw CommandExit.notFound("View '\(name)' has no mapping for v\(version.map(String.init) ?? "?"); its versions are \(catalog.viewVersions(of: name).map { "v\($0)" }.joined(separator: ", ")).")
             }
-            return SearchView(name: name, version: chosen, mapping: try SearchMapping(contentsOf: URL(fileURLWithPath: path)))
+            return view
         }
         guard let base = code()[name] else {
             throw CommandExit.notFound("No projection or view named '\(name)' in \(store). Known: \(names(store).joined(separator: ", ")). Create a view with `kiroku view create \(store) \(name) --mapping mapping.json`.")

@@ -2,8 +2,11 @@ import KirokuFeed
 import Foundation
 import KirokuLog
 
-/// The projections of a store as they are on disk, for tools (the `kiroku` CLI): names,
-/// versions, the active version and checkpoints, switching and pruning, without running them.
+/// Everything a store holds besides the log, as it is on disk: each projection's versions and
+/// active version (`<store>/projections/`), and the views defined by a mapping
+/// (`<store>/views/<name>/v<version>.json`). A service and the `kiroku` CLI see the same
+/// catalog: a view defined by one is run, listed and searched by the other. It also checks
+/// names (``validate(name:)``), the one place that does.
 public struct ProjectionCatalog: Sendable {
     /// The store's directory.
     public let store: String
@@ -97,12 +100,60 @@ public struct ProjectionCatalog: Sendable {
         return try body(ProjectionReader(name: name, source: .pinned(version: version, store: state)))
     }
 
+    /// The views defined by a mapping in this store, by name.
+    public func viewNames() -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: store + "/views")) ?? []
+        return entries.filter { !viewVersions(of: $0).isEmpty }.sorted()
+    }
+
+    /// The versions of view `name` that have a mapping, ascending (none for a name that is not valid).
+    public func viewVersions(of name: String) -> [Int] {
+        guard (try? Self.validate(name: name)) != nil else { return [] }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: store + "/views/" + name)) ?? []
+        return entries.compactMap { entry in
+            guard entry.hasPrefix("v"), entry.hasSuffix(".json") else { return nil }
+            return Int(entry.dropFirst().dropLast(5))
+        }.sorted()
+    }
+
+    /// The mapping of version `version` of view `name`, as stored, or `nil` when there is none.
+    public func viewMapping(of name: String, version: Int) throws -> Data? {
+        try Self.validate(name: name)
+        return FileManager.default.contents(atPath: Self.mappingPath(store: store, name: name, version: version))
+    }
+
+    /// The version of a view a reader or a tool means by default: the active one when it has a
+    /// mapping, else the newest defined.
+    public func defaultViewVersion(of name: String) -> Int? {
+        let versions = viewVersions(of: name)
+        if let active = activeVersion(of: name), versions.contains(active) { return active }
+        return versions.last
+    }
+
+    /// Defines view `name` with `mapping` as its next version (after every version on disk,
+    /// built or defined), or as `version` when given, and returns that version. A runner given the catalog's views builds
+    /// it blue/green while the active version serves.
+    ///
+    /// - Throws: ``KirokuError/Code/invalidProjection`` for a bad name,
+    ///   ``KirokuError/Code/permissionDenied`` or ``KirokuError/Code/storageFailure``.
+    public func defineView(_ name: String, mapping: Data, version given: Int? = nil) throws -> Int {
+        try Self.validate(name: name)
+        let version = given ?? ((viewVersions(of: name) + versions(of: name)).max() ?? 0) + 1
+        guard version >= 1 else { throw KirokuError(.invalidProjection, "View '\(name)' cannot have version \(version); versions start at 1.") }
+        try Self.saveMapping(mapping, of: name, version: version, store: store)
+        return version
+    }
+
+    static func mappingPath(store: String, name: String, version: Int) -> String {
+        store + "/views/" + name + "/v\(version).json"
+    }
+
     /// Stores a view's mapping as `<store>/views/<name>/v<version>.json`, mode 0600 in a 0700
     /// directory, flushed before it is used.
     ///
     /// - Throws: ``KirokuError/Code/invalidProjection`` for a bad name,
     ///   ``KirokuError/Code/permissionDenied`` or ``KirokuError/Code/storageFailure``.
-    public static func saveMapping(_ data: Data, of name: String, version: Int, store: String) throws {
+    static func saveMapping(_ data: Data, of name: String, version: Int, store: String) throws {
         try validate(name: name)
         let directory = store + "/views/" + name
         try ProjectionDirectory.createPrivateDirectory(directory)
@@ -139,6 +190,9 @@ public struct ProjectionCatalog: Sendable {
             throw KirokuError(.invalidProjection, "v\(version) is the active version of '\(name)'; switch to another version first.")
         }
         try FileManager.default.removeItem(atPath: ProjectionDirectory(store: store, name: name).versionPath(version))
+        // A view's mapping of that version goes with it.
+        let mapping = Self.mappingPath(store: store, name: name, version: version)
+        if FileManager.default.fileExists(atPath: mapping) { try FileManager.default.removeItem(atPath: mapping) }
     }
 }
 

@@ -394,6 +394,9 @@ public final class ProjectionRunner: Service, Sendable {
         for track in retired {
             track.store.close()
             try FileManager.default.removeItem(atPath: directory.versionPath(track.version))
+            // A view's mapping of that version goes with it (see ProjectionCatalog).
+            let mapping = ProjectionCatalog.mappingPath(store: log.path, name: name, version: track.version)
+            if FileManager.default.fileExists(atPath: mapping) { try FileManager.default.removeItem(atPath: mapping) }
         }
         return retired.map(\.version)
     }
