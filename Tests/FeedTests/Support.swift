@@ -1,19 +1,11 @@
 import Foundation
-import KirokuTestSupport
 import KirokuLog
-import Testing
 
+/// What handlers saw, in the order they saw it (behind the package's `Locked`).
+final class Recorder<Value: Sendable>: Sendable {
+    private let values = Locked<[Value]>([])
 
-
-
-
-/// Thread-safe collection of what handlers saw.
-final class Recorder<Value: Sendable>: @unchecked Sendable {
-    // `lock` guards `values`.
-    private let lock = NSLock()
-    private var values: [Value] = []
-
-    func append(_ value: Value) { lock.withLock { values.append(value) } }
-    var all: [Value] { lock.withLock { values } }
-    var count: Int { lock.withLock { values.count } }
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+    var count: Int { values.withLock { $0.count } }
 }

@@ -28,7 +28,7 @@ import Testing
                 RecordCodec.encode(into: buffer, position: 9, version: 3, previous: 4, timestampMicros: 1_700_000_000_000_000, key: key, event: event)
             }
         }
-        let record = try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).record(position: 9) }
+        let record = try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).record(position: 9, key: nil, type: nil) }
         #expect(record.key == "key" && record.version == 3 && record.type == "T" && record.id == "i")
         #expect(try bytes.withUnsafeBytes { try RecordCodec.view(position: 9, bytes: $0).previous } == 4)
         #expect(record.payload == Data("hello".utf8) && record.metadata == Data("m".utf8))

@@ -202,11 +202,11 @@ struct LaneWorker: Sendable {
             let start = ContinuousClock.now
             do {
                 try await context.handler(record)
-                context.metrics.handlerDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+                context.metrics.handlerDuration.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
                 context.metrics.processed.increment()
                 return .succeeded
             } catch {
-                context.metrics.handlerDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+                context.metrics.handlerDuration.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
                 if Task.isCancelled { return .cancelled }
                 context.metrics.failed.increment()
                 lastError = String(describing: error)
@@ -227,15 +227,11 @@ struct LaneWorker: Sendable {
 
     /// Full jitter: a random wait up to `initial × 2^(attempt-1)`, capped at `maxBackoff`.
     func backoff(afterAttempt attempt: Int) -> Duration {
-        let initial = Self.nanoseconds(context.configuration.initialBackoff)
-        let cap = Self.nanoseconds(context.configuration.maxBackoff)
+        let initial = context.configuration.initialBackoff.nanoseconds
+        let cap = context.configuration.maxBackoff.nanoseconds
         let ceiling = min(cap, initial << min(attempt - 1, 40))
         guard ceiling > 0 else { return .zero }
         return .nanoseconds(Int64.random(in: 0...ceiling))
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }

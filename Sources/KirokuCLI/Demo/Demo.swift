@@ -108,7 +108,7 @@ struct Demo: AsyncParsableCommand {
         while try consumers.checkpoint(of: "demo-indexer") ?? 0 < head, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let rate = Double(total) / seconds
 
         // Searches.

@@ -7,7 +7,7 @@ final class Latencies: Sendable {
     private let histogram = Locked(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
 
     func record(_ duration: Duration) {
-        let micros = max(0, duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+        let micros = max(0, duration.microseconds)
         histogram.withLock { _ = $0.record(UInt64(micros)) }
     }
 

@@ -125,10 +125,6 @@ enum RecordCodec {
             return nil
         }
 
-        func record(position: UInt64) throws(Failure) -> Record {
-            try record(position: position, key: nil, type: nil)
-        }
-
         /// The record, reusing `key` and `type` when they are the strings its bytes hold (a
         /// per-key read knows the key, and a key's events mostly share a few types).
         func record(position: UInt64, key knownKey: String?, type knownType: String?) throws(Failure) -> Record {

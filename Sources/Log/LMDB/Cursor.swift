@@ -24,13 +24,6 @@ struct Cursor {
         return try finish(mdb_cursor_get(handle, &k, &v, op), k, v)
     }
 
-    /// Positions with a search key and value (`MDB_GET_BOTH_RANGE` on sorted duplicates).
-    func get(_ op: MDB_cursor_op, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LMDBStatus) -> Entry? {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        return try finish(mdb_cursor_get(handle, &k, &v, op), k, v)
-    }
-
     private func finish(_ rc: Int32, _ k: MDB_val, _ v: MDB_val) throws(LMDBStatus) -> Entry? {
         if rc == MDB_NOTFOUND { return nil }
         try lmdbCheck(rc)

@@ -112,6 +112,12 @@ final class Environment: @unchecked Sendable {
         }
     }
 
+    /// The map size after one growth step from `current`: it doubles up to 1 GiB, then grows by
+    /// 1 GiB at a time (the log's writer and the projections' state stores share the policy).
+    static func grownMapSize(_ current: Int) -> Int {
+        current < (1 << 30) ? current * 2 : current + (1 << 30)
+    }
+
     /// Grows the map to at least `size` bytes. Waits for running transactions to end.
     func grow(to size: Int) throws(LMDBStatus) {
         try setMapSize(max(size, mapSize))

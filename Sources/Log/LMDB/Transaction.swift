@@ -47,15 +47,6 @@ struct Transaction {
         try lmdbCheck(rc)
     }
 
-    /// Deletes one duplicate (`value`) of `key` in a sorted-duplicates database.
-    func delete(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LMDBStatus) {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        let rc = mdb_del(handle, dbi, &k, &v)
-        if rc == MDB_NOTFOUND { return }
-        try lmdbCheck(rc)
-    }
-
     /// Runs `body` in a transaction nested in this write transaction: its changes join this
     /// one when `body` returns, and are undone alone when it throws, leaving this transaction
     /// usable (LMDB marks a transaction whose put failed as unusable; a nested one keeps that
@@ -73,6 +64,19 @@ struct Transaction {
         }
         try lmdbCheck(mdb_txn_commit(child))
         return result
+    }
+
+    /// LMDB's longest key (with its default page size).
+    static let maxKeyBytes = 511
+
+    /// Whether `count` bytes make a key LMDB takes (1 to ``maxKeyBytes``).
+    static func isValidKeyLength(_ count: Int) -> Bool { count > 0 && count <= maxKeyBytes }
+
+    /// Where a scan of the keys with `prefix`, after `after` when given, starts: `after`, unless
+    /// it sorts before the prefix (byte order).
+    static func scanStart(prefix: [UInt8], after: [UInt8]?) -> [UInt8] {
+        guard let after, !after.lexicographicallyPrecedes(prefix) else { return prefix }
+        return after
     }
 
     /// Runs `body` with a cursor on `dbi` that is closed when it returns.
@@ -94,7 +98,7 @@ struct Transaction {
         guard limit > 0 else { return [] }
         return try withCursor(dbi) { cursor in
             var entries: [(key: [UInt8], value: [UInt8])] = []
-            let start = after.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+            let start = Self.scanStart(prefix: prefix, after: after)
             var entry = start.isEmpty
                 ? try cursor.get(MDB_FIRST)
                 : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }

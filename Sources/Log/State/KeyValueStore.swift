@@ -106,7 +106,7 @@ public final class KeyValueStore: Sendable {
                 }
             } catch let status as LMDBStatus where status == .mapFull {
                 let current = environment.mapSize
-                try translate { try environment.grow(to: current < (1 << 30) ? current * 2 : current + (1 << 30)) }
+                try translate { try environment.grow(to: Environment.grownMapSize(current)) }
             } catch let status as LMDBStatus {
                 throw KirokuError(status: status, path: path, doing: "writing state")
             } catch is EnvironmentClosed {

@@ -17,8 +17,8 @@ public struct KeyValueTransaction {
     ///
     /// - Throws: ``KirokuError/Code/invalidTableKey`` for an empty key or one over 511 bytes.
     public func put(_ key: [UInt8], _ value: [UInt8], in table: String) throws {
-        guard !key.isEmpty, key.count <= 511 else {
-            throw KirokuError(.invalidTableKey, "A state key is \(key.count) bytes; use 1 to 511 bytes.")
+        guard Transaction.isValidKeyLength(key.count) else {
+            throw KirokuError(.invalidTableKey, "A state key is \(key.count) bytes; use 1 to \(Transaction.maxKeyBytes) bytes.")
         }
         let dbi = try tables.handle(table)
         try key.withUnsafeBytes { key in try value.withUnsafeBytes { try txn.put(dbi, key, $0) } }
@@ -70,7 +70,7 @@ extension KeyValueTransaction {
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         let dbi = try tables.handle(table)
         try txn.withCursor(dbi) { cursor throws in
-            let start = from.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+            let start = Transaction.scanStart(prefix: prefix, after: from)
             var entry = start.isEmpty
                 ? try cursor.get(MDB_FIRST)
                 : try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }

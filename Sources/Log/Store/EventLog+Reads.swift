@@ -12,14 +12,14 @@ extension EventLog {
 
     /// The position of the last committed record; `0` when the log is empty.
     public func headPosition() throws -> UInt64 {
-        try withReadTransaction { txn in try Writer.headPosition(layout, in: txn) }
+        try withReadTransaction { txn in try layout.headPosition(in: txn) }
     }
 
     /// The key's current version (its last event's version), or `nil` when it has no events.
     public func currentVersion(of key: String) throws -> UInt64? {
         try Self.validate(key: key)
         let version = try withReadTransaction { txn in
-            try AppendPlanner.currentVersion(of: key, layout: layout, in: txn)
+            try KeyIndex(layout: layout).currentVersion(of: key, in: txn)
         }
         return version == 0 ? nil : version
     }
@@ -124,15 +124,15 @@ extension EventLog {
         return try withReadTransaction { txn in
             var keys: [String] = []
             try txn.withCursor(layout.keys) { cursor in
-                // Byte order, as LMDB keeps the keys: `String`'s own `<` and `!=` do not agree with it.
-                let start = after.map { $0.utf8Precedes(prefix) ? prefix : $0 } ?? prefix
+                // Byte order, as LMDB keeps the keys: `String`'s own `<` does not agree with it.
+                let prefixBytes = Array(prefix.utf8)
+                let start = Transaction.scanStart(prefix: prefixBytes, after: after.map { Array($0.utf8) })
                 var entry: Cursor.Entry?
                 if start.isEmpty {
                     entry = try cursor.get(MDB_FIRST)
                 } else {
-                    entry = try start.withUTF8Bytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+                    entry = try start.withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
                 }
-                let prefixBytes = Array(prefix.utf8)
                 while let current = entry, keys.count < limit {
                     guard current.key.starts(with: prefixBytes) else { break }
                     guard let key = String(validating: current.key, as: UTF8.self) else {

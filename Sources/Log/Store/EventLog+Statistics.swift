@@ -19,7 +19,7 @@ extension EventLog {
     /// Counts and sizes of the store: records, keys, file size, map size and use.
     public func statistics() throws -> StoreStatistics {
         let (head, keys) = try withReadTransaction { txn in
-            (try Writer.headPosition(layout, in: txn), try txn.entryCount(layout.keys))
+            (try layout.headPosition(in: txn), try txn.entryCount(layout.keys))
         }
         var info = MDB_envinfo()
         var stat = MDB_stat()

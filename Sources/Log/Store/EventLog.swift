@@ -78,7 +78,7 @@ public final class EventLog: Sendable {
         self.options = options
         self.environment = environment
         let heads = HeadMonitor(environment: environment, initialHead: try Self.initialHead(environment, layout, path: path)) { txn in
-            try Writer.headPosition(layout, in: txn)
+            try layout.headPosition(in: txn)
         }
         self.heads = heads
         self.writer = Writer(environment: environment, layout: layout, durability: options.durability,
@@ -203,7 +203,7 @@ public final class EventLog: Sendable {
 
     private static func initialHead(_ environment: Environment, _ layout: StoreLayout, path: String) throws -> UInt64 {
         do {
-            return try environment.read { txn in try Writer.headPosition(layout, in: txn) }
+            return try environment.read { txn in try layout.headPosition(in: txn) }
         } catch {
             environment.close()
             throw StoreDirectory.openError(error, path: path)

@@ -17,6 +17,11 @@ struct KeyIndex {
 
     let layout: StoreLayout
 
+    /// The key's current version (0: no events).
+    func currentVersion(of key: String, in txn: Transaction) throws -> UInt64 {
+        try key.withUTF8Bytes { try latest($0, in: txn)?.version ?? 0 }
+    }
+
     /// The key's latest (version, position), or `nil` when it has no events.
     func latest(_ key: UnsafeRawBufferPointer, in txn: Transaction) throws -> VersionPosition? {
         guard let bytes = try txn.get(layout.keys, key) else { return nil }

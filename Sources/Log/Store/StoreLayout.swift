@@ -17,6 +17,17 @@ struct StoreLayout: Sendable {
     /// The store's identity, made when it was created.
     let storeId: UUID
 
+    /// The last committed position (0 for an empty log).
+    func headPosition(in txn: Transaction) throws -> UInt64 {
+        try txn.withCursor(records) { cursor in
+            guard let last = try cursor.get(MDB_LAST) else { return 0 }
+            guard last.key.count == 8 else {
+                throw KirokuError(.corruption, "The last record key is not 8 bytes; run verify.")
+            }
+            return BigEndianKey.value(last.key)
+        }
+    }
+
     /// The store format this build writes and reads.
     static let formatVersion: UInt32 = 1
     static let formatKey = "format"

@@ -48,8 +48,8 @@ extension EventLog {
             switch write {
             case .put(_, let k, _), .delete(_, let k): key = k
             }
-            guard !key.isEmpty, key.count <= 511 else {
-                throw KirokuError(.invalidTableKey, "A table key is \(key.count) bytes; use 1 to 511 bytes.", path: path)
+            guard Transaction.isValidKeyLength(key.count) else {
+                throw KirokuError(.invalidTableKey, "A table key is \(key.count) bytes; use 1 to \(Transaction.maxKeyBytes) bytes.", path: path)
             }
         }
         _ = try await writer.submit(.tables(writes))

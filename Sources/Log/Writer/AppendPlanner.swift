@@ -185,11 +185,7 @@ struct AppendPlanner {
 
     /// The key's current version (0: no events).
     func currentVersion(of key: String, in txn: Transaction) throws -> UInt64 {
-        try Self.currentVersion(of: key, layout: layout, in: txn)
-    }
-
-    static func currentVersion(of key: String, layout: StoreLayout, in txn: Transaction) throws -> UInt64 {
-        try key.withUTF8Bytes { try KeyIndex(layout: layout).latest($0, in: txn)?.version ?? 0 }
+        try KeyIndex(layout: layout).currentVersion(of: key, in: txn)
     }
 
     /// When the whole request repeats one earlier append exactly (its events stored at

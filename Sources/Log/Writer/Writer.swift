@@ -45,7 +45,7 @@ final class Writer: @unchecked Sendable {
 
     init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
          coalesceWindow: Duration, logger: Logger, onCommit: @escaping @Sendable (UInt64) -> Void) {
-        self.coalesceWindow = coalesceWindow.timeInterval
+        self.coalesceWindow = coalesceWindow.seconds
         self.onCommit = onCommit
         self.environment = environment
         self.layout = layout
@@ -93,7 +93,7 @@ final class Writer: @unchecked Sendable {
     }
 
     private func run() {
-        var nextFlush = flushInterval.map { Date() + $0.timeInterval }
+        var nextFlush = flushInterval.map { Date() + $0.seconds }
         while true {
             condition.lock()
             while pending.isEmpty && !stopping {
@@ -127,7 +127,7 @@ final class Writer: @unchecked Sendable {
             }
             if let interval = flushInterval, let deadline = nextFlush, done || Date() >= deadline {
                 flush()
-                nextFlush = Date() + interval.timeInterval
+                nextFlush = Date() + interval.seconds
             }
             if done && batch.isEmpty { break }
         }
@@ -180,7 +180,7 @@ final class Writer: @unchecked Sendable {
                 var startHead: UInt64 = 0
                 var endHead: UInt64 = 0
                 try environment.write { txn in
-                    startHead = try Self.headPosition(layout, in: txn)
+                    startHead = try layout.headPosition(in: txn)
                     var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp)
                     for request in batch {
                         switch request.operation {
@@ -265,8 +265,7 @@ final class Writer: @unchecked Sendable {
 
     private func growMap() throws(LMDBStatus) {
         let current = environment.mapSize
-        let target = current < (1 << 30) ? current * 2 : current + (1 << 30)
-        try environment.grow(to: target)
+        try environment.grow(to: Environment.grownMapSize(current))
         logger.info("Grew the log's memory map", metadata: [
             "path": "\(environment.path)", "from": "\(current)", "to": "\(environment.mapSize)",
         ])
@@ -274,24 +273,5 @@ final class Writer: @unchecked Sendable {
 
     private func failAll(_ batch: [Pending], with error: KirokuError) {
         for request in batch { request.continuation.resume(throwing: error) }
-    }
-
-    /// The last committed position (0 for an empty log).
-    static func headPosition(_ layout: StoreLayout, in txn: Transaction) throws -> UInt64 {
-        try txn.withCursor(layout.records) { cursor in
-            guard let last = try cursor.get(MDB_LAST) else { return 0 }
-            guard last.key.count == 8 else {
-                throw KirokuError(.corruption, "The last record key is not 8 bytes; run verify.")
-            }
-            return BigEndianKey.value(last.key)
-        }
-    }
-}
-
-extension Duration {
-    /// This duration in seconds, for `Date` arithmetic.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -21,8 +21,6 @@ struct IndexStats {
     static let key = Array("stats".utf8)
     static let schemaKey = Array("schema".utf8)
 
-    init() {}
-
     init(_ txn: KeyValueTransaction) throws {
         guard let bytes = try txn.get(Self.key, in: SearchTables.meta) else { return }
         bytes.withUnsafeBytes { raw in

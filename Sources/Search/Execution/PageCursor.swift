@@ -1,0 +1,33 @@
+import Foundation
+import KirokuLog
+import KirokuProjections
+
+/// A page cursor: the sort key and doc number of the last hit of the page, and the statistics
+/// the first page scored with.
+struct Cursor: Codable {
+    var key: SortKey
+    var doc: UInt32
+    var scoring: ScoringSnapshot?
+
+    var position: (SortKey, UInt32) { (key, doc) }
+
+    init(position: (SortKey, UInt32), scoring: ScoringSnapshot?) {
+        key = position.0
+        doc = position.1
+        self.scoring = scoring
+    }
+
+    init(decoding text: String) throws {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let cursor = try? JSONDecoder().decode(Cursor.self, from: data) else {
+            throw KirokuError(.invalidQuery, "Invalid query: the cursor '\(text)' is not one this view returned; pass the \"next\" value of the previous page unchanged.")
+        }
+        self = cursor
+    }
+
+    func encoded() -> String {
+        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
