@@ -98,20 +98,20 @@ import Testing
             let path = log.path + "/projections/counter/v1"
             /// A build at position 5 that counted 1000 (wrong on purpose, to see whether it is kept).
             func plantBuild(boot: String) throws {
-                let state = try KeyValueStore(path: path, tables: ["n", Track.metaTable])
+                let state = try KeyValueStore(path: path, tables: ["n", RunningVersion.metaTable])
                 try state.write { txn in
                     var position = UInt64(5).littleEndian
-                    try txn.put(Track.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Track.metaTable)
+                    try txn.put(RunningVersion.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: RunningVersion.metaTable)
                     try txn.put(Array("n".utf8), EventCounts.encode(1000), in: "n")
                 }
                 state.close()
-                try Data(boot.utf8).write(to: URL(fileURLWithPath: Track.unsyncedMarker(path)))
+                try Data(boot.utf8).write(to: URL(fileURLWithPath: RunningVersion.unsyncedMarker(path)))
             }
             try plantBuild(boot: "an-earlier-boot")
             #expect(try await Self.runUntilApplied(log, [Counter()], 20) == 20, "rebuilt from the first record")
-            #expect(!FileManager.default.fileExists(atPath: Track.unsyncedMarker(path)), "switched on: flushed, marker gone")
+            #expect(!FileManager.default.fileExists(atPath: RunningVersion.unsyncedMarker(path)), "switched on: flushed, marker gone")
             try FileManager.default.removeItem(atPath: log.path + "/projections")
-            try plantBuild(boot: Track.bootId())
+            try plantBuild(boot: RunningVersion.bootId())
             #expect(try await Self.runUntilApplied(log, [Counter()], 20) == 1015, "resumed at position 6")
         }
     }

@@ -19,7 +19,7 @@ let quick = !(ProcessInfo.processInfo.environment["KIROKU_BENCH_QUICK"] ?? "").i
 /// The stores every query benchmark reads, built once (by the index benchmarks, or on
 /// demand) and kept on disk for the next benchmarks, which the benchmark tool runs in new
 /// processes. `make bench` removes them at the end.
-let stores = SearchStores(root: NSTemporaryDirectory() + "kiroku-search-bench-\(documents)", documents: documents)
+let stores = SearchSystems(root: NSTemporaryDirectory() + "kiroku-search-bench-\(documents)", documents: documents)
 
 // MARK: The queries, with parameters that vary from one iteration to the next.
 

@@ -6,7 +6,7 @@ import KirokuCLI
 import SearchWorkload
 
 let documents = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1_000_000
-let stores = SearchStores(root: NSTemporaryDirectory() + "kiroku-search-probe-\(documents)", documents: documents)
+let stores = SearchSystems(root: NSTemporaryDirectory() + "kiroku-search-probe-\(documents)", documents: documents)
 _ = try await stores.eventLog()
 let clock = ContinuousClock()
 var start = clock.now

@@ -20,7 +20,7 @@ struct Append: AsyncParsableCommand {
     func run() async throws {
         let expected = try Self.expected(expectedVersion)
         let payload = try Self.payload(data: data, file: dataFile)
-        let log = try Store.open(store, create: true)
+        let log = try StoreOpener.open(store, create: true)
         defer { log.close() }
         let result = try await log.append(to: key, EventData(type: type, payload: payload, id: id), expected: expected)
         if output.json {

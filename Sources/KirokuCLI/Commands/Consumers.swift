@@ -11,7 +11,7 @@ struct ConsumersCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let list = try await Consumers(log: log).list()
         if output.json {

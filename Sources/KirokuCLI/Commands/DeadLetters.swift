@@ -16,7 +16,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let letters = try await DeadLetters(log: log)
         switch action {

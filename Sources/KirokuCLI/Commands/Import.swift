@@ -34,7 +34,7 @@ struct Import: AsyncParsableCommand {
             handle = opened
             total = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.uint64Value
         }
-        let log = try Store.open(store, create: true)
+        let log = try StoreOpener.open(store, create: true)
         defer { log.close() }
         var progress = Progress("import", total: total)
         var summary = ImportSummary(headAtStart: try log.headPosition())

@@ -45,7 +45,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
     /// Positions are read twice, half a second apart: the rate is what the version applies now
     /// (by whichever process runs it).
     private func status() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let catalog = ProjectionCatalog(store: log.path)
         let names = Set(catalog.names()).union(Registry.shared.names(log.path)).sorted()
@@ -83,7 +83,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
     /// Builds the next version (or resumes an unfinished one) and switches when caught up.
     private func rebuild(_ name: String) async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let registry = Registry.shared
         let catalog = ProjectionCatalog(store: log.path)
@@ -119,14 +119,14 @@ struct ProjectionsCommand: AsyncParsableCommand {
     }
 
     private func switchTo(_ name: String, version: Int) throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         try ProjectionCatalog(store: log.path).activate(name, version: version)
         if output.json { Output.json(["name": name, "active": version]) } else { print("\(name) v\(version) is active.") }
     }
 
     private func prune(_ name: String, version: Int) throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         try ProjectionCatalog(store: log.path).remove(name, version: version)
         if output.json { Output.json(["name": name, "pruned": version]) } else { print("Removed \(name) v\(version).") }

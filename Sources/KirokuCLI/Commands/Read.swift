@@ -16,7 +16,7 @@ struct Read: AsyncParsableCommand {
     func run() async throws {
         if key != nil, prefix != nil { throw CommandExit.input("Give --key or --prefix, not both.") }
         guard limit > 0 else { throw CommandExit.input("--limit must be at least 1.") }
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         var printed = 0
         func emit(_ record: Record) {

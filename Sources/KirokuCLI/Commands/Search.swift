@@ -21,7 +21,7 @@ struct Search: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         guard let projection = try Registry.shared.projection(view, store: log.path) as? SearchView else {
             throw CommandExit.input("'\(view)' is not a search view; list them with `kiroku view list \(store)`.")

@@ -13,7 +13,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let stats = try log.statistics()
         let consumers = try await Consumers(log: log).list()

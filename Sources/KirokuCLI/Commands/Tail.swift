@@ -23,7 +23,7 @@ struct Tail: AsyncParsableCommand {
         if !key.isEmpty, prefix != nil { throw CommandExit.input("Give --key or --prefix, not both.") }
         var selection: Selection = prefix.map(Selection.prefix) ?? (key.isEmpty ? .all : .keys(key))
         if !type.isEmpty { selection = selection.types(type) }
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let start: FeedStart
         switch from {

@@ -15,7 +15,7 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let log = try Store.open(store)
+        let log = try StoreOpener.open(store)
         defer { log.close() }
         let report = try log.verify()
         var problems: [[String: Any]] = report.problems.map { problem in

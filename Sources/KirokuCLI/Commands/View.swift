@@ -23,7 +23,7 @@ struct View: AsyncParsableCommand {
             try ProjectionCatalog.validate(name: name)
             guard let data = FileManager.default.contents(atPath: mapping) else { throw CommandExit.input("Cannot read the mapping \(mapping); check the path.") }
             _ = try SearchMapping(json: data)
-            let log = try Store.open(store)
+            let log = try StoreOpener.open(store)
             defer { log.close() }
             let registry = Registry.shared
             if registry.code()[name] != nil { throw CommandExit.input("'\(name)' names a built-in projection; choose another view name.") }
@@ -49,7 +49,7 @@ struct View: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let log = try Store.open(store)
+            let log = try StoreOpener.open(store)
             defer { log.close() }
             let head = try log.headPosition()
             let catalog = ProjectionCatalog(store: log.path)

@@ -38,7 +38,7 @@ struct Bench: AsyncParsableCommand {
         let temporary = store == nil
         let path = store ?? NSTemporaryDirectory() + "kiroku-bench-\(UUID().uuidString.prefix(8).lowercased())"
         defer { if temporary { try? FileManager.default.removeItem(atPath: path) } }
-        let log = try Store.open(path, create: true)
+        let log = try StoreOpener.open(path, create: true)
         defer { log.close() }
         switch workload {
         case .append: try await appends(log)

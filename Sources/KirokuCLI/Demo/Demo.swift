@@ -21,7 +21,7 @@ struct Demo: AsyncParsableCommand {
         guard events >= 100, events <= 10_000_000 else { throw CommandExit.input("--events must be 100 to 10000000.") }
         guard (1...1024).contains(concurrency) else { throw CommandExit.input("--concurrency must be 1 to 1024.") }
         let path = store ?? NSTemporaryDirectory() + "kiroku-demo-\(UUID().uuidString.prefix(8).lowercased())"
-        let log = try Store.open(path, create: true)
+        let log = try StoreOpener.open(path, create: true)
         defer { log.close() }
         let say: (String) -> Void = { if !output.json { print($0) } }
         say("Kiroku demo on \(log.path)\n")

@@ -57,9 +57,9 @@ public struct ProjectionCatalog: Sendable {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) at \(path).", path: path)
         }
-        let state = try KeyValueStore(path: path, tables: [Track.metaTable])
+        let state = try KeyValueStore(path: path, tables: [RunningVersion.metaTable])
         defer { state.close() }
-        return try state.read { try $0.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0 }
+        return try state.read { try $0.get(RunningVersion.positionKey, in: RunningVersion.metaTable).map(RunningVersion.decodePosition) ?? 0 }
     }
 
     /// Why version `version` of `name` does not match `log` (its checkpoint is past the head,
@@ -71,11 +71,11 @@ public struct ProjectionCatalog: Sendable {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no version \(version) at \(path).", path: path)
         }
-        let state = try KeyValueStore(path: path, tables: [Track.metaTable])
+        let state = try KeyValueStore(path: path, tables: [RunningVersion.metaTable])
         defer { state.close() }
         let (checkpoint, stored) = try state.read { txn in
-            (try txn.get(Track.positionKey, in: Track.metaTable).map(Track.decodePosition) ?? 0,
-             try txn.get(LogFingerprint.key, in: Track.metaTable).flatMap(LogFingerprint.init(decoding:)))
+            (try txn.get(RunningVersion.positionKey, in: RunningVersion.metaTable).map(RunningVersion.decodePosition) ?? 0,
+             try txn.get(LogFingerprint.key, in: RunningVersion.metaTable).flatMap(LogFingerprint.init(decoding:)))
         }
         return try LogFingerprint.mismatch(checkpoint: checkpoint, stored: stored, log: log)
     }
@@ -95,7 +95,7 @@ public struct ProjectionCatalog: Sendable {
         guard let version = activeVersion(of: name) else {
             throw KirokuError(.projectionNotReady, "Projection '\(name)' has no active version in \(store) yet; build it first.")
         }
-        let state = try KeyValueStore(path: ProjectionDirectory(store: store, name: name).versionPath(version), tables: tables + [Track.metaTable])
+        let state = try KeyValueStore(path: ProjectionDirectory(store: store, name: name).versionPath(version), tables: tables + [RunningVersion.metaTable])
         defer { state.close() }
         return try body(ProjectionReader(name: name, source: .pinned(version: version, store: state)))
     }

@@ -25,7 +25,7 @@ public final class ProjectionRunner: Service, Sendable {
     private let projections: [any Projection]
     private let batchSize: Int
     private let logger: Logger
-    private let tracks = Locked<[String: [Track]]>([:])
+    private let tracks = Locked<[String: [RunningVersion]]>([:])
     private let waits = Locked(Waits())
 
     /// Whether ``run()`` has opened the projections, and how it ended.
@@ -66,7 +66,7 @@ public final class ProjectionRunner: Service, Sendable {
     ///   projection's environment throws. Failures of `apply` do not end the run: they show in
     ///   ``status()``.
     public func run() async throws {
-        let opened: [String: [Track]]
+        let opened: [String: [RunningVersion]]
         do {
             opened = try openTracks()
         } catch {
@@ -107,22 +107,22 @@ public final class ProjectionRunner: Service, Sendable {
         }
     }
 
-    private func openTracks() throws -> [String: [Track]] {
+    private func openTracks() throws -> [String: [RunningVersion]] {
         var byName: [String: [any Projection]] = [:]
         for projection in projections {
             try projection.validate()
             byName[projection.name, default: []].append(projection)
         }
-        var opened: [String: [Track]] = [:]
+        var opened: [String: [RunningVersion]] = [:]
         for (name, versions) in byName {
             let directory = ProjectionDirectory(store: log.path, name: name)
             let target = versions.map(\.version).max()!
             let active = directory.activeVersion()
-            var list: [Track] = []
+            var list: [RunningVersion] = []
             if let active, active != target, !versions.contains(where: { $0.version == active }),
                FileManager.default.fileExists(atPath: directory.versionPath(active)) {
                 // The active version's code is gone: it serves reads, frozen, until the new one takes over.
-                list.append(try Track(name: name, version: active, projection: nil, path: directory.versionPath(active), role: .active,
+                list.append(try RunningVersion(name: name, version: active, projection: nil, path: directory.versionPath(active), role: .active,
                                       readTables: Array(Set(versions.flatMap(\.tables))), onChange: { [weak self] in self?.recheck(name) }))
             }
             for projection in versions.sorted(by: { $0.version < $1.version }) {
@@ -131,7 +131,7 @@ public final class ProjectionRunner: Service, Sendable {
                 else if projection.version == target { role = .building }
                 else { role = .retired }
                 if role == .building { try discardIfTorn(directory.versionPath(projection.version), name: name, version: projection.version) }
-                list.append(try Track(name: name, version: projection.version, projection: projection,
+                list.append(try RunningVersion(name: name, version: projection.version, projection: projection,
                                       path: directory.versionPath(projection.version), role: role,
                                       onChange: { [weak self] in self?.recheck(name) }))
             }
@@ -151,8 +151,8 @@ public final class ProjectionRunner: Service, Sendable {
     /// machine: after an OS crash its files may be torn, and it is rebuilt from the log. (A
     /// process crash loses nothing: the same boot's page cache holds every commit.)
     private func discardIfTorn(_ path: String, name: String, version: Int) throws {
-        let marker = Track.unsyncedMarker(path)
-        guard let boot = try? String(contentsOfFile: marker, encoding: .utf8), boot != Track.bootId() else { return }
+        let marker = RunningVersion.unsyncedMarker(path)
+        guard let boot = try? String(contentsOfFile: marker, encoding: .utf8), boot != RunningVersion.bootId() else { return }
         logger.warning("Discarding a build that was not flushed before the machine restarted; it is rebuilt from the log", metadata: [
             "projection": "\(name)", "version": "\(version)", "path": "\(path)",
         ])
@@ -164,7 +164,7 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Applies the log to one version until cancelled; switches it on once a building version catches up.
-    private func follow(_ track: Track, name: String) async {
+    private func follow(_ track: RunningVersion, name: String) async {
         guard let projection = track.projection, track.role != .failed else { return }
         do {
             // A first build over an empty (or already applied) log is caught up at once.
@@ -179,7 +179,7 @@ public final class ProjectionRunner: Service, Sendable {
                 do {
                     try await follow(track, projection, from: track.position + 1, name: name)
                     return
-                } catch let moved as Track.CheckpointMoved {
+                } catch let moved as RunningVersion.CheckpointMoved {
                     // Another process (the CLI, another instance) applied batches of this
                     // version: go on from its checkpoint, never applying a record twice.
                     track.adopt(moved.position)
@@ -192,8 +192,8 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Applies the log from `position` until cancelled, a failure, or another process moves the
-    /// checkpoint (``Track/CheckpointMoved``).
-    private func follow(_ track: Track, _ projection: any Projection, from position: UInt64, name: String) async throws {
+    /// checkpoint (``RunningVersion/CheckpointMoved``).
+    private func follow(_ track: RunningVersion, _ projection: any Projection, from position: UInt64, name: String) async throws {
         let feed = EventFeed(log: log, selection: projection.selection, from: .position(position), batchSize: batchSize)
         // The next batch is read and prepared while the current one is applied. Everything
         // that must not wait for the next read (failure status, switching on) happens in `step`.
@@ -213,11 +213,11 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Applies one batch; on failure marks the version failed (it never skips) and returns false.
-    private func step(_ track: Track, _ batch: FeedBatch, _ preparation: Result<(any Sendable)?, any Error>, name: String) async throws -> Bool {
+    private func step(_ track: RunningVersion, _ batch: FeedBatch, _ preparation: Result<(any Sendable)?, any Error>, name: String) async throws -> Bool {
         do {
             let fingerprint = try LogFingerprint.of(log, at: batch.throughPosition)
             try await track.apply(batch, prepared: try preparation.get(), fingerprint: fingerprint)
-        } catch let moved as Track.CheckpointMoved {
+        } catch let moved as RunningVersion.CheckpointMoved {
             throw moved
         } catch {
             track.fail(error, at: track.position)
@@ -233,7 +233,7 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// Makes a caught-up building version the active one and retires the others.
-    private func switchOn(_ track: Track, name: String) throws {
+    private func switchOn(_ track: RunningVersion, name: String) throws {
         // It committed without fsync while it built: flush it. (A build the machine restarted
         // under was discarded when it was opened: see discardIfTorn.)
         try track.relaxSync(false)
@@ -367,7 +367,7 @@ public final class ProjectionRunner: Service, Sendable {
         }
     }
 
-    private func activeTrack(_ name: String) -> Track? {
+    private func activeTrack(_ name: String) -> RunningVersion? {
         tracks.withLock { $0[name] ?? [] }.last { $0.serves }
     }
 
@@ -385,7 +385,7 @@ public final class ProjectionRunner: Service, Sendable {
     /// - Returns: the versions removed.
     @discardableResult
     public func prune(_ name: String) throws -> [Int] {
-        let retired = tracks.withLock { all -> [Track] in
+        let retired = tracks.withLock { all -> [RunningVersion] in
             let retired = (all[name] ?? []).filter { $0.role == .retired }
             all[name] = (all[name] ?? []).filter { $0.role != .retired }
             return retired

@@ -9,7 +9,7 @@ import KirokuSearch
 
 /// Builds and opens the Kiroku log and search view, and the SQLite FTS5 database, under one
 /// directory. Built stores are marked complete and reused by later benchmark processes.
-public final class SearchStores: @unchecked Sendable {
+public final class SearchSystems: @unchecked Sendable {
     public let root: String
     public let documents: Int
     let corpus = ActivityCorpus()

@@ -3,7 +3,7 @@ import Foundation
 import KirokuLog
 
 /// Opens the store named on the command line.
-enum Store {
+enum StoreOpener {
     /// Opens an existing store (`create`: or a new one, for commands that write).
     static func open(_ path: String, create: Bool = false) throws -> EventLog {
         var options = EventLog.Options()

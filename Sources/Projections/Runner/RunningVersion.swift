@@ -3,8 +3,9 @@ import KirokuFeed
 import Foundation
 import KirokuLog
 
-/// One version of one projection: its own environment, its checkpoint, its status.
-final class Track: Sendable {
+/// One version of one projection while a runner runs it: its own environment, its checkpoint,
+/// its status.
+final class RunningVersion: Sendable {
     let name: String
     let version: Int
     /// The code that applies records; `nil` for a version only kept to serve reads.
