@@ -1,5 +1,6 @@
 import Foundation
 import KirokuLog
+import KirokuSearch
 
 /// One line of a JSON Lines import, parsed strictly from its bytes.
 ///
@@ -147,19 +148,8 @@ struct ImportLine {
 
         mutating func hex4(_ field: String) throws(Invalid) -> UInt32 {
             guard offset + 4 <= bytes.count else { throw fail("\(field) has a short \\u escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[offset]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 48)
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 87)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 55)
-                default: throw fail("\(field) has a bad \\u escape")
-                }
-                value = value << 4 | digit
-                offset += 1
-            }
+            guard let value = JSONEscape.hex4(bytes, at: offset) else { throw fail("\(field) has a bad \\u escape") }
+            offset += 4
             return value
         }
 

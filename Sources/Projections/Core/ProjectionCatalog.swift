@@ -39,9 +39,7 @@ public struct ProjectionCatalog: Sendable {
     /// The versions of `name` on disk, ascending (none for a name that is not valid).
     public func versions(of name: String) -> [Int] {
         guard (try? Self.validate(name: name)) != nil else { return [] }
-        let root = ProjectionDirectory(store: store, name: name).root
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        return entries.compactMap { $0.hasPrefix("v") ? Int($0.dropFirst()) : nil }.sorted()
+        return Self.versionNumbers(in: ProjectionDirectory(store: store, name: name).root, suffix: "")
     }
 
     /// The version of `name` that serves reads, or `nil` when none has been switched on yet.
@@ -109,11 +107,7 @@ public struct ProjectionCatalog: Sendable {
     /// The versions of view `name` that have a mapping, ascending (none for a name that is not valid).
     public func viewVersions(of name: String) -> [Int] {
         guard (try? Self.validate(name: name)) != nil else { return [] }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: store + "/views/" + name)) ?? []
-        return entries.compactMap { entry in
-            guard entry.hasPrefix("v"), entry.hasSuffix(".json") else { return nil }
-            return Int(entry.dropFirst().dropLast(5))
-        }.sorted()
+        return Self.versionNumbers(in: store + "/views/" + name, suffix: ".json")
     }
 
     /// The mapping of version `version` of view `name`, as stored, or `nil` when there is none.
@@ -142,6 +136,15 @@ public struct ProjectionCatalog: Sendable {
         guard version >= 1 else { throw KirokuError(.invalidProjection, "View '\(name)' cannot have version \(version); versions start at 1.") }
         try Self.saveMapping(mapping, of: name, version: version, store: store)
         return version
+    }
+
+    /// The N of the entries `vN<suffix>` of a directory, ascending.
+    private static func versionNumbers(in directory: String, suffix: String) -> [Int] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.compactMap { entry in
+            guard entry.hasPrefix("v"), entry.hasSuffix(suffix) else { return nil }
+            return Int(entry.dropFirst().dropLast(suffix.count))
+        }.sorted()
     }
 
     static func mappingPath(store: String, name: String, version: Int) -> String {

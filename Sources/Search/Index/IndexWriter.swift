@@ -242,17 +242,27 @@ struct IndexWriter {
             block = PostingBlock(first: entries[0].doc, positional: positional)
             size = 0
         }
+        let last = try write(entries, after: block, size: size, term: term)
+        try writeTerm(term, frequency: frequency + UInt32(entries.count), lastFirst: last)
+    }
+
+    /// Writes `entries` (in doc order) into `block` (holding `size` bytes already) and the
+    /// blocks opened after it as each fills up (``PostingBlock/maxCount`` entries or about
+    /// ``PostingBlock/maxBytes`` bytes). Returns the first doc of the last block written.
+    private func write(_ entries: some Collection<PostingBlock.Entry>, after block: PostingBlock, size: Int, term: [UInt8]) throws -> UInt32 {
+        var block = block
+        var size = size
         for entry in entries {
             if !block.entries.isEmpty, block.entries.count >= PostingBlock.maxCount || size >= PostingBlock.maxBytes {
                 try txn.put(IndexKey.block(term, first: block.first), block.encoded(), in: SearchTables.postings)
-                block = PostingBlock(first: entry.doc, positional: positional)
+                block = PostingBlock(first: entry.doc, positional: block.positional)
                 size = 0
             }
             block.entries.append(entry)
             size += PostingBlock.size(of: entry)
         }
         try txn.put(IndexKey.block(term, first: block.first), block.encoded(), in: SearchTables.postings)
-        try writeTerm(term, frequency: frequency + UInt32(entries.count), lastFirst: block.first)
+        return block.first
     }
 
     /// Merges entries (in doc order) into the blocks that cover them: each block takes the
@@ -298,20 +308,8 @@ struct IndexWriter {
             }
             let merged = byDoc.keys.sorted().map { byDoc[$0]! }
             if let blockKey { try txn.delete(blockKey, in: SearchTables.postings) }
-            // Rewrite as blocks of at most maxCount entries and about maxBytes bytes.
-            var chunk = PostingBlock(first: merged[0].doc, positional: positional)
-            var size = 0
-            for item in merged {
-                if !chunk.entries.isEmpty, chunk.entries.count >= PostingBlock.maxCount || size >= PostingBlock.maxBytes {
-                    try txn.put(IndexKey.block(term, first: chunk.first), chunk.encoded(), in: SearchTables.postings)
-                    chunk = PostingBlock(first: item.doc, positional: positional)
-                    size = 0
-                }
-                chunk.entries.append(item)
-                size += PostingBlock.size(of: item)
-            }
-            try txn.put(IndexKey.block(term, first: chunk.first), chunk.encoded(), in: SearchTables.postings)
-            if nextFirst == nil { lastFirst = chunk.first }
+            let written = try write(merged, after: PostingBlock(first: merged[0].doc, positional: positional), size: 0, term: term)
+            if nextFirst == nil { lastFirst = written }
         }
         try writeTerm(term, frequency: frequency, lastFirst: lastFirst)
     }

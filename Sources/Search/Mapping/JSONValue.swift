@@ -194,19 +194,8 @@ enum JSONValue: Sendable, Hashable {
 
         mutating func hex4() throws -> UInt32 {
             guard offset + 4 <= bytes.count else { throw fail("short \\u escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[offset]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 48)
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 87)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 55)
-                default: throw fail("bad \\u escape")
-                }
-                value = value << 4 | digit
-                offset += 1
-            }
+            guard let value = JSONEscape.hex4(bytes, at: offset) else { throw fail("bad \\u escape") }
+            offset += 4
             return value
         }
     }

@@ -1,0 +1,21 @@
+/// Pieces of JSON string syntax shared by the parsers that read outside bytes (the search
+/// view's payload reader and `kiroku import`'s line reader).
+package enum JSONEscape {
+    /// The four hex digits of a `\u` escape at `offset`, or `nil` when they are not four hex digits.
+    package static func hex4(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32? {
+        guard offset + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for index in offset..<(offset + 4) {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 48)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 87)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 55)
+            default: return nil
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+}
