@@ -7,21 +7,15 @@ import Foundation
 /// which costs no system call: every 250 µs after a change, backing off to every 2 ms while
 /// nothing changes, and only while some task is waiting.
 final class HeadMonitor: Sendable {
-    private struct Waiter {
-        let id: UInt64
-        let after: UInt64
-        let continuation: CheckedContinuation<UInt64, any Error>
-    }
-
     private struct State {
         var head: UInt64
-        var waiters: [Waiter] = []
-        var nextId: UInt64 = 0
         var polling = false
         var closed = false
     }
 
     private let state: Locked<State>
+    /// Waiters by the position they wait to see passed; resumed with the head.
+    private let waiters = WaitList<UInt64, UInt64>()
     private let environment: Environment
     private let readHead: @Sendable (Transaction) throws -> UInt64
 
@@ -36,63 +30,40 @@ final class HeadMonitor: Sendable {
 
     /// Records a new head and resumes every waiter it satisfies.
     func publish(_ head: UInt64) {
-        let ready: [Waiter] = state.withLock { state in
-            guard head > state.head else { return [] }
+        let moved = state.withLock { state -> Bool in
+            guard head > state.head else { return false }
             state.head = head
-            var ready: [Waiter] = []
-            state.waiters.removeAll { waiter in
-                guard waiter.after < head else { return false }
-                ready.append(waiter)
-                return true
-            }
-            return ready
+            return true
         }
-        for waiter in ready { waiter.continuation.resume(returning: head) }
+        guard moved else { return }
+        waiters.recheck { after in after < head ? .success(head) : nil }
     }
 
     /// Waits until the head is past `position`; returns the head. Throws `CancellationError`
     /// when the task is cancelled, ``KirokuError/Code/closed`` when the log closes.
     func wait(after position: UInt64) async throws -> UInt64 {
-        let id = state.withLock { state -> UInt64 in
-            defer { state.nextId += 1 }
-            return state.nextId
-        }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UInt64, any Error>) in
-                enum Action { case resume(UInt64), fail(any Error), wait(startPolling: Bool) }
-                let action: Action = state.withLock { state in
-                    if state.closed { return .fail(KirokuError(.closed, "The log was closed while waiting for appends.")) }
-                    if Task.isCancelled { return .fail(CancellationError()) }
-                    if state.head > position { return .resume(state.head) }
-                    state.waiters.append(Waiter(id: id, after: position, continuation: continuation))
-                    let start = !state.polling
-                    state.polling = true
-                    return .wait(startPolling: start)
-                }
-                switch action {
-                case .resume(let head): continuation.resume(returning: head)
-                case .fail(let error): continuation.resume(throwing: error)
-                case .wait(let startPolling): if startPolling { startPoller() }
-                }
-            }
-        } onCancel: {
-            let cancelled = state.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            cancelled?.continuation.resume(throwing: CancellationError())
+        let state = state
+        return try await waiters.wait(for: position, registered: { [self] in if claimPolling() { startPoller() } }) { after in
+            let now = state.withLock { ($0.head, $0.closed) }
+            if now.1 { return .failure(Self.closedError) }
+            return now.0 > after ? .success(now.0) : nil
         }
     }
 
+    private static var closedError: KirokuError { KirokuError(.closed, "The log was closed while waiting for appends.") }
+
     /// Fails every waiter; later waits fail at once.
     func close() {
-        let waiters = state.withLock { state -> [Waiter] in
-            state.closed = true
-            defer { state.waiters.removeAll() }
-            return state.waiters
-        }
-        for waiter in waiters {
-            waiter.continuation.resume(throwing: KirokuError(.closed, "The log was closed while waiting for appends."))
+        state.withLock { $0.closed = true }
+        waiters.recheck { _ in .failure(Self.closedError) }
+    }
+
+    /// Whether this caller is the one to start the poller (none runs).
+    private func claimPolling() -> Bool {
+        state.withLock { state in
+            if state.polling || state.closed { return false }
+            state.polling = true
+            return true
         }
     }
 
@@ -102,14 +73,16 @@ final class HeadMonitor: Sendable {
             var lastTransaction: Int?
             var interval = Self.fastPoll
             while true {
-                let keepGoing = state.withLock { state in
-                    if state.waiters.isEmpty || state.closed {
-                        state.polling = false
-                        return false
-                    }
-                    return true
+                if waiters.isEmpty || state.withLock({ $0.closed }) {
+                    state.withLock { $0.polling = false }
+                    // A waiter that came meanwhile saw a poller running: look again, and go on
+                    // if nobody else has started one.
+                    if waiters.isEmpty || !claimPolling() { return }
                 }
-                guard keepGoing, let transaction = environment.lastTransactionId() else { return }
+                guard let transaction = environment.lastTransactionId() else {
+                    state.withLock { $0.polling = false }
+                    return
+                }
                 // The first look always reads the head: another process may have appended
                 // before this poller started.
                 if transaction != lastTransaction {

@@ -26,7 +26,10 @@ public final class ProjectionRunner: Service, Sendable {
     private let batchSize: Int
     private let logger: Logger
     private let tracks = Locked<[String: [RunningVersion]]>([:])
-    private let waits = Locked(Waits())
+    private let phase = Locked(Phase.notStarted)
+    /// Callers of ``waitUntil(_:version:hasApplied:timeout:)``, checked again whenever a
+    /// version moves, fails or switches, and when the runner stops.
+    private let waiters = WaitList<Wait, Void>()
 
     /// Whether ``run()`` has opened the projections, and how it ended.
     private enum Phase {
@@ -35,19 +38,11 @@ public final class ProjectionRunner: Service, Sendable {
         case stopped(KirokuError)
     }
 
-    /// Callers of ``waitUntil(_:version:hasApplied:timeout:)``, checked again whenever a
-    /// version moves, fails or switches, and when the runner stops.
-    private struct Waits {
-        struct Waiter {
-            let id: UInt64
-            let name: String
-            let version: Int?
-            let target: UInt64
-            let continuation: CheckedContinuation<Void, any Error>
-        }
-        var phase = Phase.notStarted
-        var waiters: [Waiter] = []
-        var nextId: UInt64 = 0
+    /// What a caller of ``waitUntil(_:version:hasApplied:timeout:)`` waits for.
+    private struct Wait: Sendable {
+        let name: String
+        let version: Int?
+        let target: UInt64
     }
 
     /// Makes a runner for these projections (several versions of one name are allowed: the
@@ -275,24 +270,10 @@ public final class ProjectionRunner: Service, Sendable {
     ///   ``KirokuError/Code/projectionNotReady`` (not registered, not active by the timeout, or
     ///   the runner stopped), or the error that stopped ``run()``.
     public func waitUntil(_ name: String, version: Int? = nil, hasApplied position: UInt64, timeout: Duration = .seconds(5)) async throws {
-        let id = waits.withLock { waits in
-            defer { waits.nextId += 1 }
-            return waits.nextId
-        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                        let immediate = self.waits.withLock { waits -> Result<Void, any Error>? in
-                            if Task.isCancelled { return .failure(CancellationError()) }
-                            if let resolved = self.resolution(name, version: version, target: position, phase: waits.phase) { return resolved }
-                            waits.waiters.append(.init(id: id, name: name, version: version, target: position, continuation: continuation))
-                            return nil
-                        }
-                        if let immediate { continuation.resume(with: immediate) }
-                    }
-                } onCancel: {
-                    self.removeWaiter(id)?.resume(throwing: CancellationError())
+                try await self.waiters.wait(for: Wait(name: name, version: version, target: position)) { wait in
+                    self.resolution(wait.name, version: wait.version, target: wait.target)
                 }
             }
             group.addTask {
@@ -309,7 +290,8 @@ public final class ProjectionRunner: Service, Sendable {
     }
 
     /// What a wait comes to now: done, failed, or `nil` (still waiting).
-    private func resolution(_ name: String, version: Int?, target: UInt64, phase: Phase) -> Result<Void, any Error>? {
+    private func resolution(_ name: String, version: Int?, target: UInt64) -> Result<Void, any Error>? {
+        let phase = phase.withLock { $0 }
         if case .stopped(let error) = phase { return .failure(error) }
         let list = tracks.withLock { $0[name] ?? [] }
         if case .running = phase, list.isEmpty {
@@ -339,32 +321,14 @@ public final class ProjectionRunner: Service, Sendable {
 
     /// Resumes the waiters of `name` whose wait is over.
     private func recheck(_ name: String) {
-        let ready = waits.withLock { waits -> [(CheckedContinuation<Void, any Error>, Result<Void, any Error>)] in
-            var ready: [(CheckedContinuation<Void, any Error>, Result<Void, any Error>)] = []
-            waits.waiters.removeAll { waiter in
-                guard waiter.name == name,
-                      let result = resolution(name, version: waiter.version, target: waiter.target, phase: waits.phase) else { return false }
-                ready.append((waiter.continuation, result))
-                return true
-            }
-            return ready
+        waiters.recheck { wait in
+            wait.name == name ? resolution(name, version: wait.version, target: wait.target) : nil
         }
-        for (continuation, result) in ready { continuation.resume(with: result) }
     }
 
     private func setPhase(_ phase: Phase) {
-        let names = waits.withLock { waits -> Set<String> in
-            waits.phase = phase
-            return Set(waits.waiters.map(\.name))
-        }
-        for name in names { recheck(name) }
-    }
-
-    private func removeWaiter(_ id: UInt64) -> CheckedContinuation<Void, any Error>? {
-        waits.withLock { waits in
-            guard let index = waits.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return waits.waiters.remove(at: index).continuation
-        }
+        self.phase.withLock { $0 = phase }
+        waiters.recheck { wait in resolution(wait.name, version: wait.version, target: wait.target) }
     }
 
     private func activeTrack(_ name: String) -> RunningVersion? {
