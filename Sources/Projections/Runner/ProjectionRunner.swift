@@ -234,8 +234,9 @@ public final class ProjectionRunner: Service, Sendable {
         try track.relaxSync(false)
         try ProjectionDirectory(store: log.path, name: name).activate(track.version)
         let others = tracks.withLock { $0[name] ?? [] }.filter { $0 !== track }
-        track.setRole(.active)
-        for other in others { other.setRole(.retired) }
+        track.setRole(.active, notify: false)
+        for other in others { other.setRole(.retired, notify: false) }
+        recheck(name)
         logger.info("Projection version switched on", metadata: ["projection": "\(name)", "version": "\(track.version)"])
     }
 

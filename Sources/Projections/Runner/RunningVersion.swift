@@ -116,12 +116,14 @@ final class RunningVersion: Sendable {
         return text + "."
     }
 
-    func setRole(_ role: ProjectionStatus.State) {
+    /// `notify`: whether to have the runner re-check its waiters now (a switch changes several
+    /// versions' roles first, then re-checks once, so no waiter sees half a switch).
+    func setRole(_ role: ProjectionStatus.State, notify: Bool = true) {
         state.withLock { state in
             state.role = role
             state.serves = role == .active
         }
-        onChange()
+        if notify { onChange() }
     }
 
     /// Another process moved this version's checkpoint: the batch was not applied.

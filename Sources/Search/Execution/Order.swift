@@ -25,15 +25,15 @@ struct Order {
     let field: Int?
     let descending: Bool
 
-    init(_ sort: SearchRequest.Sort?, fields: [SearchMapping.Field], executor: QueryExecutor) throws {
+    init(_ sort: SearchRequest.Sort?, schema: SearchSchema) throws {
         guard let sort else {
             field = nil
             descending = true
             return
         }
-        let (index, field) = try executor.resolve(sort.field)
+        let (index, field) = try schema.resolve(sort.field)
         guard field.type != .text else {
-            throw executor.invalid("'\(sort.field)' is a text field; sort by a keyword, number or date field")
+            throw SearchSchema.invalid("'\(sort.field)' is a text field; sort by a keyword, number or date field")
         }
         self.field = index
         descending = sort.descending

@@ -7,7 +7,8 @@ import KirokuProjections
 /// set algebra for AND, OR and NOT.
 final class QueryExecutor {
     let txn: KeyValueTransaction
-    let fields: [SearchMapping.Field]
+    let schema: SearchSchema
+    var fields: [SearchMapping.Field] { schema.fields }
     let stats: IndexStats
     let analyzer = Analyzer()
     /// Norm blocks read so far, by field and block.
@@ -24,7 +25,7 @@ final class QueryExecutor {
 
     init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats, scoring: ScoringSnapshot? = nil) {
         self.txn = txn
-        self.fields = fields
+        self.schema = SearchSchema(fields: fields)
         self.stats = stats
         self.scoring = ScoringInputs(stats: stats, frozen: scoring)
     }
@@ -60,7 +61,7 @@ final class QueryExecutor {
                 }
             }
         case .range(let name, let lower, let upper):
-            let (index, field) = try resolve(name)
+            let (index, field) = try schema.resolve(name)
             guard field.type == .number || field.type == .date else {
                 throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
             }
@@ -86,26 +87,11 @@ final class QueryExecutor {
         }
     }
 
-    func invalid(_ what: String) -> KirokuError {
-        KirokuError(.invalidQuery, "Invalid query: \(what).")
-    }
-
-    func resolve(_ name: String) throws -> (Int, SearchMapping.Field) {
-        guard let index = fields.firstIndex(where: { $0.name == name }) else {
-            throw invalid("unknown field '\(name)'; the fields are \(fields.map(\.name).joined(separator: ", "))")
-        }
-        return (index, fields[index])
-    }
-
-    /// The fields a query on `name` looks in: that field, or every text field.
-    func targets(_ name: String?) throws -> [(Int, SearchMapping.FieldType)] {
-        if let name { return [try resolve(name)].map { ($0.0, $0.1.type) } }
-        return fields.indices.filter { fields[$0].type == .text }.map { ($0, .text) }
-    }
+    private func invalid(_ what: String) -> KirokuError { SearchSchema.invalid(what) }
 
     private func union(over field: String?, _ text: String, _ body: (Int, SearchMapping.FieldType) throws -> DocScores) throws -> DocScores {
         var result = DocScores()
-        for (index, type) in try targets(field) { result = result.union(try body(index, type)) }
+        for (index, type) in try schema.targets(field) { result = result.union(try body(index, type)) }
         return result
     }
 
@@ -177,49 +163,11 @@ final class QueryExecutor {
     // MARK: Text
 
     /// A term of a phrase: an exact term, or any term starting with a prefix.
-    enum Matcher {
-        case exact(String)
-        case prefix(String)
-    }
-
-    /// The matchers of analyzed query text and their offsets (see ``Analyzer``): words match
-    /// exactly; a CJK run of two or more characters is its bigrams, plus its last character
-    /// when something follows it in the query (the run must end there); a lone CJK character
-    /// matches any term starting with it unless something follows it.
-    func matchers(_ tokens: [Analyzer.Token], lastIsPrefix: Bool) -> [(Matcher, Int)] {
-        var elements: [[Analyzer.Token]] = []
-        var run: [Analyzer.Token] = []
-        for token in tokens {
-            if token.isCJK {
-                run.append(token)
-                if token.term.unicodeScalars.count == 1 {
-                    elements.append(run)
-                    run = []
-                }
-            } else {
-                elements.append([token])
-            }
-        }
-        let base = tokens.first?.position ?? 0
-        var result: [(Matcher, Int)] = []
-        for (k, element) in elements.enumerated() {
-            let isLast = k == elements.count - 1
-            if element.count == 1 {
-                let token = element[0]
-                let open = isLast && (token.isCJK || lastIsPrefix)
-                result.append((open ? .prefix(token.term) : .exact(token.term), token.position - base))
-            } else {
-                for bigram in element.dropLast() { result.append((.exact(bigram.term), bigram.position - base)) }
-                if !isLast, let last = element.last { result.append((.exact(last.term), last.position - base)) }
-            }
-        }
-        return result
-    }
 
     private func textMatch(_ field: Int, _ text: String, lastIsPrefix: Bool) throws -> DocScores {
         let tokens = analyzer.tokens(text)
         guard !tokens.isEmpty else { return DocScores() }
-        let matchers = matchers(tokens, lastIsPrefix: lastIsPrefix)
+        let matchers = QueryTerms.matchers(tokens, lastIsPrefix: lastIsPrefix)
         if matchers.count == 1 {
             let postings = try postings(matchers[0].0, field: field, withPositions: false)
             return score(field, docs: postings.docs, frequencies: postings.frequencies)
@@ -267,7 +215,7 @@ final class QueryExecutor {
         return index < sorted.count && sorted[index] == value
     }
 
-    private func postings(_ matcher: Matcher, field: Int, withPositions: Bool) throws -> TermPostings {
+    private func postings(_ matcher: QueryTerms.Matcher, field: Int, withPositions: Bool) throws -> TermPostings {
         switch matcher {
         case .exact(let term): return try read(IndexKey.term(field, term), positional: true, withPositions: withPositions)
         case .prefix(let prefix): return try readPrefix(IndexKey.term(field, prefix), positional: true, withPositions: withPositions)

@@ -21,16 +21,16 @@ enum SearchExecution {
             // Later pages score with the first page's statistics (see ScoringSnapshot).
             let executor = QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn), scoring: after?.scoring)
             let matches = try executor.evaluate(query)
-            let order = try Order(request.sort, fields: fields, executor: executor)
+            let order = try Order(request.sort, schema: executor.schema)
 
             // Sort keys for every hit, then the page.
             var keys: [(key: SortKey, doc: UInt32)] = []
             keys.reserveCapacity(matches.count)
             var facetCounts: [Int: [String: Int]] = [:]
             let facetFields = try request.facets.map { name -> Int in
-                let (index, field) = try executor.resolve(name)
+                let (index, field) = try executor.schema.resolve(name)
                 guard field.type == .keyword else {
-                    throw executor.invalid("'\(name)' is a \(field.type.rawValue) field; facets count keyword fields")
+                    throw SearchSchema.invalid("'\(name)' is a \(field.type.rawValue) field; facets count keyword fields")
                 }
                 return index
             }
@@ -57,7 +57,7 @@ enum SearchExecution {
             // What each text field highlights depends on the query only: analyzed once.
             let highlights: [(index: Int, terms: Snippet)] = request.snippets
                 ? fields.indices.filter { fields[$0].type == .text }
-                    .map { ($0, Snippet.terms(of: query, field: fields[$0].name, executor: executor)) }
+                    .map { ($0, Snippet.terms(of: query, field: fields[$0].name, analyzer: executor.analyzer)) }
                     .filter { !$0.terms.isEmpty }
                 : []
             var hits: [SearchHit] = []

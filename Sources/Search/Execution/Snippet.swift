@@ -62,7 +62,7 @@ struct Snippet {
     }
 
     /// The terms a query highlights in text field `field` (matches outside a NOT).
-    static func terms(of query: SearchQuery, field: String, executor: QueryExecutor) -> Snippet {
+    static func terms(of query: SearchQuery, field: String, analyzer: Analyzer) -> Snippet {
         var snippet = Snippet()
         func visit(_ query: SearchQuery) {
             switch query {
@@ -79,7 +79,7 @@ struct Snippet {
             }
         }
         func add(_ text: String, lastIsPrefix: Bool) {
-            for (matcher, _) in executor.matchers(executor.analyzer.tokens(text), lastIsPrefix: lastIsPrefix) {
+            for (matcher, _) in QueryTerms.matchers(analyzer.tokens(text), lastIsPrefix: lastIsPrefix) {
                 switch matcher {
                 case .exact(let term): snippet.exact.insert(term)
                 case .prefix(let prefix): snippet.prefixes.append(prefix)
