@@ -112,13 +112,11 @@ struct ImportLine {
                 case UInt8(ascii: "\\"):
                     guard let escape = peek else { throw fail("\(field) ends inside an escape") }
                     offset += 1
+                    if let simple = JSONEscape.simple(escape) {
+                        utf8.append(simple)
+                        continue
+                    }
                     switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                    case UInt8(ascii: "b"): utf8.append(0x08)
-                    case UInt8(ascii: "f"): utf8.append(0x0C)
-                    case UInt8(ascii: "n"): utf8.append(0x0A)
-                    case UInt8(ascii: "r"): utf8.append(0x0D)
-                    case UInt8(ascii: "t"): utf8.append(0x09)
                     case UInt8(ascii: "u"):
                         var scalar = try hex4(field)
                         if (0xD800...0xDBFF).contains(scalar) {

@@ -31,10 +31,9 @@ struct AppendPlanner {
         if hasIds, let earlier = try earlierAppend(groups, in: txn) {
             return .success(earlier)
         }
-        let plans: [[Plan]]
-        if !hasIds {
-            plans = groups.map { [Plan](repeating: .new, count: $0.events.count) }
-        } else {
+        // `nil`: every event is new.
+        var plans: [[Plan]]?
+        if hasIds {
             switch try plan(groups, in: txn) {
             case .success(let planned): plans = planned
             case .failure(let error): return .failure(error)
@@ -46,10 +45,10 @@ struct AppendPlanner {
         var versions: [ExactString: UInt64] = [:]
         var firstVersions: [UInt64] = []
         firstVersions.reserveCapacity(groups.count)
-        for (group, plan) in zip(groups, plans) {
+        for (groupIndex, group) in groups.enumerated() {
             let key = ExactString(group.key)
             let current = try versions[key] ?? currentVersion(of: group.key, in: txn)
-            let newCount = UInt64(plan.reduce(0) { if case .new = $1 { $0 + 1 } else { $0 } })
+            let newCount = UInt64(plans?[groupIndex].reduce(0) { if case .new = $1 { $0 + 1 } else { $0 } } ?? group.events.count)
             if newCount > 0, !group.expected.isSatisfied(byCurrentVersion: current) {
                 return .failure(KirokuError(
                     .versionConflict,
@@ -65,13 +64,18 @@ struct AppendPlanner {
         var results: [AppendResult] = []
         results.reserveCapacity(groups.count)
         for (groupIndex, group) in groups.enumerated() {
+            // Each event's place is listed only for a group with repeats; a group of new
+            // events is one run of positions and versions.
+            let groupPlan = plans?[groupIndex]
+            let hasRepeats = groupPlan?.contains { if case .new = $0 { false } else { true } } ?? false
             var stored: [StoredEvent] = []
-            stored.reserveCapacity(group.events.count)
+            if hasRepeats { stored.reserveCapacity(group.events.count) }
+            let firstPosition = head + 1
+            var version = firstVersions[groupIndex]
             try group.key.withUTF8Bytes { key in
                 var latest = try index.latest(key, in: txn)
-                var version = firstVersions[groupIndex]
-                for (event, plan) in zip(group.events, plans[groupIndex]) {
-                    switch plan {
+                for (offset, event) in group.events.enumerated() {
+                    switch groupPlan?[offset] ?? .new {
                     case .stored(let position, let storedVersion):
                         stored.append(StoredEvent(position: position, version: storedVersion, isRepeat: true))
                     case .sameAs(let g, let e):
@@ -82,13 +86,15 @@ struct AppendPlanner {
                         try put(event, key: key, version: version, previous: latest?.position ?? 0, position: head, in: txn)
                         try index.noteVersion(key, version: version, position: head, in: txn)
                         latest = VersionPosition(version: version, position: head)
-                        stored.append(StoredEvent(position: head, version: version, isRepeat: false))
+                        if hasRepeats { stored.append(StoredEvent(position: head, version: version, isRepeat: false)) }
                         version += 1
                     }
                 }
                 if let latest, version > firstVersions[groupIndex] { try index.setLatest(key, latest, in: txn) }
             }
-            results.append(AppendResult(key: group.key, events: stored))
+            results.append(hasRepeats
+                ? AppendResult(key: group.key, events: stored)
+                : AppendResult(key: group.key, positions: firstPosition...head, versions: firstVersions[groupIndex]...(version - 1)))
         }
         return .success(results)
     }

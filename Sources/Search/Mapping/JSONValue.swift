@@ -162,13 +162,11 @@ enum JSONValue: Sendable, Hashable {
                 guard offset < bytes.count else { break }
                 let escape = bytes[offset]
                 offset += 1
+                if let simple = JSONEscape.simple(escape) {
+                    utf8.append(simple)
+                    continue
+                }
                 switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800..<0xDC00).contains(scalar), offset + 1 < bytes.count,
