@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "KirokuFeed", targets: ["KirokuFeed"]),
         .library(name: "KirokuProjections", targets: ["KirokuProjections"]),
         .library(name: "KirokuSearch", targets: ["KirokuSearch"]),
+        .library(name: "KirokuNATS", targets: ["KirokuNATS"]),
+        .library(name: "KirokuScaleOut", targets: ["KirokuScaleOut"]),
         // Exported so the benchmark package can drive raw LMDB as its baseline.
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
@@ -22,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -70,9 +73,32 @@ let package = Package(
             dependencies: ["KirokuProjections", "KirokuFeed", "KirokuLog"],
             path: "Sources/Search"
         ),
+        // A NATS client on SwiftNIO: what the relay and the mirror need (core protocol, JetStream API).
+        .target(
+            name: "KirokuNATS",
+            dependencies: [
+                "KirokuLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            path: "Sources/NATS"
+        ),
+        // Scale-out: the log relayed to a JetStream stream, mirrored back into read replicas.
+        .target(
+            name: "KirokuScaleOut",
+            dependencies: [
+                "KirokuNATS", "KirokuFeed", "KirokuLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/ScaleOut"
+        ),
         .target(
             name: "Kiroku",
-            dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch"],
+            dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuNATS", "KirokuScaleOut"],
             path: "Sources/Kiroku"
         ),
         // The demo's and the benchmarks' activity history (Japanese and English, Zipf-skewed).
@@ -80,7 +106,7 @@ let package = Package(
         .target(
             name: "KirokuCLI",
             dependencies: [
-                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuCorpus",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuCorpus", "KirokuScaleOut", "KirokuNATS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +128,11 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ProjectionsTests", dependencies: ["KirokuProjections", "KirokuSearch", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "LogTestHelper", "kiroku"]),
+        .testTarget(name: "ScaleOutTests", dependencies: [
+            "KirokuScaleOut", "KirokuNATS", "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "kiroku",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "FeedTests", dependencies: [
             "KirokuFeed", "KirokuLog", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

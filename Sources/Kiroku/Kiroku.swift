@@ -5,3 +5,5 @@
 @_exported import KirokuLog
 @_exported import KirokuProjections
 @_exported import KirokuSearch
+@_exported import KirokuNATS
+@_exported import KirokuScaleOut

@@ -22,6 +22,13 @@ extension KirokuError.Code {
     /// another key, type, payload or metadata. An identical repeat is never an error.
     public static let idReused = Self("id-reused")
 
+    // Read replicas.
+    /// An append to a read replica: its records come only from its source, through the mirror.
+    public static let replicaReadOnly = Self("replica-read-only")
+    /// Records given to ``EventLog/replicate(_:from:)`` do not continue the replica: a gap,
+    /// a version or id that does not fit, another source, or a store with records of its own.
+    public static let replicaDiverged = Self("replica-diverged")
+
     // The store and its directory.
     /// The directory does not exist and the options say not to create it.
     public static let storeNotFound = Self("store-not-found")

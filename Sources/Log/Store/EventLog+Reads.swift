@@ -98,17 +98,31 @@ extension EventLog {
     /// Page through the whole log by passing the last returned position plus one. Each call is
     /// one short read transaction, so a long scan never pins old pages.
     public func readAll(from position: UInt64 = 1, limit: Int = 1000) throws -> [Record] {
+        try scan(from: position, limit: limit) { value, found in try Self.decode(value, at: found) }
+    }
+
+    /// Like ``readAll(from:limit:)``, each record with the checksum stored beside it (the relay
+    /// sends both, so a replica can check that it stored the same bytes).
+    package func readAllWithChecksums(from position: UInt64, limit: Int) throws -> [(record: Record, checksum: UInt64)] {
+        try scan(from: position, limit: limit) { value, found in
+            (try Self.decode(value, at: found),
+             UInt64(littleEndian: value.loadUnaligned(fromByteOffset: value.count - RecordCodec.trailerSize, as: UInt64.self)))
+        }
+    }
+
+    /// Up to `limit` entries of `records` from `position`, each made by `transform` from its
+    /// (checked) bytes and position, in one read transaction.
+    private func scan<T>(from position: UInt64, limit: Int, _ transform: (UnsafeRawBufferPointer, UInt64) throws -> T) throws -> [T] {
         guard limit > 0 else { return [] }
         return try withReadTransaction { txn in
-            var records: [Record] = []
+            var records: [T] = []
             try txn.withCursor(layout.records) { cursor in
                 var entry = try BigEndianKey(position).withBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
                 while let current = entry, records.count < limit {
                     guard current.key.count == 8 else {
                         throw KirokuError(.corruption, "A record key is not 8 bytes long; run verify.", path: path)
                     }
-                    let found = BigEndianKey.value(current.key)
-                    records.append(try Self.decode(current.value, at: found))
+                    records.append(try transform(current.value, BigEndianKey.value(current.key)))
                     entry = try cursor.get(MDB_NEXT)
                 }
             }

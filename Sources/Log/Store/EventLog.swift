@@ -230,7 +230,7 @@ public final class EventLog: Sendable {
         }
     }
 
-    private func validate(_ groups: [AppendGroup]) throws {
+    func validate(_ groups: [AppendGroup]) throws {
         guard !groups.isEmpty else {
             throw KirokuError(.emptyAppend, "An atomic append needs at least one group; pass the groups to commit together.", path: path)
         }

@@ -12,7 +12,8 @@ struct StoreLayout: Sendable {
     let versionIndex: MDB_dbi
     /// idempotency id (UTF-8) → position (8 bytes BE).
     let ids: MDB_dbi
-    /// "format" → UInt32 LE, "store-id" → 16-byte UUID.
+    /// "format" → UInt32 LE, "store-id" → 16-byte UUID, "replica-of" → the source's 16-byte
+    /// UUID (read replicas only).
     let meta: MDB_dbi
     /// The store's identity, made when it was created.
     let storeId: UUID
@@ -28,10 +29,30 @@ struct StoreLayout: Sendable {
         }
     }
 
+    /// The store this one replicates, when it is a read replica (`meta` "replica-of").
+    func replicaSource(in txn: Transaction) throws -> UUID? {
+        try Self.replicaOfKey.withUTF8Bytes { key in
+            guard let bytes = try txn.get(meta, key) else { return nil }
+            guard bytes.count == 16 else {
+                throw KirokuError(.corruption, "The store's replica-of entry is \(bytes.count) bytes, not 16; run verify.")
+            }
+            return UUID(uuid: bytes.loadUnaligned(as: uuid_t.self))
+        }
+    }
+
+    /// Marks the store as a read replica of `source`.
+    static func setReplicaSource(_ source: UUID, layout: StoreLayout, in txn: Transaction) throws {
+        var uuid = source.uuid
+        try replicaOfKey.withUTF8Bytes { key in
+            try withUnsafeBytes(of: &uuid) { try txn.put(layout.meta, key, $0) }
+        }
+    }
+
     /// The store format this build writes and reads.
     static let formatVersion: UInt32 = 1
     static let formatKey = "format"
     static let storeIdKey = "store-id"
+    static let replicaOfKey = "replica-of"
 
     enum OpenFailure: Error {
         case notAStore(String)

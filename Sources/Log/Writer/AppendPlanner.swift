@@ -12,6 +12,9 @@ struct AppendPlanner {
     /// The last position committed or written so far in this transaction.
     var head: UInt64
     let timestampMicros: Int64
+    /// The store this one replicates (`meta` "replica-of"), read once per transaction: a
+    /// replica takes records only through ``replicate(_:from:in:)``.
+    var replicaOf: UUID?
 
     /// What the planner decided for one event of the request.
     private enum Plan {
@@ -26,6 +29,12 @@ struct AppendPlanner {
     /// Applies one request. A `.failure` fails this request alone (the batch commits the
     /// others); a thrown error (map full, I/O) fails the whole transaction.
     mutating func apply(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[AppendResult], KirokuError> {
+        if let source = replicaOf {
+            return .failure(KirokuError(
+                .replicaReadOnly,
+                "This store is a read replica of store \(source.uuidString.lowercased()): its records come only from the source, through the mirror. Append to the source store; the mirror brings the events here.",
+                key: groups.first?.key))
+        }
         // Without ids every event is new: no repeat to look for (the common case, kept cheap).
         let hasIds = groups.contains { $0.events.contains { $0.id != nil } }
         if hasIds, let earlier = try earlierAppend(groups, in: txn) {
@@ -83,7 +92,8 @@ struct AppendPlanner {
                         stored.append(StoredEvent(position: original.position, version: original.version, isRepeat: true))
                     case .new:
                         head += 1
-                        try put(event, key: key, version: version, previous: latest?.position ?? 0, position: head, in: txn)
+                        try put(event, key: key, version: version, previous: latest?.position ?? 0, position: head,
+                                timestampMicros: timestampMicros, in: txn)
                         try index.noteVersion(key, version: version, position: head, in: txn)
                         latest = VersionPosition(version: version, position: head)
                         if hasRepeats { stored.append(StoredEvent(position: head, version: version, isRepeat: false)) }
@@ -174,7 +184,8 @@ struct AppendPlanner {
         }
     }
 
-    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64, in txn: Transaction) throws {
+    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64,
+                     timestampMicros: Int64, in txn: Transaction) throws {
         let size = RecordCodec.encodedSize(keyCount: key.count, event: event)
         try BigEndianKey(position).withBytes { positionBytes in
             try txn.putReserved(layout.records, positionBytes, size: size, flags: MDB_APPEND) { buffer in
@@ -187,6 +198,60 @@ struct AppendPlanner {
                 }
             }
         }
+    }
+
+    /// Writes records copied from another store, at their own positions, versions, ids and
+    /// timestamps: the first must be at `head + 1`, each key's version must follow the key's
+    /// current one, and no id may be stored already. The first replicated batch marks the store
+    /// as a replica of `source` (it must be empty then); a replica takes no other source.
+    /// Every check happens before the first put, so a refused batch writes nothing.
+    mutating func replicate(_ records: [Record], from source: UUID, in txn: Transaction) throws -> Result<Void, KirokuError> {
+        let sourceName = source.uuidString.lowercased()
+        if let replicaOf, replicaOf != source {
+            return .failure(KirokuError(.replicaDiverged, "This store replicates store \(replicaOf.uuidString.lowercased()), not \(sourceName); mirror each source into a store of its own."))
+        }
+        if replicaOf == nil && head > 0 {
+            return .failure(KirokuError(.replicaDiverged, "This store has \(head) records of its own, so it cannot become a replica of store \(sourceName); mirror into a new, empty store."))
+        }
+        var versions: [ExactString: UInt64] = [:]
+        var ids = Set<ExactString>()
+        var expectedPosition = head + 1
+        for record in records {
+            guard record.position == expectedPosition else {
+                return .failure(KirokuError(.replicaDiverged, "A replicated record is at position \(record.position) but the replica's next position is \(expectedPosition); a replica takes records only in order, from its head + 1. Restart the mirror: it resumes from the replica's head.", position: record.position))
+            }
+            expectedPosition += 1
+            try EventLog.validate(key: record.key)
+            let key = ExactString(record.key)
+            let current = try versions[key] ?? currentVersion(of: record.key, in: txn)
+            guard record.version == current + 1 else {
+                return .failure(KirokuError(.replicaDiverged, "The record at position \(record.position) is version \(record.version) of key '\(record.key)', but the replica holds that key at version \(current); the replica no longer matches its source. Mirror into a new, empty store.", key: record.key, position: record.position, actualVersion: current))
+            }
+            versions[key] = record.version
+            if let id = record.id {
+                if try storedPosition(ofId: id, in: txn) != nil || !ids.insert(ExactString(id)).inserted {
+                    return .failure(KirokuError(.replicaDiverged, "The record at position \(record.position) carries id '\(id)', which the replica already holds; the replica no longer matches its source. Mirror into a new, empty store.", key: record.key, position: record.position))
+                }
+            }
+        }
+        if replicaOf == nil {
+            try StoreLayout.setReplicaSource(source, layout: layout, in: txn)
+            replicaOf = source
+        }
+        let index = KeyIndex(layout: layout)
+        for record in records {
+            let micros = Int64((record.timestamp.timeIntervalSince1970 * 1_000_000).rounded())
+            try record.key.withUTF8Bytes { key in
+                let latest = try index.latest(key, in: txn)
+                head += 1
+                try put(EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id),
+                        key: key, version: record.version, previous: latest?.position ?? 0, position: head,
+                        timestampMicros: micros, in: txn)
+                try index.noteVersion(key, version: record.version, position: head, in: txn)
+                try index.setLatest(key, VersionPosition(version: record.version, position: head), in: txn)
+            }
+        }
+        return .success(())
     }
 
     /// The key's current version (0: no events).

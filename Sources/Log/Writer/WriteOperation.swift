@@ -1,4 +1,5 @@
 import CLMDB
+import Foundation
 
 /// What the writer commits: appends, and writes to the tables of the layers above the log.
 enum WriteOperation: Sendable {
@@ -7,6 +8,8 @@ enum WriteOperation: Sendable {
     /// Groups judged one by one, in order, in one transaction; with `stopAtFirstError`, the
     /// groups after the first that fails are not applied.
     case appendEach([AppendGroup], stopAtFirstError: Bool)
+    /// Records copied from another store, at their own positions (read replicas).
+    case replicate([Record], source: UUID)
     case tables([TableWrite])
     case openTable(String)
 }
@@ -16,5 +19,6 @@ enum WriteOutcome: Sendable {
     case appended([AppendResult])
     case appendedEach([Result<AppendResult, KirokuError>])
     case written
+    case replicated
     case opened(MDB_dbi)
 }

@@ -181,7 +181,8 @@ final class Writer: @unchecked Sendable {
                 var endHead: UInt64 = 0
                 try environment.write { txn in
                     startHead = try layout.headPosition(in: txn)
-                    var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp)
+                    var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp,
+                                                replicaOf: try layout.replicaSource(in: txn))
                     for request in batch {
                         switch request.operation {
                         case .append(let groups):
@@ -195,6 +196,8 @@ final class Writer: @unchecked Sendable {
                                 if stopAtFirstError, case .failure = result { break }
                             }
                             outcomes.append(.success(.appendedEach(results)))
+                        case .replicate(let records, let source):
+                            outcomes.append(try planner.replicate(records, from: source, in: txn).map { .replicated })
                         case .tables(let writes):
                             let faults = environment.faults
                             outcomes.append(try Self.isolated(txn, path: environment.path, doing: "writing a table") { child in

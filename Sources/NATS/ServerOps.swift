@@ -1,0 +1,125 @@
+import Foundation
+import KirokuLog
+import NIOCore
+
+/// What a NATS server sends: the protocol's operations, parsed.
+enum ServerOp: Sendable {
+    case info(ServerInfo)
+    case message(NATSMessage)
+    case ping
+    case pong
+    case ok
+    case error(String)
+}
+
+/// The server's `INFO`: what the connection needs of it.
+public struct ServerInfo: Sendable, Decodable {
+    /// The server's name (its `server_name`, or its id).
+    public var serverName: String?
+    /// Its version, such as "2.9.10".
+    public var version: String
+    /// The largest payload (headers included) it accepts, in bytes.
+    public var maxPayload: Int
+    /// Whether it takes headers (`HPUB`).
+    public var headers: Bool?
+    /// Whether JetStream is enabled.
+    public var jetstream: Bool?
+    /// The client addresses of the other servers of its cluster (`host:port`).
+    public var connectURLs: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case serverName = "server_name", version, maxPayload = "max_payload", headers, jetstream
+        case connectURLs = "connect_urls"
+    }
+}
+
+/// Splits the byte stream from the server into ``ServerOp``s. Tolerates any fragmentation:
+/// nothing is consumed until a whole operation (control line and payload) has arrived.
+struct ServerOpDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ServerOp
+
+    /// A control line longer than this is not the protocol (INFO with many URLs is the longest).
+    static let maxControlLine = 64 * 1024
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let op = try Self.parse(&buffer) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(op))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while let op = try Self.parse(&buffer) {
+            context.fireChannelRead(wrapInboundOut(op))
+        }
+        return .needMoreData
+    }
+
+    static func protocolError(_ what: String) -> KirokuError {
+        KirokuError(.natsProtocolError, "The NATS server sent \(what); check that the address is a NATS server's client port (4222 by default).")
+    }
+
+    /// Parses one operation from the front of `buffer`, or returns `nil` (consuming nothing)
+    /// when it has not arrived whole.
+    static func parse(_ buffer: inout ByteBuffer) throws -> ServerOp? {
+        let view = buffer.readableBytesView
+        guard let lf = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > maxControlLine { throw protocolError("a control line over \(maxControlLine) bytes") }
+            return nil
+        }
+        let lineStart = view.startIndex
+        var lineEnd = lf
+        if lineEnd > lineStart, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+        let line = String(decoding: view[lineStart..<lineEnd], as: UTF8.self)
+        let afterLine = lf + 1 - lineStart
+        let verb = line.prefix { $0 != " " && $0 != "\t" }.uppercased()
+        switch verb {
+        case "MSG", "HMSG":
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            let hasHeaders = verb == "HMSG"
+            let sizes = hasHeaders ? 2 : 1
+            guard parts.count == 3 + sizes || parts.count == 4 + sizes else { throw protocolError("a malformed \(verb) line '\(line.prefix(200))'") }
+            let subject = String(parts[1])
+            guard let sid = UInt64(parts[2]) else { throw protocolError("a \(verb) line with a bad subscription id") }
+            let reply = parts.count == 4 + sizes ? String(parts[3]) : nil
+            guard let total = Int(parts[parts.count - 1]), total >= 0 else { throw protocolError("a \(verb) line with a bad size") }
+            let headerSize = hasHeaders ? Int(parts[parts.count - 2]) ?? -1 : 0
+            guard headerSize >= 0, headerSize <= total else { throw protocolError("an HMSG line with a bad header size") }
+            // The payload and its CRLF.
+            guard buffer.readableBytes >= afterLine + total + 2 else { return nil }
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            var headers: NATSHeaders?
+            if hasHeaders {
+                let block = buffer.readSlice(length: headerSize)!
+                headers = NATSHeaders.parse(block.readableBytesView)
+                guard headers != nil else { throw protocolError("an HMSG whose headers do not start with NATS/1.0") }
+            }
+            let payload = buffer.readSlice(length: total - headerSize)!
+            buffer.moveReaderIndex(forwardBy: 2)
+            return .message(NATSMessage(subject: subject, replyTo: reply, headers: headers, payload: payload, sid: sid))
+        case "PING":
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            return .ping
+        case "PONG":
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            return .pong
+        case "+OK":
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            return .ok
+        case "-ERR":
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            var text = line.dropFirst(4).drop { $0 == " " }
+            if text.hasPrefix("'") && text.hasSuffix("'") && text.count >= 2 { text = text.dropFirst().dropLast() }
+            return .error(String(text))
+        case "INFO":
+            buffer.moveReaderIndex(forwardBy: afterLine)
+            let json = line.dropFirst(4).drop { $0 == " " }
+            do {
+                return .info(try JSONDecoder().decode(ServerInfo.self, from: Data(json.utf8)))
+            } catch {
+                throw protocolError("an INFO that is not valid ({\(error)})")
+            }
+        default:
+            throw protocolError("'\(line.prefix(80))', which is not a NATS operation")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import KirokuFeed
+import KirokuLog
+import KirokuNATS
+import KirokuScaleOut
+import KirokuTestSupport
+import Testing
+
+/// Relay and mirror against a real three-node JetStream cluster on loopback.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RelayMirrorTests {
+    /// Keys NATS cannot take as they are, and text equal as Strings but not as bytes.
+    static let oddKeys = ["order.42", "with space", "star*", "gt>", "日本語のキー", "e\u{301}", "é", "crlf\r\nkey", "%41",
+                          String(repeating: "記", count: 85), "tab\there", ".", ">"]
+
+    @Test func oddKeysMultiKeyCommitsAndMetadataRoundTripThroughTheStream() async throws {
+        let cluster = try await NATSCluster()
+        defer { cluster.stop() }
+        let directory = TemporaryDirectory("kiroku-scaleout")
+        defer { directory.remove() }
+        let source = try EventLog(path: directory.sub("source"))
+        defer { source.close() }
+        for (index, key) in Self.oddKeys.enumerated() {
+            try await source.append(to: key, [event("Type.\(index) *", "payload \(index)", id: "id \(index).x", metadata: "meta \(index)"),
+                                              EventData(type: "Bytes", payload: Data([0, 255, 13, 10, UInt8(index)]))])
+        }
+        // Atomic multi-key appends: a replica must never show part of one.
+        for round in 0..<20 {
+            try await source.append((0..<5).map { AppendGroup(key: "multi-\($0)", events: [event("Round", "\(round)")]) })
+        }
+        let relay = Relay(log: source, options: RelayOptions(servers: cluster.servers))
+        let relaying = Task { try await relay.run() }
+        defer { relaying.cancel() }
+
+        let replica = try EventLog(path: directory.sub("replica"))
+        defer { replica.close() }
+        let mirror = Mirror(log: replica, options: MirrorOptions(servers: cluster.servers, stream: relay.streamName))
+        let mirroring = Task { try await mirror.run() }
+        defer { mirroring.cancel() }
+
+        let head = try source.headPosition()
+        try await relay.waitUntilAcknowledged(head, timeout: .seconds(30))
+        try await mirror.waitUntilApplied(head, timeout: .seconds(30))
+        try expectEqualLogs(source, replica)
+        #expect(try replica.replicaSource() == source.storeId)
+        // A replica refuses appends; they go to the source.
+        await expectError(.replicaReadOnly) { try await replica.append(to: "k", event()) }
+
+        // Appends made while both run arrive too.
+        try await source.append(to: "later", event())
+        try await mirror.waitUntilApplied(head + 1, timeout: .seconds(30))
+        try expectEqualLogs(source, replica)
+        // The relay's checkpoint shows in the source's consumers.
+        #expect(try await eventually { try await Consumers(log: source).checkpoint(of: relay.consumerName) == head + 1 })
+    }
+}
+
+/// Both logs hold the same records, byte for byte (checksums equal, so the bytes are).
+func expectEqualLogs(_ a: EventLog, _ b: EventLog, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let head = try a.headPosition()
+    #expect(try b.headPosition() == head, sourceLocation: sourceLocation)
+    var position: UInt64 = 1
+    while position <= head {
+        let left = try a.readAll(from: position, limit: 1000)
+        let right = try b.readAll(from: position, limit: 1000)
+        #expect(left == right, sourceLocation: sourceLocation)
+        position += UInt64(max(1, left.count))
+        if left != right { return }
+    }
+    for probe in Set([1, head / 2, head].filter { $0 > 0 }) {
+        #expect(try a.recordChecksum(at: probe) == b.recordChecksum(at: probe), sourceLocation: sourceLocation)
+    }
+}
