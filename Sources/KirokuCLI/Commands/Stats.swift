@@ -24,8 +24,11 @@ struct Stats: AsyncParsableCommand {
             projections.append(["name": name, "active": active.map { $0.version as Any } ?? NSNull(), "versions": catalog.versions(of: name),
                                 "lag": active.map { stats.headPosition - min(stats.headPosition, $0.position) as Any } ?? NSNull()])
         }
+        let storeId = log.storeId.uuidString.lowercased()
+        let replicaOf = try log.replicaSource()?.uuidString.lowercased()
         if output.json {
-            Output.json(["records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,
+            Output.json(["storeId": storeId, "replicaOf": replicaOf as Any? ?? NSNull(),
+                         "records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,
                          "mapBytes": stats.mapBytes, "usedBytes": stats.usedBytes,
                          "consumers": consumers.map { ["name": $0.name, "lag": $0.lagRecords, "status": $0.isStalled ? "stalled" : "ok"] as [String: Any] },
                          "projections": projections])
@@ -33,6 +36,7 @@ struct Stats: AsyncParsableCommand {
         }
         func size(_ bytes: Int64) -> String { ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary) }
         Output.rows([
+            ["store id", storeId], ["replica of", replicaOf ?? "none (takes appends)"],
             ["records", "\(stats.headPosition)"], ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
             ["file size", size(stats.fileBytes)],
             ["map", "\(size(Int64(stats.usedBytes))) used of \(size(Int64(stats.mapBytes))) (\(stats.mapBytes > 0 ? stats.usedBytes * 100 / stats.mapBytes : 0)%)"],
