@@ -26,8 +26,12 @@ struct Cursor: Codable {
         self = cursor
     }
 
+    /// The cursor's text: the same page of the same view always gives the same text (keys
+    /// sorted), in any process, so a replica's cursors equal its source's.
     func encoded() -> String {
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(self)) ?? Data()
         return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }
