@@ -128,33 +128,42 @@ public final class Mirror: Service, Sendable {
             try Task.checkCancellation()
             let message = try await deliveries.next(timeout: options.idleHeartbeat * 3)
             if let status = message.status {
-                guard status == 100 else {
-                    throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) sent status \(status) \(message.headers?.statusDescription ?? ""); creating a new one from the replica's head.")
+                try answer(status: status, message, connection: connection, expected: expected)
+            } else {
+                let decoded = try RecordMessage.decode(headers: message.headers, payload: message.data, subject: message.subject)
+                guard decoded.store == source else {
+                    throw KirokuError(.replicaDiverged, "Stream \(options.stream) holds a record of store \(decoded.store.uuidString.lowercased()) at position \(decoded.record.position), not of \(source.uuidString.lowercased()); only one store's relay may write to a stream.", path: log.path, position: decoded.record.position)
                 }
-                // Flow control asks for an answer; a heartbeat may say the consumer is stalled.
-                if let reply = message.replyTo, !reply.isEmpty { try connection.publish(reply) }
-                if let stalled = message.headers?["Nats-Consumer-Stalled"] { try connection.publish(stalled) }
-                if let last = message.headers?["Nats-Last-Stream"].flatMap(UInt64.init), last >= expected {
-                    throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) delivered up to \(last) but the mirror received only up to \(expected - 1); creating a new one from the replica's head.")
+                guard decoded.record.position == expected else {
+                    throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) delivered position \(decoded.record.position) where \(expected) was next; creating a new one from the replica's head.")
                 }
-                continue
+                expected += 1
+                pending.append(decoded)
+                if decoded.commitEnd { whole = pending.count }
             }
-            let decoded = try RecordMessage.decode(headers: message.headers, payload: message.data, subject: message.subject)
-            guard decoded.store == source else {
-                throw KirokuError(.replicaDiverged, "Stream \(options.stream) holds a record of store \(decoded.store.uuidString.lowercased()) at position \(decoded.record.position), not of \(source.uuidString.lowercased()); only one store's relay may write to a stream.", path: log.path, position: decoded.record.position)
-            }
-            guard decoded.record.position == expected else {
-                throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) delivered position \(decoded.record.position) where \(expected) was next; creating a new one from the replica's head.")
-            }
-            expected += 1
-            pending.append(decoded)
-            if decoded.commitEnd { whole = pending.count }
-            // Apply whole commits: when enough are waiting, or nothing more has arrived.
+            // Apply whole commits: when enough are waiting, or nothing more has arrived (a
+            // status message after the last record counts as nothing more).
             if whole > 0, whole >= options.maxBatch || deliveries.queued == 0 {
                 try await apply(pending[0..<whole], source: source)
                 pending.removeFirst(whole)
                 whole = 0
             }
+        }
+    }
+
+    /// Answers a status message of the consumer: flow control and stalled heartbeats want a
+    /// reply; a heartbeat that reports deliveries the mirror never got, or any other status,
+    /// ends the session (the next one starts a consumer from the replica's head).
+    private func answer(status: Int, _ message: NATSMessage, connection: NATSConnection, expected: UInt64) throws {
+        logger.trace("Consumer status", metadata: ["status": "\(status)", "description": "\(message.headers?.statusDescription ?? "")",
+                                                  "expected": "\(expected)"])
+        guard status == 100 else {
+            throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) sent status \(status) \(message.headers?.statusDescription ?? ""); creating a new one from the replica's head.")
+        }
+        if let reply = message.replyTo, !reply.isEmpty { try connection.publish(reply) }
+        if let stalled = message.headers?["Nats-Consumer-Stalled"] { try connection.publish(stalled) }
+        if let last = message.headers?["Nats-Last-Stream"].flatMap(UInt64.init), last >= expected {
+            throw KirokuError(.jetStreamError, "The consumer of stream \(options.stream) delivered up to \(last) but the mirror received only up to \(expected - 1); creating a new one from the replica's head.")
         }
     }
 

@@ -14,6 +14,18 @@ struct NATSOptions: ParsableArguments {
     @Flag(help: "Stop once caught up with the head (the relay: the log's head when it started; the mirror: the stream's last record when it started), instead of running until interrupted.")
     var exitWhenCaughtUp = false
 
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func logger(_ label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CommandExit.input("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical.")
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+
     func servers() throws -> [NATSServerURL] {
         do {
             return try NATSServerURL.list(nats)
@@ -65,7 +77,7 @@ struct RelayCommand: AsyncParsableCommand {
         options.replicas = replicas
         options.duplicateWindow = .nanoseconds(Int64(duplicateWindow * 1e9))
         options.window = window
-        let relay = Relay(log: log, options: options)
+        let relay = Relay(log: log, options: options, logger: try natsOptions.logger("kiroku.relay"))
         let head = try log.headPosition()
         var caughtUp: (@Sendable () async throws -> Void)?
         if natsOptions.exitWhenCaughtUp {
@@ -97,7 +109,8 @@ struct MirrorCommand: AsyncParsableCommand {
     func run() async throws {
         let log = try StoreOpener.open(store, create: true)
         defer { log.close() }
-        let mirror = Mirror(log: log, options: MirrorOptions(servers: try natsOptions.servers(), stream: stream))
+        let mirror = Mirror(log: log, options: MirrorOptions(servers: try natsOptions.servers(), stream: stream),
+                            logger: try natsOptions.logger("kiroku.mirror"))
         let servers = try natsOptions.servers()
         var caughtUp: (@Sendable () async throws -> Void)?
         if natsOptions.exitWhenCaughtUp {
