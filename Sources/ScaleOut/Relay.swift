@@ -126,7 +126,7 @@ public final class Relay: Service, Sendable {
             } catch let error as KirokuError where error.code == .jetStreamError {
                 // Another relay may have created it meanwhile; anything else is a setting to fix.
                 guard let existing = try await jetStream.streamInfo(streamName) else {
-                    throw KirokuError(.relayDiverged, "JetStream refused to create stream \(streamName) (\(error.message)); with --replicas \(options.replicas) the cluster needs that many JetStream servers. Fix the setting and start the relay again.")
+                    throw KirokuError(.relayDiverged, "JetStream refused to create stream \(streamName) (\(error.message)). Check the settings: --replicas \(options.replicas) needs that many JetStream servers in the cluster, and the stream's subjects (this store's) must not overlap another stream's (one stream per store; delete the old one or give it with --stream). Then start the relay again.")
                 }
                 info = existing
             }

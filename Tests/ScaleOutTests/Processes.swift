@@ -119,3 +119,11 @@ func expectStreamHoldsTheLog(_ servers: [NATSServerURL], stream: String, source:
     try await mirror.waitUntilApplied(head, timeout: .seconds(120))
     try expectEqualLogs(log, copy)
 }
+
+/// The tests' cluster: the library's local one, three servers.
+typealias NATSCluster = LocalNATSCluster
+
+struct ClusterFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
