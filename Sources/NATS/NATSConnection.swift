@@ -154,6 +154,9 @@ public struct NATSFrames: Sendable {
     /// How many bytes the frames take.
     public var byteCount: Int { buffer.readableBytes }
 
+    /// The frames' bytes, as they go on the wire.
+    public var bytes: [UInt8] { Array(buffer.readableBytesView) }
+
     /// Adds a `PUB`, or an `HPUB` when there are headers.
     public mutating func publish(_ subject: String, payload: some Collection<UInt8>, headers: NATSHeaders? = nil, replyTo: String? = nil) {
         let reply = replyTo.map { " " + $0 } ?? ""

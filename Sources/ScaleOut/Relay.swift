@@ -169,7 +169,8 @@ public final class Relay: Service, Sendable {
         let store = log.storeId
         let maxPayload = connection.info.maxPayload
         var next = last + 1
-        var inFlight = Deque<UInt64>()
+        // Positions published and not yet acknowledged, with their commit times (for the hook).
+        var inFlight = Deque<(position: UInt64, committed: Date)>()
         var early = Set<UInt64>()
         var checkpointed: UInt64? = nil
         var lastCheckpoint = ContinuousClock.now - options.checkpointInterval
@@ -204,7 +205,7 @@ public final class Relay: Service, Sendable {
                         }
                         frames.publish(RecordMessage.subject(store: store, key: record.key), payload: record.payload,
                                        headers: headers, replyTo: "\(inbox).\(record.position)")
-                        inFlight.append(record.position)
+                        inFlight.append((record.position, record.timestamp))
                         next += 1
                     }
                     try connection.write(frames)
@@ -231,9 +232,10 @@ public final class Relay: Service, Sendable {
             }
             early.insert(position)
             var acknowledged: UInt64?
-            while let first = inFlight.first, early.remove(first) != nil {
+            while let first = inFlight.first, early.remove(first.position) != nil {
                 inFlight.removeFirst()
-                acknowledged = first
+                acknowledged = first.position
+                options.onAcknowledge?(first.position, first.committed)
             }
             if let acknowledged {
                 let now = Date()
@@ -285,6 +287,9 @@ public struct RelayOptions: Sendable {
     public var stallAfter: Duration = .seconds(60)
     /// The consumer checkpoint's name; `relay:<stream>` when `nil`.
     public var consumerName: String?
+    /// Called on the relay's task for each position the stream acknowledged, in order, with
+    /// the time its commit was prepared (for metrics: commit-to-acknowledgement lag). Keep it short.
+    public var onAcknowledge: (@Sendable (_ position: UInt64, _ committed: Date) -> Void)?
 
     /// Settings for a relay to the cluster at `servers`.
     public init(servers: [NATSServerURL], stream: String? = nil) {

@@ -4,6 +4,7 @@ import Foundation
 import KirokuCorpus
 import KirokuLog
 import KirokuProjections
+import KirokuNATS
 import KirokuSearch
 
 /// `kiroku bench`: the operator's benchmark runner, on their own disk.
@@ -14,12 +15,13 @@ struct Bench: AsyncParsableCommand {
         append: durable single-event appends from --concurrency tasks (optionally paced to --rate), for --duration seconds.
         feed:   appends paced to --rate; a keyed processor with --lanes lanes; latency from commit to handler.
         search: --documents activity records indexed by a search view, then five kinds of queries for --duration seconds.
+        relay:  --records records relayed to an R3 JetStream stream beside a raw pipelined publisher, the relay's lag at --rate (default 1000) for --duration seconds, the mirror's throughput, and recovery after the stream leader is SIGKILLed. Starts its own three-node nats-server cluster on loopback unless --nats names one (then no leader is killed).
         Latencies are percentiles of an HdrHistogram. A temporary store is used (and removed) unless one is given.
         """)
 
-    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search }
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search, relay }
 
-    @Argument(help: "append, feed or search.") var workload: Workload
+    @Argument(help: "append, feed, search or relay.") var workload: Workload
     @Argument(help: "The store directory (default: a temporary one, removed afterwards).") var store: String?
     @Option(help: "Concurrent appending tasks.") var concurrency = 64
     @Option(help: "Target records per second (append: optional; feed: default 10000).") var rate: Int?
@@ -27,6 +29,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Payload bytes per event.") var payload = 200
     @Option(help: "Lanes of the keyed processor (feed).") var lanes = 4
     @Option(help: "Documents to index (search).") var documents = 100_000
+    @Option(help: "Records to relay (relay).") var records = 50_000
+    @Option(help: "Publishes in flight (relay).") var window = 512
+    @Option(help: "NATS servers (relay); default: a three-node cluster started for the run.") var nats: String?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -44,7 +49,26 @@ struct Bench: AsyncParsableCommand {
         case .append: try await appends(log)
         case .feed: try await feed(log)
         case .search: try await search(log)
+        case .relay: try await relay(log)
         }
+    }
+
+    private func relay(_ log: EventLog) async throws {
+        guard records >= 1000 else { throw CommandExit.input("--records must be at least 1000.") }
+        guard window >= 1 else { throw CommandExit.input("--window must be at least 1.") }
+        var cluster: LocalNATSCluster?
+        let servers: [NATSServerURL]
+        if let nats {
+            do { servers = try NATSServerURL.list(nats) } catch let error as KirokuError { throw CommandExit.input(error.message) }
+        } else {
+            cluster = try await LocalNATSCluster(size: 3)
+            servers = cluster!.servers
+        }
+        defer { cluster?.stop() }
+        let bench = RelayBench(log: log, records: records, payload: payload, window: window, rate: rate ?? 1000,
+                               duration: duration, servers: servers, cluster: cluster)
+        let results = try await bench.run()
+        report(results.fields, results.lines)
     }
 
     private func report(_ fields: [String: Any], _ lines: [String]) {
