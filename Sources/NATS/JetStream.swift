@@ -240,11 +240,52 @@ public struct JetStream: Sendable {
         if message.status == 503 {
             return PubAck(error: APIError(code: 503, errCode: nil, description: "no responders: the stream has no leader"))
         }
+        // The common answer, {"stream":"…","seq":N} (maybe with "duplicate":true), without
+        // JSONDecoder: the relay reads one per record.
+        let bytes = message.payload.readableBytesView
+        if !bytes.isEmpty, let seq = Self.number(after: Self.seqField, in: bytes), Self.find(Self.errorField, in: bytes) == nil {
+            return PubAck(stream: nil, seq: seq, duplicate: Self.find(Self.duplicateField, in: bytes) != nil)
+        }
         do {
             return try JSONDecoder().decode(PubAck.self, from: message.data)
         } catch {
             throw KirokuError(.jetStreamError, "JetStream answered a publish with something that is not an acknowledgement: \(String(decoding: message.data.prefix(200), as: UTF8.self)).")
         }
+    }
+
+    private static let seqField = Array("\"seq\":".utf8)
+    private static let errorField = Array("\"error\"".utf8)
+    private static let duplicateField = Array("\"duplicate\":true".utf8)
+
+    private static func find(_ needle: [UInt8], in bytes: ByteBufferView) -> Int? {
+        guard bytes.count >= needle.count else { return nil }
+        var index = bytes.startIndex
+        let last = bytes.endIndex - needle.count
+        while index <= last {
+            if bytes[index] == needle[0] {
+                var matched = true
+                for offset in 1..<needle.count where bytes[index + offset] != needle[offset] {
+                    matched = false
+                    break
+                }
+                if matched { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func number(after field: [UInt8], in bytes: ByteBufferView) -> UInt64? {
+        guard var index = find(field, in: bytes).map({ $0 + field.count }) else { return nil }
+        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        var value: UInt64 = 0
+        var digits = 0
+        while index < bytes.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+            value = value &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
+            digits += 1
+            index += 1
+        }
+        return digits > 0 ? value : nil
     }
 
     /// The error for an API error.

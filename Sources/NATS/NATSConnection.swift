@@ -170,6 +170,21 @@ public struct NATSFrames: Sendable {
         buffer.writeBytes(payload)
         buffer.writeString("\r\n")
     }
+
+    /// Adds an `HPUB` whose header block is already encoded (`NATS/1.0\r\n`, the fields,
+    /// an empty line), for publishers that build headers in bulk.
+    public mutating func publish(_ subject: String, replyTo: String?, headerBlock: [UInt8], payload: some Collection<UInt8>) {
+        buffer.writeString("HPUB ")
+        buffer.writeString(subject)
+        if let replyTo {
+            buffer.writeString(" ")
+            buffer.writeString(replyTo)
+        }
+        buffer.writeString(" \(headerBlock.count) \(headerBlock.count + payload.count)\r\n")
+        buffer.writeBytes(headerBlock)
+        buffer.writeBytes(payload)
+        buffer.writeString("\r\n")
+    }
 }
 
 /// Random, unique tokens for inboxes (22 characters of base 62).

@@ -56,22 +56,37 @@ public struct NATSHeaders: Sendable, Hashable {
 
     /// Parses a header block; `nil` when it does not start with `NATS/1.0`.
     static func parse(_ bytes: ByteBufferView) -> NATSHeaders? {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)[...]
-        guard let first = lines.popFirst(), first.hasPrefix("NATS/1.0") else { return nil }
+        var lines: [Range<Int>] = []
+        var start = bytes.startIndex
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == 10 {
+                var end = index
+                if end > start, bytes[end - 1] == 13 { end -= 1 }
+                lines.append(start..<end)
+                start = index + 1
+            }
+            index += 1
+        }
+        if start < bytes.endIndex { lines.append(start..<bytes.endIndex) }
+        guard let first = lines.first else { return nil }
+        let statusLine = String(decoding: bytes[first], as: UTF8.self)
+        guard statusLine.hasPrefix("NATS/1.0") else { return nil }
         var headers = NATSHeaders()
-        let statusPart = first.dropFirst("NATS/1.0".count).drop { $0 == " " }
+        let statusPart = statusLine.dropFirst("NATS/1.0".count).drop { $0 == " " }
         if !statusPart.isEmpty {
             let code = statusPart.prefix { $0 != " " }
             headers.status = Int(code)
             let description = statusPart.dropFirst(code.count).drop { $0 == " " }
             if !description.isEmpty { headers.statusDescription = String(description) }
         }
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = String(line[..<colon])
-            let value = String(line[line.index(after: colon)...].drop { $0 == " " })
-            headers.append(name, value)
+        headers.fields.reserveCapacity(lines.count - 1)
+        for line in lines.dropFirst() where !line.isEmpty {
+            guard let colon = bytes[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var valueStart = colon + 1
+            while valueStart < line.upperBound, bytes[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+            headers.fields.append(Field(name: String(decoding: bytes[line.lowerBound..<colon], as: UTF8.self),
+                                        value: String(decoding: bytes[valueStart..<line.upperBound], as: UTF8.self)))
         }
         return headers
     }

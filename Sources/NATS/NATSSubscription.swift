@@ -61,6 +61,18 @@ public final class NATSSubscription: Sendable {
         }
     }
 
+    /// The messages queued now, at least one (waiting up to `timeout` for it) and at most
+    /// `limit`: one wake-up for a burst, as the relay takes its acknowledgements.
+    ///
+    /// - Throws: as ``next(timeout:)``.
+    public func next(upTo limit: Int, timeout: Duration) async throws -> [NATSMessage] {
+        var batch = [try await next(timeout: timeout)]
+        state.withLock { state in
+            while batch.count < limit, let message = state.queue.popFirst() { batch.append(message) }
+        }
+        return batch
+    }
+
     private func takeQueued() throws -> NATSMessage? {
         try state.withLock { state throws -> NATSMessage? in
             if let message = state.queue.popFirst() { return message }

@@ -120,17 +120,20 @@ public final class Mirror: Service, Sendable {
         }
         logger.info("Mirroring", metadata: ["stream": "\(options.stream)", "from": "\(head + 1)", "server": "\(connection.server)"])
 
+        let sourceText = RecordMessage.storeText(source)
         var expected = head + 1
         var pending: [RecordMessage.Decoded] = []
         // How many of `pending` form whole source commits.
         var whole = 0
         while true {
             try Task.checkCancellation()
-            let message = try await deliveries.next(timeout: options.idleHeartbeat * 3)
-            if let status = message.status {
-                try answer(status: status, message, connection: connection, expected: expected)
-            } else {
-                let decoded = try RecordMessage.decode(headers: message.headers, payload: message.data, subject: message.subject)
+            for message in try await deliveries.next(upTo: options.maxBatch, timeout: options.idleHeartbeat * 3) {
+                if let status = message.status {
+                    try answer(status: status, message, connection: connection, expected: expected)
+                    continue
+                }
+                let decoded = try RecordMessage.decode(headers: message.headers, payload: message.data, subject: message.subject,
+                                                       expectedStore: (source, sourceText))
                 guard decoded.store == source else {
                     throw KirokuError(.replicaDiverged, "Stream \(options.stream) holds a record of store \(decoded.store.uuidString.lowercased()) at position \(decoded.record.position), not of \(source.uuidString.lowercased()); only one store's relay may write to a stream.", path: log.path, position: decoded.record.position)
                 }
@@ -141,9 +144,9 @@ public final class Mirror: Service, Sendable {
                 pending.append(decoded)
                 if decoded.commitEnd { whole = pending.count }
             }
-            // Apply whole commits: when enough are waiting, or nothing more has arrived (a
-            // status message after the last record counts as nothing more).
-            if whole > 0, whole >= options.maxBatch || deliveries.queued == 0 {
+            // Apply the whole commits received: everything that arrived in one burst (a
+            // status message after a commit's last record included) goes in one transaction.
+            if whole > 0 {
                 try await apply(pending[0..<whole], source: source)
                 pending.removeFirst(whole)
                 whole = 0
@@ -169,11 +172,9 @@ public final class Mirror: Service, Sendable {
 
     private func apply(_ batch: ArraySlice<RecordMessage.Decoded>, source: UUID) async throws {
         try await log.replicate(batch.map(\.record), from: source)
-        for decoded in batch {
-            let stored = try log.recordChecksum(at: decoded.record.position)
-            guard stored == decoded.checksum else {
-                throw KirokuError(.replicaDiverged, "The replica stored position \(decoded.record.position) with checksum \(stored.map { RecordMessage.hex16($0) } ?? "none"), the source with \(RecordMessage.hex16(decoded.checksum)): the bytes differ. Check that the source and the replica run the same Kiroku version, and mirror into a new store.", path: log.path, position: decoded.record.position)
-            }
+        let stored = try log.recordChecksums(from: batch.first!.record.position, count: batch.count)
+        for (decoded, checksum) in zip(batch, stored + Array(repeating: 0, count: max(0, batch.count - stored.count))) where checksum != decoded.checksum {
+            throw KirokuError(.replicaDiverged, "The replica stored position \(decoded.record.position) with checksum \(RecordMessage.hex16(checksum)), the source with \(RecordMessage.hex16(decoded.checksum)): the bytes differ. Check that the source and the replica run the same Kiroku version, and mirror into a new store.", path: log.path, position: decoded.record.position)
         }
         let last = batch.last!.record.position
         let now = Date()

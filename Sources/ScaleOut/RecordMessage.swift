@@ -8,6 +8,7 @@ import NIOCore
 ///
 /// ```
 /// subject  kiroku.<store id>.<encoded key>
+/// NATS/1.0
 /// Nats-Msg-Id                   <store id>:<position>
 /// Nats-Expected-Last-Sequence   <position - 1>
 /// Kiroku-Store                  <store id>
@@ -24,12 +25,12 @@ public enum RecordMessage {
 
     /// The subjects of a store's stream.
     public static func subjects(store: UUID) -> String {
-        "kiroku.\(store.uuidString.lowercased()).>"
+        "kiroku.\(storeText(store)).>"
     }
 
     /// A record's subject.
     public static func subject(store: UUID, key: String) -> String {
-        "kiroku.\(store.uuidString.lowercased()).\(KeyEncoding.encode(key))"
+        "kiroku.\(storeText(store)).\(KeyEncoding.encode(key))"
     }
 
     /// The store a stream's subjects belong to, when they are a Kiroku store's.
@@ -41,23 +42,40 @@ public enum RecordMessage {
         return nil
     }
 
-    /// The headers of `record`.
-    public static func headers(_ record: Record, store: UUID, checksum: UInt64, commitEnd: Bool) -> NATSHeaders {
-        let storeText = store.uuidString.lowercased()
-        var headers = NATSHeaders()
-        headers.append("Nats-Msg-Id", "\(storeText):\(record.position)")
-        headers.append("Nats-Expected-Last-Sequence", String(record.position - 1))
-        headers.append("Kiroku-Store", storeText)
-        headers.append("Kiroku-Position", String(record.position))
-        headers.append("Kiroku-Key", KeyEncoding.encode(record.key))
-        headers.append("Kiroku-Version", String(record.version))
-        headers.append("Kiroku-Type", KeyEncoding.encode(record.type))
-        if let id = record.id { headers.append("Kiroku-Id", KeyEncoding.encode(id)) }
-        headers.append("Kiroku-Timestamp", String(micros(record.timestamp)))
-        if let metadata = record.metadata { headers.append("Kiroku-Metadata", metadata.base64EncodedString()) }
-        headers.append("Kiroku-Checksum", hex16(checksum))
-        if commitEnd { headers.append("Kiroku-Commit-End", "1") }
-        return headers
+    /// The header block of `record` as it goes on the wire (`NATS/1.0`, the fields above, an
+    /// empty line), written straight into bytes: the relay makes one per record.
+    ///
+    /// - Parameter store: the source's store id, lower-case (``storeText(_:)``).
+    public static func headerBlock(_ record: Record, store: String, checksum: UInt64, commitEnd: Bool) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(300 + record.key.utf8.count * 3 + (record.metadata?.count ?? 0) * 4 / 3)
+        func field(_ name: StaticString, _ value: some StringProtocol) {
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(13)
+            bytes.append(10)
+        }
+        bytes.append(contentsOf: "NATS/1.0\r\n".utf8)
+        field("Nats-Msg-Id: ", "\(store):\(record.position)")
+        field("Nats-Expected-Last-Sequence: ", String(record.position - 1))
+        field("Kiroku-Store: ", store)
+        field("Kiroku-Position: ", String(record.position))
+        field("Kiroku-Key: ", KeyEncoding.encode(record.key))
+        field("Kiroku-Version: ", String(record.version))
+        field("Kiroku-Type: ", KeyEncoding.encode(record.type))
+        if let id = record.id { field("Kiroku-Id: ", KeyEncoding.encode(id)) }
+        field("Kiroku-Timestamp: ", String(micros(record.timestamp)))
+        if let metadata = record.metadata { field("Kiroku-Metadata: ", metadata.base64EncodedString()) }
+        field("Kiroku-Checksum: ", hex16(checksum))
+        if commitEnd { field("Kiroku-Commit-End: ", "1") }
+        bytes.append(13)
+        bytes.append(10)
+        return bytes
+    }
+
+    /// A store id as the stream's subjects and headers write it (lower-case).
+    public static func storeText(_ store: UUID) -> String {
+        store.uuidString.lowercased()
     }
 
     /// A record read back from a message, with what travels beside it.
@@ -72,12 +90,15 @@ public enum RecordMessage {
     ///
     /// - Throws: ``KirokuError/Code/replicaDiverged`` when a header is missing or malformed:
     ///   the message was not written by Kiroku's relay.
-    public static func decode(headers: NATSHeaders?, payload: Data, subject: String) throws -> Decoded {
+    /// - Parameter expectedStore: the store the stream should carry, with its text (a match
+    ///   skips parsing the UUID of every record).
+    public static func decode(headers: NATSHeaders?, payload: Data, subject: String, expectedStore: (id: UUID, text: String)) throws -> Decoded {
         func fail(_ what: String) -> KirokuError {
             KirokuError(.replicaDiverged, "A message on '\(subject.prefix(120))' is not a relayed Kiroku record (\(what)); only Kiroku's relay may publish to a store's stream.")
         }
         guard let headers else { throw fail("no headers") }
-        guard let store = headers["Kiroku-Store"].flatMap(UUID.init(uuidString:)) else { throw fail("no Kiroku-Store") }
+        guard let storeText = headers["Kiroku-Store"] else { throw fail("no Kiroku-Store") }
+        guard let store = storeText == expectedStore.text ? expectedStore.id : UUID(uuidString: storeText) else { throw fail("no Kiroku-Store") }
         guard let position = headers["Kiroku-Position"].flatMap(UInt64.init), position > 0 else { throw fail("no Kiroku-Position") }
         guard let key = headers["Kiroku-Key"].flatMap(KeyEncoding.decode) else { throw fail("no Kiroku-Key") }
         guard let version = headers["Kiroku-Version"].flatMap(UInt64.init), version > 0 else { throw fail("no Kiroku-Version") }

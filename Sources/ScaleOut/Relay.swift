@@ -81,10 +81,10 @@ public final class Relay: Service, Sendable {
         let consumers = try await Consumers(log: log)
         var backoff = Duration.milliseconds(50)
         while !Task.isCancelled {
+            let acknowledgedBefore = state.withLock { $0.acknowledgements }
             do {
                 let connection = try await client.connect()
                 defer { connection.close() }
-                backoff = .milliseconds(50)
                 try await session(connection, consumers: consumers)
             } catch is CancellationError {
                 break
@@ -93,6 +93,9 @@ public final class Relay: Service, Sendable {
                 throw error
             } catch {
                 if Task.isCancelled { break }
+                // Back off from the first retry again only when the last session got acks: a
+                // cluster electing a leader accepts connections but refuses the stream for seconds.
+                if state.withLock({ $0.acknowledgements }) > acknowledgedBefore { backoff = .milliseconds(50) }
                 state.withLock {
                     $0.retries += 1
                     $0.lastError = "\(error)"
@@ -166,14 +169,22 @@ public final class Relay: Service, Sendable {
     private func publish(after last: UInt64, connection: NATSConnection, consumers: Consumers) async throws {
         let inbox = connection.newInbox()
         let acks = try connection.subscribe(inbox + ".*")
-        let store = log.storeId
+        let replyPrefix = inbox + "."
+        let storeText = RecordMessage.storeText(log.storeId)
+        let subjectPrefix = "kiroku.\(storeText)."
         let maxPayload = connection.info.maxPayload
+        let window = max(1, options.window)
+        // Refill once a quarter of the window is free: fewer, larger reads and writes.
+        let refillAt = max(1, min(options.readBatch, window / 4))
+        var subjects: [ExactString: String] = [:]
         var next = last + 1
         // Positions published and not yet acknowledged, with their commit times (for the hook).
         var inFlight = Deque<(position: UInt64, committed: Date)>()
         var early = Set<UInt64>()
         var checkpointed: UInt64? = nil
         var lastCheckpoint = ContinuousClock.now - options.checkpointInterval
+        // A record NATS cannot take: the records before it are relayed, then the relay stops.
+        var blocked: KirokuError?
 
         func checkpoint(force: Bool = false) async throws {
             let acknowledged = state.withLock { $0.acknowledged }
@@ -183,14 +194,24 @@ public final class Relay: Service, Sendable {
             lastCheckpoint = ContinuousClock.now
         }
 
+        func subject(for key: String) -> String {
+            let exact = ExactString(key)
+            if let known = subjects[exact] { return known }
+            if subjects.count >= 65_536 { subjects.removeAll(keepingCapacity: true) }
+            let made = subjectPrefix + KeyEncoding.encode(key)
+            subjects[exact] = made
+            return made
+        }
+
         while true {
             try Task.checkCancellation()
-            if inFlight.count < options.window {
-                let room = min(options.window - inFlight.count, options.readBatch)
+            let room = window - inFlight.count
+            if blocked == nil, room >= refillAt || inFlight.isEmpty {
+                let take = min(room, options.readBatch)
                 // One record more than sent: it tells whether the last one sent ends a commit.
-                let batch = try log.readAllWithChecksums(from: next, limit: room + 1)
+                let batch = try log.readAllWithChecksums(from: next, limit: take + 1)
                 if !batch.isEmpty {
-                    let sending = batch.count > room ? room : batch.count
+                    let sending = min(batch.count, take)
                     var frames = NATSFrames()
                     for index in 0..<sending {
                         let (record, checksum) = batch[index]
@@ -198,39 +219,44 @@ public final class Relay: Service, Sendable {
                             throw KirokuError(.corruption, "The log skipped from position \(next - 1) to \(record.position); run verify.", path: log.path, position: next)
                         }
                         let commitEnd = index + 1 == batch.count || batch[index + 1].record.timestamp != record.timestamp
-                        let headers = RecordMessage.headers(record, store: store, checksum: checksum, commitEnd: commitEnd)
-                        let headerBytes = headers.encodedSize
-                        guard headerBytes <= RecordMessage.maxHeaderBytes, headerBytes + record.payload.count <= maxPayload else {
-                            throw KirokuError(.relayRecordTooLarge, "The record at position \(record.position) takes \(headerBytes) bytes of headers and \(record.payload.count) of payload; NATS takes at most \(RecordMessage.maxHeaderBytes) of headers and \(maxPayload) in all (the server's max_payload). Raise max_payload in the nats-server configuration (up to 64 MB) and keep metadata under about 48 KB; the relay cannot skip a record.", path: log.path, key: record.key, position: record.position)
+                        let headers = RecordMessage.headerBlock(record, store: storeText, checksum: checksum, commitEnd: commitEnd)
+                        guard headers.count <= RecordMessage.maxHeaderBytes, headers.count + record.payload.count <= maxPayload else {
+                            blocked = KirokuError(.relayRecordTooLarge, "The record at position \(record.position) takes \(headers.count) bytes of headers and \(record.payload.count) of payload; NATS takes at most \(RecordMessage.maxHeaderBytes) of headers and \(maxPayload) in all (the server's max_payload). Raise max_payload in the nats-server configuration (up to 64 MB) and keep metadata under about 48 KB; the relay cannot skip a record.", path: log.path, key: record.key, position: record.position)
+                            break
                         }
-                        frames.publish(RecordMessage.subject(store: store, key: record.key), payload: record.payload,
-                                       headers: headers, replyTo: "\(inbox).\(record.position)")
+                        frames.publish(subject(for: record.key), replyTo: replyPrefix + String(record.position),
+                                       headerBlock: headers, payload: record.payload)
                         inFlight.append((record.position, record.timestamp))
                         next += 1
                     }
-                    try connection.write(frames)
+                    if frames.byteCount > 0 { try connection.write(frames) }
                     state.withLock { $0.published = next - 1 }
-                    continue
+                    if blocked == nil || !inFlight.isEmpty { continue }
                 }
             }
             if inFlight.isEmpty {
+                if let blocked {
+                    try await checkpoint(force: true)
+                    throw blocked
+                }
                 try await checkpoint()
                 try await waitForAppends(after: next - 1, upTo: options.checkpointInterval)
                 continue
             }
-            let message = try await acks.next(timeout: options.ackTimeout)
-            guard let position = message.subject.split(separator: ".").last.flatMap({ UInt64($0) }) else { continue }
-            let ack = try JetStream.pubAck(message)
-            if let error = ack.error {
-                if error.errCode == JetStream.APIError.wrongLastSequence {
-                    throw KirokuError(.jetStreamError, "The stream refused position \(position): \(error.description ?? "wrong last sequence") (another relay may be publishing, or an earlier publish failed); re-reading the stream's end.")
+            for message in try await acks.next(upTo: window, timeout: options.ackTimeout) {
+                guard let position = Self.position(inReply: message.subject, prefixBytes: replyPrefix.utf8.count) else { continue }
+                let ack = try JetStream.pubAck(message)
+                if let error = ack.error {
+                    if error.errCode == JetStream.APIError.wrongLastSequence {
+                        throw KirokuError(.jetStreamError, "The stream refused position \(position): \(error.description ?? "wrong last sequence") (another relay may be publishing, or an earlier publish failed); re-reading the stream's end.")
+                    }
+                    throw JetStream.failure(error, doing: "storing position \(position)")
                 }
-                throw JetStream.failure(error, doing: "storing position \(position)")
+                guard ack.seq == position else {
+                    throw KirokuError(.relayDiverged, "Stream \(streamName) stored position \(position) at sequence \(ack.seq.map(String.init) ?? "none"); the stream's sequence must equal the log's position. Relay to a new stream (one used by nothing else).", path: log.path, position: position)
+                }
+                early.insert(position)
             }
-            guard ack.seq == position else {
-                throw KirokuError(.relayDiverged, "Stream \(streamName) stored position \(position) at sequence \(ack.seq.map(String.init) ?? "none"); the stream's sequence must equal the log's position. Relay to a new stream (one used by nothing else).", path: log.path, position: position)
-            }
-            early.insert(position)
             var acknowledged: UInt64?
             while let first = inFlight.first, early.remove(first.position) != nil {
                 inFlight.removeFirst()
@@ -242,10 +268,23 @@ public final class Relay: Service, Sendable {
                 state.withLock {
                     $0.acknowledged = acknowledged
                     $0.lastAcknowledgedAt = now
+                    $0.acknowledgements += 1
                 }
                 try await checkpoint()
             }
         }
+    }
+
+    /// The position an acknowledgement's subject (`<inbox>.<position>`) names.
+    private static func position(inReply subject: String, prefixBytes: Int) -> UInt64? {
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in subject.utf8.dropFirst(prefixBytes) {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
     }
 
     /// Waits for an append past `position`, or `interval` at most.
@@ -311,6 +350,8 @@ public struct RelayStatus: Sendable {
     public var published: UInt64 = 0
     /// When the last acknowledgement came.
     public var lastAcknowledgedAt: Date?
+    /// How many times acknowledgements moved the position forward.
+    public var acknowledgements = 0
     /// How many times the relay reconnected after an error.
     public var retries = 0
     /// The last error it retried after.

@@ -40,6 +40,14 @@ extension EventLog {
         }
     }
 
+    /// The stored checksums of `count` records from `position` (fewer at the head), in one
+    /// read transaction.
+    package func recordChecksums(from position: UInt64, count: Int) throws -> [UInt64] {
+        try scan(from: position, limit: count) { value, _ in
+            UInt64(littleEndian: value.loadUnaligned(fromByteOffset: value.count - RecordCodec.trailerSize, as: UInt64.self))
+        }
+    }
+
     /// The record at `position`, or `nil` when there is none.
     ///
     /// - Throws: ``KirokuError/Code/corruption`` when the stored bytes fail their checksum.
