@@ -69,23 +69,46 @@ struct ServerOpDecoder: ByteToMessageDecoder {
         let lineStart = view.startIndex
         var lineEnd = lf
         if lineEnd > lineStart, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-        let line = String(decoding: view[lineStart..<lineEnd], as: UTF8.self)
         let afterLine = lf + 1 - lineStart
-        let verb = line.prefix { $0 != " " && $0 != "\t" }.uppercased()
-        switch verb {
-        case "MSG", "HMSG":
-            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            let hasHeaders = verb == "HMSG"
+        // Messages (one per acknowledgement or delivery) are parsed on the bytes; the rare
+        // other operations as text.
+        var tokens: [Range<Int>] = []
+        var index = lineStart
+        while index < lineEnd, tokens.count < 7 {
+            while index < lineEnd, view[index] == UInt8(ascii: " ") || view[index] == UInt8(ascii: "\t") { index += 1 }
+            let start = index
+            while index < lineEnd, view[index] != UInt8(ascii: " "), view[index] != UInt8(ascii: "\t") { index += 1 }
+            if index > start { tokens.append(start..<index) }
+        }
+        func isVerb(_ range: Range<Int>, _ verb: StaticString) -> Bool {
+            guard range.count == verb.utf8CodeUnitCount else { return false }
+            let bytes = UnsafeBufferPointer(start: verb.utf8Start, count: verb.utf8CodeUnitCount)
+            return zip(view[range], bytes).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+        }
+        func number(_ range: Range<Int>) -> Int? {
+            guard !range.isEmpty, range.count <= 18 else { return nil }
+            var value = 0
+            for byte in view[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        if let first = tokens.first, isVerb(first, "MSG") || isVerb(first, "HMSG") {
+            let hasHeaders = first.count == 4
+            let verb = hasHeaders ? "HMSG" : "MSG"
             let sizes = hasHeaders ? 2 : 1
-            guard parts.count == 3 + sizes || parts.count == 4 + sizes else { throw protocolError("a malformed \(verb) line '\(line.prefix(200))'") }
-            let subject = String(parts[1])
-            guard let sid = UInt64(parts[2]) else { throw protocolError("a \(verb) line with a bad subscription id") }
-            let reply = parts.count == 4 + sizes ? String(parts[3]) : nil
-            guard let total = Int(parts[parts.count - 1]), total >= 0 else { throw protocolError("a \(verb) line with a bad size") }
-            let headerSize = hasHeaders ? Int(parts[parts.count - 2]) ?? -1 : 0
+            guard tokens.count == 3 + sizes || tokens.count == 4 + sizes else {
+                throw protocolError("a malformed \(verb) line '\(String(decoding: view[lineStart..<lineEnd].prefix(200), as: UTF8.self))'")
+            }
+            guard let sid = number(tokens[2]) else { throw protocolError("a \(verb) line with a bad subscription id") }
+            guard let total = number(tokens[tokens.count - 1]) else { throw protocolError("a \(verb) line with a bad size") }
+            let headerSize = hasHeaders ? number(tokens[tokens.count - 2]) ?? -1 : 0
             guard headerSize >= 0, headerSize <= total else { throw protocolError("an HMSG line with a bad header size") }
             // The payload and its CRLF.
             guard buffer.readableBytes >= afterLine + total + 2 else { return nil }
+            let subject = String(decoding: view[tokens[1]], as: UTF8.self)
+            let reply = tokens.count == 4 + sizes ? String(decoding: view[tokens[3]], as: UTF8.self) : nil
             buffer.moveReaderIndex(forwardBy: afterLine)
             var headers: NATSHeaders?
             if hasHeaders {
@@ -95,7 +118,11 @@ struct ServerOpDecoder: ByteToMessageDecoder {
             }
             let payload = buffer.readSlice(length: total - headerSize)!
             buffer.moveReaderIndex(forwardBy: 2)
-            return .message(NATSMessage(subject: subject, replyTo: reply, headers: headers, payload: payload, sid: sid))
+            return .message(NATSMessage(subject: subject, replyTo: reply, headers: headers, payload: payload, sid: UInt64(sid)))
+        }
+        let line = String(decoding: view[lineStart..<lineEnd], as: UTF8.self)
+        let verb = line.prefix { $0 != " " && $0 != "\t" }.uppercased()
+        switch verb {
         case "PING":
             buffer.moveReaderIndex(forwardBy: afterLine)
             return .ping

@@ -46,7 +46,10 @@ public enum RecordMessage {
     /// empty line), written straight into bytes: the relay makes one per record.
     ///
     /// - Parameter store: the source's store id, lower-case (``storeText(_:)``).
-    public static func headerBlock(_ record: Record, store: String, checksum: UInt64, commitEnd: Bool) -> [UInt8] {
+    /// - Parameter encodedKey, encodedType: the key and type already encoded
+    ///   (``KeyEncoding/encode(_:)``), when the caller keeps them; encoded here otherwise.
+    public static func headerBlock(_ record: Record, store: String, checksum: UInt64, commitEnd: Bool,
+                                   encodedKey: String? = nil, encodedType: String? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(300 + record.key.utf8.count * 3 + (record.metadata?.count ?? 0) * 4 / 3)
         func field(_ name: StaticString, _ value: some StringProtocol) {
@@ -60,9 +63,9 @@ public enum RecordMessage {
         field("Nats-Expected-Last-Sequence: ", String(record.position - 1))
         field("Kiroku-Store: ", store)
         field("Kiroku-Position: ", String(record.position))
-        field("Kiroku-Key: ", KeyEncoding.encode(record.key))
+        field("Kiroku-Key: ", encodedKey ?? KeyEncoding.encode(record.key))
         field("Kiroku-Version: ", String(record.version))
-        field("Kiroku-Type: ", KeyEncoding.encode(record.type))
+        field("Kiroku-Type: ", encodedType ?? KeyEncoding.encode(record.type))
         if let id = record.id { field("Kiroku-Id: ", KeyEncoding.encode(id)) }
         field("Kiroku-Timestamp: ", String(micros(record.timestamp)))
         if let metadata = record.metadata { field("Kiroku-Metadata: ", metadata.base64EncodedString()) }

@@ -176,7 +176,9 @@ public final class Relay: Service, Sendable {
         let window = max(1, options.window)
         // Refill once a quarter of the window is free: fewer, larger reads and writes.
         let refillAt = max(1, min(options.readBatch, window / 4))
-        var subjects: [ExactString: String] = [:]
+        // Keys and types repeat: their encodings (and each key's subject) are kept.
+        var keys: [ExactString: (encoded: String, subject: String)] = [:]
+        var types: [ExactString: String] = [:]
         var next = last + 1
         // Positions published and not yet acknowledged, with their commit times (for the hook).
         var inFlight = Deque<(position: UInt64, committed: Date)>()
@@ -194,13 +196,22 @@ public final class Relay: Service, Sendable {
             lastCheckpoint = ContinuousClock.now
         }
 
-        func subject(for key: String) -> String {
+        func encoded(key: String) -> (encoded: String, subject: String) {
             let exact = ExactString(key)
-            if let known = subjects[exact] { return known }
-            if subjects.count >= 65_536 { subjects.removeAll(keepingCapacity: true) }
-            let made = subjectPrefix + KeyEncoding.encode(key)
-            subjects[exact] = made
+            if let known = keys[exact] { return known }
+            if keys.count >= 65_536 { keys.removeAll(keepingCapacity: true) }
+            let encoded = KeyEncoding.encode(key)
+            let made = (encoded, subjectPrefix + encoded)
+            keys[exact] = made
             return made
+        }
+        func encoded(type: String) -> String {
+            let exact = ExactString(type)
+            if let known = types[exact] { return known }
+            if types.count >= 4096 { types.removeAll(keepingCapacity: true) }
+            let encoded = KeyEncoding.encode(type)
+            types[exact] = encoded
+            return encoded
         }
 
         while true {
@@ -219,12 +230,14 @@ public final class Relay: Service, Sendable {
                             throw KirokuError(.corruption, "The log skipped from position \(next - 1) to \(record.position); run verify.", path: log.path, position: next)
                         }
                         let commitEnd = index + 1 == batch.count || batch[index + 1].record.timestamp != record.timestamp
-                        let headers = RecordMessage.headerBlock(record, store: storeText, checksum: checksum, commitEnd: commitEnd)
+                        let key = encoded(key: record.key)
+                        let headers = RecordMessage.headerBlock(record, store: storeText, checksum: checksum, commitEnd: commitEnd,
+                                                                encodedKey: key.encoded, encodedType: encoded(type: record.type))
                         guard headers.count <= RecordMessage.maxHeaderBytes, headers.count + record.payload.count <= maxPayload else {
                             blocked = KirokuError(.relayRecordTooLarge, "The record at position \(record.position) takes \(headers.count) bytes of headers and \(record.payload.count) of payload; NATS takes at most \(RecordMessage.maxHeaderBytes) of headers and \(maxPayload) in all (the server's max_payload). Raise max_payload in the nats-server configuration (up to 64 MB) and keep metadata under about 48 KB; the relay cannot skip a record.", path: log.path, key: record.key, position: record.position)
                             break
                         }
-                        frames.publish(subject(for: record.key), replyTo: replyPrefix + String(record.position),
+                        frames.publish(key.subject, replyTo: replyPrefix + String(record.position),
                                        headerBlock: headers, payload: record.payload)
                         inFlight.append((record.position, record.timestamp))
                         next += 1
