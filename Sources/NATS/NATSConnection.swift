@@ -173,16 +173,20 @@ public struct NATSFrames: Sendable {
 
     /// Adds an `HPUB` whose header block is already encoded (`NATS/1.0\r\n`, the fields,
     /// an empty line), for publishers that build headers in bulk.
-    public mutating func publish(_ subject: String, replyTo: String?, headerBlock: [UInt8], payload: some Collection<UInt8>) {
+    public mutating func publish(_ subject: String, replyTo: String?, headerBlock: [UInt8], payload: Data) {
         buffer.writeString("HPUB ")
         buffer.writeString(subject)
         if let replyTo {
             buffer.writeString(" ")
             buffer.writeString(replyTo)
         }
-        buffer.writeString(" \(headerBlock.count) \(headerBlock.count + payload.count)\r\n")
+        buffer.writeString(" ")
+        buffer.writeString(String(headerBlock.count))
+        buffer.writeString(" ")
+        buffer.writeString(String(headerBlock.count + payload.count))
+        buffer.writeString("\r\n")
         buffer.writeBytes(headerBlock)
-        buffer.writeBytes(payload)
+        payload.withUnsafeBytes { _ = buffer.writeBytes($0) }
         buffer.writeString("\r\n")
     }
 }

@@ -33,6 +33,41 @@ public struct ServerInfo: Sendable, Decodable {
     }
 }
 
+/// Up to seven token ranges of a control line, kept inline (no allocation per message).
+struct Tokens {
+    static let capacity = 7
+    private var storage: (Range<Int>, Range<Int>, Range<Int>, Range<Int>, Range<Int>, Range<Int>, Range<Int>) =
+        (0..<0, 0..<0, 0..<0, 0..<0, 0..<0, 0..<0, 0..<0)
+    private(set) var count = 0
+
+    mutating func append(_ range: Range<Int>) {
+        switch count {
+        case 0: storage.0 = range
+        case 1: storage.1 = range
+        case 2: storage.2 = range
+        case 3: storage.3 = range
+        case 4: storage.4 = range
+        case 5: storage.5 = range
+        default: storage.6 = range
+        }
+        count += 1
+    }
+
+    var first: Range<Int>? { count > 0 ? storage.0 : nil }
+
+    subscript(index: Int) -> Range<Int> {
+        switch index {
+        case 0: storage.0
+        case 1: storage.1
+        case 2: storage.2
+        case 3: storage.3
+        case 4: storage.4
+        case 5: storage.5
+        default: storage.6
+        }
+    }
+}
+
 /// Splits the byte stream from the server into ``ServerOp``s. Tolerates any fragmentation:
 /// nothing is consumed until a whole operation (control line and payload) has arrived.
 struct ServerOpDecoder: ByteToMessageDecoder {
@@ -72,9 +107,9 @@ struct ServerOpDecoder: ByteToMessageDecoder {
         let afterLine = lf + 1 - lineStart
         // Messages (one per acknowledgement or delivery) are parsed on the bytes; the rare
         // other operations as text.
-        var tokens: [Range<Int>] = []
+        var tokens = Tokens()
         var index = lineStart
-        while index < lineEnd, tokens.count < 7 {
+        while index < lineEnd, tokens.count < Tokens.capacity {
             while index < lineEnd, view[index] == UInt8(ascii: " ") || view[index] == UInt8(ascii: "\t") { index += 1 }
             let start = index
             while index < lineEnd, view[index] != UInt8(ascii: " "), view[index] != UInt8(ascii: "\t") { index += 1 }

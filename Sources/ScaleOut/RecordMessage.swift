@@ -51,10 +51,20 @@ public enum RecordMessage {
     public static func headerBlock(_ record: Record, store: String, checksum: UInt64, commitEnd: Bool,
                                    encodedKey: String? = nil, encodedType: String? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
+        writeHeaderBlock(record, store: store, checksum: checksum, commitEnd: commitEnd, encodedKey: encodedKey, encodedType: encodedType, into: &bytes)
+        return bytes
+    }
+
+    /// Like ``headerBlock(_:store:checksum:commitEnd:encodedKey:encodedType:)``, into `bytes`
+    /// (emptied first, its capacity kept: the relay reuses one array for every record).
+    public static func writeHeaderBlock(_ record: Record, store: String, checksum: UInt64, commitEnd: Bool,
+                                        encodedKey: String? = nil, encodedType: String? = nil, into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
         bytes.reserveCapacity(300 + record.key.utf8.count * 3 + (record.metadata?.count ?? 0) * 4 / 3)
-        func field(_ name: StaticString, _ value: some StringProtocol) {
+        func field(_ name: StaticString, _ value: String) {
             bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            bytes.append(contentsOf: value.utf8)
+            var value = value
+            value.withUTF8 { bytes.append(contentsOf: $0) }
             bytes.append(13)
             bytes.append(10)
         }
@@ -73,7 +83,6 @@ public enum RecordMessage {
         if commitEnd { field("Kiroku-Commit-End: ", "1") }
         bytes.append(13)
         bytes.append(10)
-        return bytes
     }
 
     /// A store id as the stream's subjects and headers write it (lower-case).

@@ -174,8 +174,9 @@ public final class Relay: Service, Sendable {
         let subjectPrefix = "kiroku.\(storeText)."
         let maxPayload = connection.info.maxPayload
         let window = max(1, options.window)
-        // Refill once a quarter of the window is free: fewer, larger reads and writes.
-        let refillAt = max(1, min(options.readBatch, window / 4))
+        // Refill once 64 publishes (or a quarter of a small window) are acknowledged: fewer,
+        // larger reads and writes, yet a steady stream for the server.
+        let refillAt = max(1, min(64, options.readBatch, window / 4))
         // Keys and types repeat: their encodings (and each key's subject) are kept.
         var keys: [ExactString: (encoded: String, subject: String)] = [:]
         var types: [ExactString: String] = [:]
@@ -187,6 +188,7 @@ public final class Relay: Service, Sendable {
         var lastCheckpoint = ContinuousClock.now - options.checkpointInterval
         // A record NATS cannot take: the records before it are relayed, then the relay stops.
         var blocked: KirokuError?
+        var headers: [UInt8] = []
 
         func checkpoint(force: Bool = false) async throws {
             let acknowledged = state.withLock { $0.acknowledged }
@@ -231,8 +233,8 @@ public final class Relay: Service, Sendable {
                         }
                         let commitEnd = index + 1 == batch.count || batch[index + 1].record.timestamp != record.timestamp
                         let key = encoded(key: record.key)
-                        let headers = RecordMessage.headerBlock(record, store: storeText, checksum: checksum, commitEnd: commitEnd,
-                                                                encodedKey: key.encoded, encodedType: encoded(type: record.type))
+                        RecordMessage.writeHeaderBlock(record, store: storeText, checksum: checksum, commitEnd: commitEnd,
+                                                       encodedKey: key.encoded, encodedType: encoded(type: record.type), into: &headers)
                         guard headers.count <= RecordMessage.maxHeaderBytes, headers.count + record.payload.count <= maxPayload else {
                             blocked = KirokuError(.relayRecordTooLarge, "The record at position \(record.position) takes \(headers.count) bytes of headers and \(record.payload.count) of payload; NATS takes at most \(RecordMessage.maxHeaderBytes) of headers and \(maxPayload) in all (the server's max_payload). Raise max_payload in the nats-server configuration (up to 64 MB) and keep metadata under about 48 KB; the relay cannot skip a record.", path: log.path, key: record.key, position: record.position)
                             break
@@ -328,7 +330,7 @@ public struct RelayOptions: Sendable {
     /// How many records one read of the log takes.
     public var readBatch = 256
     /// How long an acknowledgement may take before the relay reconnects and re-reads the stream.
-    public var ackTimeout: Duration = .seconds(5)
+    public var ackTimeout: Duration = .seconds(2)
     /// How long a JetStream API call may take.
     public var requestTimeout: Duration = .seconds(3)
     /// How long connecting to one server may take.
