@@ -72,6 +72,8 @@ bench:
 	cd Benchmarks && $(SWIFT) build -c release --product kiroku-bench-appender
 	cd Benchmarks && $(SWIFT) build -c release --product kiroku-search-probe
 	Benchmarks/.build/release/kiroku-search-probe $(SEARCH_DOCS) > .build-bench/search-probe.json
+	$(SWIFT) build -c release --product kiroku
+	.build/release/kiroku bench relay --json > .build-bench/relay.json
 	cd Benchmarks && KIROKU_BENCH_QUICK=$(QUICK) KIROKU_SEARCH_DOCS=$(SEARCH_DOCS) $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
 	rm -rf $${TMPDIR:-/tmp}/kiroku-search-bench-*
 	scripts/bench-report .build-bench/results.md "$(BENCH_COMMAND)" > docs/BENCHMARKS.md

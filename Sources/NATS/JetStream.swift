@@ -206,7 +206,7 @@ public struct JetStream: Sendable {
         guard let message = answer.message else { return nil }
         var headers: NATSHeaders?
         if let encoded = message.hdrs, let bytes = Data(base64Encoded: encoded) {
-            headers = NATSHeaders.parse(ByteBuffer(bytes: bytes).readableBytesView)
+            headers = bytes.withUnsafeBytes { NATSHeaders.parse($0) }
         }
         return StoredMessage(subject: message.subject, sequence: message.seq, headers: headers,
                              data: message.data.flatMap { Data(base64Encoded: $0) } ?? Data())
@@ -242,10 +242,11 @@ public struct JetStream: Sendable {
         }
         // The common answer, {"stream":"…","seq":N} (maybe with "duplicate":true), without
         // JSONDecoder: the relay reads one per record.
-        let bytes = message.payload.readableBytesView
-        if !bytes.isEmpty, let seq = Self.number(after: Self.seqField, in: bytes), Self.find(Self.errorField, in: bytes) == nil {
+        let quick: PubAck? = message.payload.withUnsafeReadableBytes { bytes in
+            guard !bytes.isEmpty, let seq = Self.number(after: Self.seqField, in: bytes), Self.find(Self.errorField, in: bytes) == nil else { return nil }
             return PubAck(stream: nil, seq: seq, duplicate: Self.find(Self.duplicateField, in: bytes) != nil)
         }
+        if let quick { return quick }
         do {
             return try JSONDecoder().decode(PubAck.self, from: message.data)
         } catch {
@@ -257,7 +258,7 @@ public struct JetStream: Sendable {
     private static let errorField = Array("\"error\"".utf8)
     private static let duplicateField = Array("\"duplicate\":true".utf8)
 
-    private static func find(_ needle: [UInt8], in bytes: ByteBufferView) -> Int? {
+    private static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
         guard bytes.count >= needle.count else { return nil }
         var index = bytes.startIndex
         let last = bytes.endIndex - needle.count
@@ -275,7 +276,7 @@ public struct JetStream: Sendable {
         return nil
     }
 
-    private static func number(after field: [UInt8], in bytes: ByteBufferView) -> UInt64? {
+    private static func number(after field: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard var index = find(field, in: bytes).map({ $0 + field.count }) else { return nil }
         while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index += 1 }
         var value: UInt64 = 0

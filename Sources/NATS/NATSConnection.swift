@@ -155,7 +155,7 @@ public struct NATSFrames: Sendable {
     public var byteCount: Int { buffer.readableBytes }
 
     /// The frames' bytes, as they go on the wire.
-    public var bytes: [UInt8] { Array(buffer.readableBytesView) }
+    public var bytes: [UInt8] { buffer.withUnsafeReadableBytes { Array($0) } }
 
     /// Adds a `PUB`, or an `HPUB` when there are headers.
     public mutating func publish(_ subject: String, payload: some Collection<UInt8>, headers: NATSHeaders? = nil, replyTo: String? = nil) {
@@ -174,21 +174,21 @@ public struct NATSFrames: Sendable {
     /// Adds an `HPUB` whose header block is already encoded (`NATS/1.0\r\n`, the fields,
     /// an empty line), for publishers that build headers in bulk.
     public mutating func publish(_ subject: String, replyTo: String?, headerBlock: [UInt8], payload: Data) {
-        buffer.writeString("HPUB ")
-        buffer.writeString(subject)
+        var line = "HPUB "
+        line += subject
         if let replyTo {
-            buffer.writeString(" ")
-            buffer.writeString(replyTo)
+            line += " "
+            line += replyTo
         }
-        buffer.writeString(" ")
-        buffer.writeString(String(headerBlock.count))
-        buffer.writeString(" ")
-        buffer.writeString(String(headerBlock.count + payload.count))
-        buffer.writeString("\r\n")
-        buffer.writeBytes(headerBlock)
+        line += " \(headerBlock.count) \(headerBlock.count + payload.count)\r\n"
+        buffer.reserveCapacity(minimumWritableBytes: line.utf8.count + headerBlock.count + payload.count + 2)
+        buffer.writeString(line)
+        // Raw buffers: the generic byte-sequence path costs a call per byte in a debug build.
+        headerBlock.withUnsafeBytes { _ = buffer.writeBytes($0) }
         payload.withUnsafeBytes { _ = buffer.writeBytes($0) }
-        buffer.writeString("\r\n")
+        buffer.writeStaticString("\r\n")
     }
+
 }
 
 /// Random, unique tokens for inboxes (22 characters of base 62).

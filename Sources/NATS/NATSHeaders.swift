@@ -55,22 +55,21 @@ public struct NATSHeaders: Sendable, Hashable {
     }
 
     /// Parses a header block; `nil` when it does not start with `NATS/1.0`.
-    static func parse(_ bytes: ByteBufferView) -> NATSHeaders? {
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> NATSHeaders? {
         var lines: [Range<Int>] = []
-        var start = bytes.startIndex
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            if bytes[index] == 10 {
-                var end = index
-                if end > start, bytes[end - 1] == 13 { end -= 1 }
-                lines.append(start..<end)
-                start = index + 1
-            }
-            index += 1
+        var start = 0
+        for index in 0..<bytes.count where bytes[index] == 10 {
+            var end = index
+            if end > start, bytes[end - 1] == 13 { end -= 1 }
+            lines.append(start..<end)
+            start = index + 1
         }
-        if start < bytes.endIndex { lines.append(start..<bytes.endIndex) }
+        if start < bytes.count { lines.append(start..<bytes.count) }
+        func text(_ range: Range<Int>) -> String {
+            String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        }
         guard let first = lines.first else { return nil }
-        let statusLine = String(decoding: bytes[first], as: UTF8.self)
+        let statusLine = text(first)
         guard statusLine.hasPrefix("NATS/1.0") else { return nil }
         var headers = NATSHeaders()
         let statusPart = statusLine.dropFirst("NATS/1.0".count).drop { $0 == " " }
@@ -85,8 +84,7 @@ public struct NATSHeaders: Sendable, Hashable {
             guard let colon = bytes[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
             var valueStart = colon + 1
             while valueStart < line.upperBound, bytes[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
-            headers.fields.append(Field(name: String(decoding: bytes[line.lowerBound..<colon], as: UTF8.self),
-                                        value: String(decoding: bytes[valueStart..<line.upperBound], as: UTF8.self)))
+            headers.fields.append(Field(name: text(line.lowerBound..<colon), value: text(valueStart..<line.upperBound)))
         }
         return headers
     }

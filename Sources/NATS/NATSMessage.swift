@@ -18,5 +18,5 @@ public struct NATSMessage: Sendable {
     public var status: Int? { headers?.status }
 
     /// The payload as `Data`.
-    public var data: Data { Data(payload.readableBytesView) }
+    public var data: Data { payload.withUnsafeReadableBytes { Data($0) } }
 }

@@ -96,45 +96,45 @@ struct ServerOpDecoder: ByteToMessageDecoder {
     /// Parses one operation from the front of `buffer`, or returns `nil` (consuming nothing)
     /// when it has not arrived whole.
     static func parse(_ buffer: inout ByteBuffer) throws -> ServerOp? {
-        let view = buffer.readableBytesView
-        guard let lf = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > maxControlLine { throw protocolError("a control line over \(maxControlLine) bytes") }
-            return nil
+        // The control line is read through a raw pointer: ByteBufferView's per-byte
+        // subscript costs a bounds-checked call per byte, which a debug build does not inline.
+        let scanned: (line: String?, tokens: Tokens, lineEnd: Int, afterLine: Int)? = try buffer.withUnsafeReadableBytes { view in
+            guard let lf = view.firstIndex(of: UInt8(ascii: "\n")) else {
+                if view.count > maxControlLine { throw protocolError("a control line over \(maxControlLine) bytes") }
+                return nil
+            }
+            var lineEnd = lf
+            if lineEnd > 0, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            var tokens = Tokens()
+            var index = 0
+            while index < lineEnd, tokens.count < Tokens.capacity {
+                while index < lineEnd, view[index] == UInt8(ascii: " ") || view[index] == UInt8(ascii: "\t") { index += 1 }
+                let start = index
+                while index < lineEnd, view[index] != UInt8(ascii: " "), view[index] != UInt8(ascii: "\t") { index += 1 }
+                if index > start { tokens.append(start..<index) }
+            }
+            return (nil, tokens, lineEnd, lf + 1)
         }
-        let lineStart = view.startIndex
-        var lineEnd = lf
-        if lineEnd > lineStart, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-        let afterLine = lf + 1 - lineStart
-        // Messages (one per acknowledgement or delivery) are parsed on the bytes; the rare
-        // other operations as text.
-        var tokens = Tokens()
-        var index = lineStart
-        while index < lineEnd, tokens.count < Tokens.capacity {
-            while index < lineEnd, view[index] == UInt8(ascii: " ") || view[index] == UInt8(ascii: "\t") { index += 1 }
-            let start = index
-            while index < lineEnd, view[index] != UInt8(ascii: " "), view[index] != UInt8(ascii: "\t") { index += 1 }
-            if index > start { tokens.append(start..<index) }
+        guard let scanned else { return nil }
+        let tokens = scanned.tokens
+        let afterLine = scanned.afterLine
+        let lineEnd = scanned.lineEnd
+        func text(_ range: Range<Int>) -> String {
+            buffer.getString(at: buffer.readerIndex + range.lowerBound, length: range.count) ?? ""
         }
-        func isVerb(_ range: Range<Int>, _ verb: StaticString) -> Bool {
-            guard range.count == verb.utf8CodeUnitCount else { return false }
-            let bytes = UnsafeBufferPointer(start: verb.utf8Start, count: verb.utf8CodeUnitCount)
-            return zip(view[range], bytes).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+        func isVerb(_ range: Range<Int>, _ verb: String) -> Bool {
+            range.count == verb.utf8.count && text(range).uppercased() == verb
         }
         func number(_ range: Range<Int>) -> Int? {
             guard !range.isEmpty, range.count <= 18 else { return nil }
-            var value = 0
-            for byte in view[range] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
+            return Int(text(range))
         }
-        if let first = tokens.first, isVerb(first, "MSG") || isVerb(first, "HMSG") {
+        if let first = tokens.first, first.count == 3 || first.count == 4, isVerb(first, "MSG") || isVerb(first, "HMSG") {
             let hasHeaders = first.count == 4
             let verb = hasHeaders ? "HMSG" : "MSG"
             let sizes = hasHeaders ? 2 : 1
             guard tokens.count == 3 + sizes || tokens.count == 4 + sizes else {
-                throw protocolError("a malformed \(verb) line '\(String(decoding: view[lineStart..<lineEnd].prefix(200), as: UTF8.self))'")
+                throw protocolError("a malformed \(verb) line '\(text(0..<min(lineEnd, 200)))'")
             }
             guard let sid = number(tokens[2]) else { throw protocolError("a \(verb) line with a bad subscription id") }
             guard let total = number(tokens[tokens.count - 1]) else { throw protocolError("a \(verb) line with a bad size") }
@@ -142,20 +142,20 @@ struct ServerOpDecoder: ByteToMessageDecoder {
             guard headerSize >= 0, headerSize <= total else { throw protocolError("an HMSG line with a bad header size") }
             // The payload and its CRLF.
             guard buffer.readableBytes >= afterLine + total + 2 else { return nil }
-            let subject = String(decoding: view[tokens[1]], as: UTF8.self)
-            let reply = tokens.count == 4 + sizes ? String(decoding: view[tokens[3]], as: UTF8.self) : nil
+            let subject = text(tokens[1])
+            let reply = tokens.count == 4 + sizes ? text(tokens[3]) : nil
             buffer.moveReaderIndex(forwardBy: afterLine)
             var headers: NATSHeaders?
             if hasHeaders {
                 let block = buffer.readSlice(length: headerSize)!
-                headers = NATSHeaders.parse(block.readableBytesView)
+                headers = block.withUnsafeReadableBytes { NATSHeaders.parse($0) }
                 guard headers != nil else { throw protocolError("an HMSG whose headers do not start with NATS/1.0") }
             }
             let payload = buffer.readSlice(length: total - headerSize)!
             buffer.moveReaderIndex(forwardBy: 2)
             return .message(NATSMessage(subject: subject, replyTo: reply, headers: headers, payload: payload, sid: UInt64(sid)))
         }
-        let line = String(decoding: view[lineStart..<lineEnd], as: UTF8.self)
+        let line = text(0..<lineEnd)
         let verb = line.prefix { $0 != " " && $0 != "\t" }.uppercased()
         switch verb {
         case "PING":
