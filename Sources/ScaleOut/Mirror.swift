@@ -52,42 +52,20 @@ public final class Mirror: Service, Sendable {
     ///
     /// - Throws: the mirror's error when it stopped; ``KirokuError/Code/natsTimeout`` after `timeout`.
     public func waitUntilApplied(_ position: UInt64, timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let failure = status.failure { throw failure }
-            let head = try log.headPosition()
-            if head >= position { return }
-            guard ContinuousClock.now < deadline else {
-                throw KirokuError(.natsTimeout, "The replica reached position \(head), not \(position), within \(timeout); see the mirror's log for what it retries.")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Reconnecting.waitUntil(timeout: timeout, failure: { status.failure }, timedOut: {
+            "The replica reached position \(try log.headPosition()), not \(position), within \(timeout); see the mirror's log for what it retries."
+        }) { try log.headPosition() >= position }
     }
 
     private func loop() async throws {
-        var backoff = Duration.milliseconds(50)
-        while !Task.isCancelled {
-            do {
-                let connection = try await client.connect()
-                defer { connection.close() }
-                backoff = .milliseconds(50)
-                try await session(connection)
-            } catch is CancellationError {
-                return
-            } catch let error as KirokuError where [.replicaDiverged, .mirrorGap, .closed, .corruption, .flushFailed, .replicaReadOnly].contains(error.code) {
-                logger.error("The mirror stopped", metadata: ["stream": "\(options.stream)", "error": "\(error)"])
-                throw error
-            } catch {
-                if Task.isCancelled { return }
-                state.withLock {
-                    $0.retries += 1
-                    $0.lastError = "\(error)"
-                }
-                logger.warning("Mirror retrying", metadata: ["stream": "\(options.stream)", "error": "\(error)", "after": "\(backoff)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
+        let reconnecting = Reconnecting(client: client, logger: logger, name: "Mirror", stream: options.stream,
+                                        fatal: [.replicaDiverged, .mirrorGap, .closed, .corruption, .flushFailed, .replicaReadOnly])
+        try await reconnecting.run(progress: { [state] in state.withLock { $0.batches } }, retried: { error in
+            state.withLock {
+                $0.retries += 1
+                $0.lastError = "\(error)"
             }
-        }
+        }, session: session)
     }
 
     /// One consumer's life: from the replica's head + 1 until an error.

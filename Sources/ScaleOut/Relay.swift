@@ -65,52 +65,28 @@ public final class Relay: Service, Sendable {
     ///
     /// - Throws: the relay's error when it stopped; ``KirokuError/Code/natsTimeout`` after `timeout`.
     public func waitUntilAcknowledged(_ position: UInt64, timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let current = status
-            if let failure = current.failure { throw failure }
-            if current.acknowledged >= position { return }
-            guard ContinuousClock.now < deadline else {
-                throw KirokuError(.natsTimeout, "The relay acknowledged position \(current.acknowledged), not \(position), within \(timeout); see its log for what it retries.")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Reconnecting.waitUntil(timeout: timeout, failure: { status.failure }, timedOut: {
+            "The relay acknowledged position \(status.acknowledged), not \(position), within \(timeout); see its log for what it retries."
+        }) { status.acknowledged >= position }
     }
 
     private func loop() async throws {
         let consumers = try await Consumers(log: log)
-        var backoff = Duration.milliseconds(50)
-        while !Task.isCancelled {
-            let acknowledgedBefore = state.withLock { $0.acknowledgements }
-            do {
-                let connection = try await client.connect()
-                defer { connection.close() }
-                try await session(connection, consumers: consumers)
-            } catch is CancellationError {
-                break
-            } catch let error as KirokuError where Self.isFatal(error) {
-                logger.error("The relay stopped", metadata: ["stream": "\(streamName)", "error": "\(error)"])
-                throw error
-            } catch {
-                if Task.isCancelled { break }
-                // Back off from the first retry again only when the last session got acks: a
-                // cluster electing a leader accepts connections but refuses the stream for seconds.
-                if state.withLock({ $0.acknowledgements }) > acknowledgedBefore { backoff = .milliseconds(50) }
+        let reconnecting = Reconnecting(client: client, logger: logger, name: "Relay", stream: streamName,
+                                        fatal: [.relayDiverged, .relayRecordTooLarge, .closed, .corruption, .flushFailed])
+        do {
+            try await reconnecting.run(progress: { [state] in state.withLock { $0.acknowledgements } }, retried: { error in
                 state.withLock {
                     $0.retries += 1
                     $0.lastError = "\(error)"
                 }
-                logger.warning("Relay retrying", metadata: ["stream": "\(streamName)", "error": "\(error)", "after": "\(backoff)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            }
+            }, session: { connection in try await session(connection, consumers: consumers) })
+        } catch {
+            try? await consumers.commit(consumerName, position: status.acknowledged, stallAfter: options.stallAfter)
+            throw error
         }
         // A last checkpoint on the way out, best effort (the stream stays the source of truth).
         try? await consumers.commit(consumerName, position: status.acknowledged, stallAfter: options.stallAfter)
-    }
-
-    static func isFatal(_ error: KirokuError) -> Bool {
-        [.relayDiverged, .relayRecordTooLarge, .closed, .corruption, .flushFailed].contains(error.code)
     }
 
     /// One connection's work: find where the stream ends, check it, publish after it.
