@@ -33,14 +33,33 @@ import Testing
 
         let replica = try EventLog(path: directory.sub("replica"))
         defer { replica.close() }
-        let mirror = Mirror(log: replica, options: MirrorOptions(servers: cluster.servers, stream: relay.streamName))
+        // Deliveries taken three at a time: the mirror must still apply only whole commits.
+        var mirrorOptions = MirrorOptions(servers: cluster.servers, stream: relay.streamName)
+        mirrorOptions.maxBatch = 3
+        let mirror = Mirror(log: replica, options: mirrorOptions)
+        let head = try source.headPosition()
+        // Every head the replica shows, as its commits land.
+        let observing = Task { () -> [UInt64] in
+            var seen: [UInt64] = []
+            var last: UInt64 = 0
+            while last < head {
+                last = try await replica.waitForAppends(after: last)
+                seen.append(last)
+            }
+            return seen
+        }
         let mirroring = Task { try await mirror.run() }
         defer { mirroring.cancel() }
 
-        let head = try source.headPosition()
         try await relay.waitUntilAcknowledged(head, timeout: .seconds(30))
         try await mirror.waitUntilApplied(head, timeout: .seconds(30))
         try expectEqualLogs(source, replica)
+        // The source's commit boundaries: where the next record has another commit timestamp.
+        let records = try source.readAll(from: 1, limit: 10_000)
+        let boundaries = Set(records.indices.filter { $0 + 1 == records.count || records[$0 + 1].timestamp != records[$0].timestamp }
+            .map { records[$0].position })
+        let seen = try await observing.value
+        #expect(!seen.isEmpty && seen.allSatisfy(boundaries.contains), "heads \(seen) not all commit ends \(boundaries.sorted())")
         #expect(try replica.replicaSource() == source.storeId)
         // A replica refuses appends; they go to the source.
         await expectError(.replicaReadOnly) { try await replica.append(to: "k", event()) }
