@@ -74,6 +74,10 @@ bench:
 	Benchmarks/.build/release/kiroku-search-probe $(SEARCH_DOCS) > .build-bench/search-probe.json
 	$(SWIFT) build -c release --product kiroku
 	.build/release/kiroku bench relay --json > .build-bench/relay.json
+	rm -rf .build-bench/tantivy-store .build-bench/tantivy-export
+	.build/release/kiroku bench search .build-bench/tantivy-store --documents $(SEARCH_DOCS) --duration 20 --export .build-bench/tantivy-export --json > .build-bench/kiroku-search.json
+	scripts/bench-tantivy .build-bench/tantivy-export .build-bench/kiroku-search.json 20 > .build-bench/tantivy.json
+	rm -rf .build-bench/tantivy-store .build-bench/tantivy-export
 	cd Benchmarks && KIROKU_BENCH_QUICK=$(QUICK) KIROKU_SEARCH_DOCS=$(SEARCH_DOCS) $(SWIFT) package --disable-sandbox benchmark --no-progress --format markdown --path stdout > ../.build-bench/results.md
 	rm -rf $${TMPDIR:-/tmp}/kiroku-search-bench-*
 	scripts/bench-report .build-bench/results.md "$(BENCH_COMMAND)" > docs/BENCHMARKS.md

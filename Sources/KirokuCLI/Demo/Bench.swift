@@ -29,6 +29,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Payload bytes per event.") var payload = 200
     @Option(help: "Lanes of the keyed processor (feed).") var lanes = 4
     @Option(help: "Documents to index (search).") var documents = 100_000
+    @Option(help: "Write the view's documents and the queries with Kiroku's counts here, for scripts/bench-tantivy (search).") var export: String?
     @Option(help: "Records to relay (relay).") var records = 50_000
     @Option(help: "Publishes in flight (relay).") var window = 512
     @Option(help: "NATS servers (relay); default: a three-node cluster started for the run.") var nats: String?
@@ -69,6 +70,16 @@ struct Bench: AsyncParsableCommand {
                                duration: duration, servers: servers, cluster: cluster)
         let results = try await bench.run()
         report(results.fields, results.lines)
+    }
+
+    /// The bytes of the files under `path`.
+    static func directoryBytes(_ path: String) -> Int {
+        guard let files = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total = 0
+        for case let file as String in files {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path + "/" + file))?[.size] as? Int { total += size }
+        }
+        return total
     }
 
     private func report(_ fields: [String: Any], _ lines: [String]) {
@@ -176,29 +187,38 @@ struct Bench: AsyncParsableCommand {
         let indexing = ContinuousClock.now - indexStart
         let indexSeconds = indexing.seconds
         let reader = try runner.reader(view.name)
-        let queries: [(String, (Int) -> SearchRequest)] = [
-            ("three filters + date range, by date", { i in SearchRequest("owner:\(ActivityCorpus.owner(i % 20)) customer:\(ActivityCorpus.customer(i % 40)) status:open date:[\(2022 + i % 3)-01-01 TO \(2022 + i % 3)-12-31T23:59:59Z]", limit: 20, sort: .init("date", descending: true)) }),
-            ("two-character Japanese term + filter", { i in SearchRequest("\(["見積", "訪問", "電話", "東京", "契約", "導入"][i % 6]) status:won", limit: 20) }),
-            ("Japanese phrase", { i in SearchRequest("\"\(["見積を送付", "デモを実施", "打ち合わせ", "再訪問予定"][i % 4])\"", limit: 20) }),
-            ("English term", { i in SearchRequest(["renewal", "demo", "quote", "discount"][i % 4], limit: 20) }),
-            ("facets over a phrase's hits", { i in SearchRequest("\"\(["打ち合わせ", "デモを実施"][i % 2])\"", limit: 20, facets: ["status", "owner"]) }),
-        ]
         var lines = [String(format: "Indexed %d documents in %.1f s (%.0f documents/s)", documents, indexSeconds, Double(documents) / indexSeconds)]
         var results: [[String: Any]] = []
-        let perQuery = Duration.milliseconds(Int(duration * 1000 / Double(queries.count)))
-        for (name, make) in queries {
+        if let export {
+            try SearchBenchQuery.export(reader, to: export)
+            lines.append("Exported the documents and queries for scripts/bench-tantivy to \(export)")
+        }
+        let kinds = SearchBenchQuery.kinds
+        let perQuery = Duration.milliseconds(Int(duration * 1000 / Double(kinds.count)))
+        for kind in kinds {
             let latencies = Latencies()
             let end = ContinuousClock.now + perQuery
             var i = 0
             while ContinuousClock.now < end {
                 let sent = ContinuousClock.now
-                _ = try reader.search(make(i))
+                _ = try reader.search(kind.variants[i % kind.variants.count].request)
                 latencies.record(ContinuousClock.now - sent)
                 i += 1
             }
-            lines.append("\(name): " + latencies.line())
-            results.append(["query": name, "latencyMicros": latencies.summary()])
+            lines.append("\(kind.name): " + latencies.line())
+            results.append(["query": kind.name, "latencyMicros": latencies.summary()])
         }
-        report(["workload": "search", "documents": documents, "indexSeconds": indexSeconds, "queries": results], lines)
+        let viewBytes = Self.directoryBytes(log.path + "/projections/bench-activities")
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakBytes = Int(usage.ru_maxrss) * 1024
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let peakBytes = Int(usage.ru_maxrss)
+        #endif
+        lines.append("View on disk: \(viewBytes / 1_048_576) MiB; peak resident memory: \(peakBytes / 1_048_576) MiB")
+        report(["workload": "search", "documents": documents, "indexSeconds": indexSeconds, "queries": results,
+                "viewBytes": viewBytes, "peakResidentBytes": peakBytes], lines)
     }
 }
