@@ -66,6 +66,16 @@ struct DocScores {
         return result
     }
 
+    /// The documents (with their scores) for which `keep` holds.
+    func filter(_ keep: (UInt32) throws -> Bool) rethrows -> DocScores {
+        var result = DocScores()
+        for (doc, score) in zip(docs, scores) where try keep(doc) {
+            result.docs.append(doc)
+            result.scores.append(score)
+        }
+        return result
+    }
+
     /// Documents of this set that are not in `other`.
     func subtracting(_ other: DocScores) -> DocScores {
         var result = DocScores()

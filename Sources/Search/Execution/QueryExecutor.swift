@@ -69,13 +69,44 @@ final class QueryExecutor {
         case .and(let items):
             var positives: [DocScores] = []
             var negatives: [DocScores] = []
+            // Ranges wait: when the other clauses leave few candidates, each candidate's own
+            // value is checked instead of scanning the range index (a year of dates is a third
+            // of the documents; three keyword filters leave a few hundred).
+            var ranges: [(field: Int, bounds: RangeBounds)] = []
             for item in items {
-                if case .not(let inner) = item { negatives.append(try evaluate(inner)) } else { positives.append(try evaluate(item)) }
+                if case .not(let inner) = item {
+                    negatives.append(try evaluate(inner))
+                } else if case .range(let name, let lower, let upper) = item, items.count > 1 {
+                    let (index, field) = try schema.resolve(name)
+                    guard field.type == .number || field.type == .date else {
+                        throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
+                    }
+                    ranges.append((index, try rangeBounds(index, field.type, lower: lower, upper: upper)))
+                } else {
+                    positives.append(try evaluate(item))
+                }
+            }
+            // Only ranges: the first one is scanned, the others checked against it.
+            if positives.isEmpty, let first = ranges.first {
+                positives.append(try range(first.field, first.bounds))
+                ranges.removeFirst()
             }
             // Intersect from the smallest set; scores add.
             let sorted = positives.sorted { $0.count < $1.count }
             var result = try sorted.first ?? allDocuments()
             for set in sorted.dropFirst() where result.count > 0 { result = result.intersection(set) }
+            for (field, bounds) in ranges where result.count > 0 {
+                if result.count <= Self.candidateCheckLimit {
+                    result = try result.filter { doc in
+                        try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
+                            guard let bytes, let value = StoredDocument.value(of: field, in: bytes)?.number else { return false }
+                            return bounds.contains(value)
+                        }
+                    }
+                } else {
+                    result = result.intersection(try range(field, bounds))
+                }
+            }
             for negative in negatives where result.count > 0 { result = result.subtracting(negative) }
             return result
         case .or(let items):
@@ -122,7 +153,28 @@ final class QueryExecutor {
     /// it is written to (``DateValue/span(_:)``): an inclusive bound takes the unit in, an
     /// exclusive one leaves it out, so `[2020-01-01 TO 2020-01-31]` ends at the end of the 31st
     /// and `{2020-01-01 TO …` starts on the 2nd (as Elasticsearch rounds date bounds).
-    private func range(_ field: Int, _ type: SearchMapping.FieldType, lower: SearchQuery.Bound?, upper: SearchQuery.Bound?) throws -> DocScores {
+    /// At most this many candidates have a range checked on their own values (a stored
+    /// document read each) rather than by a scan of the range index.
+    static let candidateCheckLimit = 2048
+
+    /// A range's bounds on a field's values: `value >= low` (or `>` when not inclusive),
+    /// `value <= high` (or `<`).
+    struct RangeBounds {
+        var low: (value: Double, inclusive: Bool)?
+        var high: (value: Double, inclusive: Bool)?
+
+        func contains(_ number: Double) -> Bool {
+            if let low, number < low.value || (!low.inclusive && number == low.value) { return false }
+            if let high, number > high.value || (!high.inclusive && number == high.value) { return false }
+            return true
+        }
+    }
+
+    /// A range query's bounds. A date bound stands for the whole unit it is written to
+    /// (``DateValue/span(_:)``): an inclusive bound takes the unit in, an exclusive one leaves
+    /// it out, so `[2020-01-01 TO 2020-01-31]` ends at the end of the 31st and
+    /// `{2020-01-01 TO …` starts on the 2nd (as Elasticsearch rounds date bounds).
+    private func rangeBounds(_ field: Int, _ type: SearchMapping.FieldType, lower: SearchQuery.Bound?, upper: SearchQuery.Bound?) throws -> RangeBounds {
         func span(_ bound: SearchQuery.Bound) throws -> (start: Double, end: Double) {
             let parsed = type == .date ? DateValue.span(bound.value) : Double(bound.value).map { ($0, $0) }
             guard let parsed, parsed.start.isFinite, parsed.end.isFinite else {
@@ -130,7 +182,6 @@ final class QueryExecutor {
             }
             return parsed
         }
-        // value >= low.value (or > when !low.inclusive); value < high.value (or <= when high.inclusive).
         let low: (value: Double, inclusive: Bool)? = try lower.map { bound in
             let unit = try span(bound)
             if unit.start == unit.end { return (unit.start, bound.inclusive) }
@@ -141,13 +192,21 @@ final class QueryExecutor {
             if unit.start == unit.end { return (unit.start, bound.inclusive) }
             return bound.inclusive ? (unit.end, false) : (unit.start, false)
         }
+        return RangeBounds(low: low, high: high)
+    }
+
+    /// Documents whose value lies between the bounds (see ``rangeBounds(_:_:lower:upper:)``).
+    private func range(_ field: Int, _ type: SearchMapping.FieldType, lower: SearchQuery.Bound?, upper: SearchQuery.Bound?) throws -> DocScores {
+        try range(field, try rangeBounds(field, type, lower: lower, upper: upper))
+    }
+
+    private func range(_ field: Int, _ bounds: RangeBounds) throws -> DocScores {
         var docs: [UInt32] = []
         let prefix: [UInt8] = [UInt8(field)]
-        try txn.forEach(in: SearchTables.ranges, prefix: prefix, from: low.map { prefix + IndexKey.sortable($0.value) }) { key, _ in
+        try txn.forEach(in: SearchTables.ranges, prefix: prefix, from: bounds.low.map { prefix + IndexKey.sortable($0.value) }) { key, _ in
             let number = Self.unsortable(key, at: 1)
-            if let low, number < low.value || (!low.inclusive && number == low.value) { return true }
-            if let high, number > high.value || (!high.inclusive && number == high.value) { return false }
-            docs.append(IndexKey.readDoc(key, at: 9))
+            if let high = bounds.high, number > high.value || (!high.inclusive && number == high.value) { return false }
+            if bounds.contains(number) { docs.append(IndexKey.readDoc(key, at: 9)) }
             return true
         }
         docs.sort()
