@@ -149,7 +149,16 @@ public final class Mirror: Service, Sendable {
     }
 
     private func apply(_ batch: ArraySlice<RecordMessage.Decoded>, source: UUID) async throws {
-        try await log.replicate(batch.map(\.record), from: source)
+        do {
+            try await log.replicate(batch.map(\.record), from: source)
+        } catch let error as KirokuError where error.code == .replicaDiverged {
+            // Another mirror (in another process) applied these first: start again from the
+            // replica's head. Anything else that does not fit is a real divergence.
+            if try log.headPosition() >= batch.first!.record.position {
+                throw KirokuError(.jetStreamError, "The replica's head moved past \(batch.first!.record.position) while this mirror held it (another mirror writes to this store); starting again from the head.")
+            }
+            throw error
+        }
         let stored = try log.recordChecksums(from: batch.first!.record.position, count: batch.count)
         for (decoded, checksum) in zip(batch, stored + Array(repeating: 0, count: max(0, batch.count - stored.count))) where checksum != decoded.checksum {
             throw KirokuError(.replicaDiverged, "The replica stored position \(decoded.record.position) with checksum \(RecordMessage.hex16(checksum)), the source with \(RecordMessage.hex16(decoded.checksum)): the bytes differ. Check that the source and the replica run the same Kiroku version, and mirror into a new store.", path: log.path, position: decoded.record.position)

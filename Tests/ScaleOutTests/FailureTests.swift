@@ -135,4 +135,29 @@ import Testing
             #expect(a.status == 0 && a.out == b.out && !a.out.isEmpty, "\(query): \(a.err) \(b.err)")
         }
     }
+
+    /// Two mirror processes into one replica (an operator's mistake): both finish, the
+    /// replica equals the source, and neither stops with an error.
+    @Test func twoMirrorsIntoOneReplicaBothFinish() async throws {
+        let cluster = try await NATSCluster()
+        defer { cluster.stop() }
+        let directory = TemporaryDirectory("kiroku-two-mirrors")
+        defer { directory.remove() }
+        let source = directory.sub("source")
+        try await fillStore(source, count: 20_000)
+        let stream = "two-mirrors"
+        let relayed = try await kiroku(["relay", source, "--nats", cluster.urls, "--stream", stream, "--exit-when-caught-up"])
+        #expect(relayed.status == 0, "\(relayed.err)")
+        let replica = directory.sub("replica")
+        let arguments = ["mirror", replica, "--nats", cluster.urls, "--stream", stream, "--exit-when-caught-up"]
+        async let first = kiroku(arguments)
+        async let second = kiroku(arguments)
+        let (a, b) = try await (first, second)
+        #expect(a.status == 0 && b.status == 0, "\(a.err)\n\(b.err)")
+        let left = try EventLog(path: source)
+        defer { left.close() }
+        let right = try EventLog(path: replica)
+        defer { right.close() }
+        try expectEqualLogs(left, right)
+    }
 }
