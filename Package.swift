@@ -118,7 +118,7 @@ let package = Package(
         // Test helpers, all on the test side: the shared support and a real second process.
         .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"],
                           path: "Tests/LogTestHelper"),
-        .target(name: "KirokuTestSupport", dependencies: ["KirokuLog"], path: "Tests/KirokuTestSupport"),
+        .target(name: "KirokuTestSupport", dependencies: ["KirokuLog", "KirokuCorpus"], path: "Tests/KirokuTestSupport"),
         .testTarget(name: "LogTests", dependencies: [
             "KirokuLog", "KirokuFeed", "LogTestHelper", "KirokuTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),

@@ -98,7 +98,9 @@ struct ServerOpDecoder: ByteToMessageDecoder {
     static func parse(_ buffer: inout ByteBuffer) throws -> ServerOp? {
         // The control line is read through a raw pointer: ByteBufferView's per-byte
         // subscript costs a bounds-checked call per byte, which a debug build does not inline.
-        let scanned: (line: String?, tokens: Tokens, lineEnd: Int, afterLine: Int)? = try buffer.withUnsafeReadableBytes { view in
+        // Also the verb and the numbers are read there: a message line (one per
+        // acknowledgement or delivery) makes no string but its subject and reply.
+        let scanned: (tokens: Tokens, lineEnd: Int, afterLine: Int, isMessage: Bool, sid: Int?, headerSize: Int?, total: Int?)? = try buffer.withUnsafeReadableBytes { view in
             guard let lf = view.firstIndex(of: UInt8(ascii: "\n")) else {
                 if view.count > maxControlLine { throw protocolError("a control line over \(maxControlLine) bytes") }
                 return nil
@@ -113,7 +115,24 @@ struct ServerOpDecoder: ByteToMessageDecoder {
                 while index < lineEnd, view[index] != UInt8(ascii: " "), view[index] != UInt8(ascii: "\t") { index += 1 }
                 if index > start { tokens.append(start..<index) }
             }
-            return (nil, tokens, lineEnd, lf + 1)
+            func isVerb(_ range: Range<Int>, _ verb: StaticString) -> Bool {
+                guard range.count == verb.utf8CodeUnitCount else { return false }
+                let letters = UnsafeBufferPointer(start: verb.utf8Start, count: verb.utf8CodeUnitCount)
+                return zip(view[range], letters).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+            }
+            func number(_ range: Range<Int>) -> Int? {
+                guard !range.isEmpty, range.count <= 18 else { return nil }
+                var value = 0
+                for byte in view[range] {
+                    guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                }
+                return value
+            }
+            let isMessage = tokens.first.map { isVerb($0, "MSG") || isVerb($0, "HMSG") } ?? false
+            // `MSG subject sid [reply] total`, `HMSG subject sid [reply] headers total`.
+            guard isMessage, tokens.count >= 4 else { return (tokens, lineEnd, lf + 1, isMessage, nil, nil, nil) }
+            return (tokens, lineEnd, lf + 1, true, number(tokens[2]), number(tokens[tokens.count - 2]), number(tokens[tokens.count - 1]))
         }
         guard let scanned else { return nil }
         let tokens = scanned.tokens
@@ -122,23 +141,16 @@ struct ServerOpDecoder: ByteToMessageDecoder {
         func text(_ range: Range<Int>) -> String {
             buffer.getString(at: buffer.readerIndex + range.lowerBound, length: range.count) ?? ""
         }
-        func isVerb(_ range: Range<Int>, _ verb: String) -> Bool {
-            range.count == verb.utf8.count && text(range).uppercased() == verb
-        }
-        func number(_ range: Range<Int>) -> Int? {
-            guard !range.isEmpty, range.count <= 18 else { return nil }
-            return Int(text(range))
-        }
-        if let first = tokens.first, first.count == 3 || first.count == 4, isVerb(first, "MSG") || isVerb(first, "HMSG") {
+        if scanned.isMessage, let first = tokens.first {
             let hasHeaders = first.count == 4
             let verb = hasHeaders ? "HMSG" : "MSG"
             let sizes = hasHeaders ? 2 : 1
             guard tokens.count == 3 + sizes || tokens.count == 4 + sizes else {
                 throw protocolError("a malformed \(verb) line '\(text(0..<min(lineEnd, 200)))'")
             }
-            guard let sid = number(tokens[2]) else { throw protocolError("a \(verb) line with a bad subscription id") }
-            guard let total = number(tokens[tokens.count - 1]) else { throw protocolError("a \(verb) line with a bad size") }
-            let headerSize = hasHeaders ? number(tokens[tokens.count - 2]) ?? -1 : 0
+            guard let sid = scanned.sid else { throw protocolError("a \(verb) line with a bad subscription id") }
+            guard let total = scanned.total else { throw protocolError("a \(verb) line with a bad size") }
+            let headerSize = hasHeaders ? scanned.headerSize ?? -1 : 0
             guard headerSize >= 0, headerSize <= total else { throw protocolError("an HMSG line with a bad header size") }
             // The payload and its CRLF.
             guard buffer.readableBytes >= afterLine + total + 2 else { return nil }

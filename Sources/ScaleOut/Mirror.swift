@@ -40,12 +40,7 @@ public final class Mirror: Service, Sendable {
     /// Mirrors until cancelled or a graceful shutdown; throws only for what retrying cannot fix
     /// (``KirokuError/Code/replicaDiverged``, ``KirokuError/Code/mirrorGap``, a closed log).
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await self.loop() }
-        } catch let error as KirokuError {
-            state.withLock { $0.failure = error }
-            throw error
-        }
+        try await Reconnecting.serve(recordFailure: { error in state.withLock { $0.failure = error } }) { try await self.loop() }
     }
 
     /// Waits until the replica's head reaches `position`.

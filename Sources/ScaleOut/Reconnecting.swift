@@ -1,6 +1,7 @@
 import KirokuLog
 import KirokuNATS
 import Logging
+import ServiceLifecycle
 
 /// What the relay and the mirror share: a session per connection, retried with backoff
 /// until cancelled, ended only by an error retrying cannot fix.
@@ -40,6 +41,17 @@ struct Reconnecting: Sendable {
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
             }
+        }
+    }
+
+    /// Runs a service's `loop` until cancelled or a graceful shutdown, and keeps the error it
+    /// stops with (`recordFailure`) so that waits on the service end with it.
+    static func serve(recordFailure: (KirokuError) -> Void, _ loop: @escaping @Sendable () async throws -> Void) async throws {
+        do {
+            try await cancelWhenGracefulShutdown(loop)
+        } catch let error as KirokuError {
+            recordFailure(error)
+            throw error
         }
     }
 

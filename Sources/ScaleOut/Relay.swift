@@ -53,12 +53,7 @@ public final class Relay: Service, Sendable {
     /// (``KirokuError/Code/relayDiverged``, ``KirokuError/Code/relayRecordTooLarge``, a closed
     /// or damaged log, a stream JetStream refuses to create).
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await self.loop() }
-        } catch let error as KirokuError {
-            state.withLock { $0.failure = error }
-            throw error
-        }
+        try await Reconnecting.serve(recordFailure: { error in state.withLock { $0.failure = error } }) { try await self.loop() }
     }
 
     /// Waits until the stream has acknowledged every position up to `position`.

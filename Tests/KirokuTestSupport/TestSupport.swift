@@ -1,5 +1,6 @@
 // Shared by the test targets: real directories, real processes, real file systems.
 import Foundation
+import KirokuCorpus
 import KirokuLog
 
 /// A new empty directory under the system's temporary directory, removed by `remove()`.
@@ -147,10 +148,11 @@ public struct TmpfsMount: Sendable {
 }
 
 /// A seeded generator: randomised tests print their seed and replay from `KIROKU_SEED`.
+/// The numbers are the corpus's SplitMix64 (`CorpusRandom`).
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var random: CorpusRandom
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { random = CorpusRandom(seed: seed) }
 
     public static func seed(label: String) -> UInt64 {
         if let text = ProcessInfo.processInfo.environment["KIROKU_SEED"], let seed = UInt64(text) { return seed }
@@ -159,12 +161,5 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return seed
     }
 
-    public mutating func next() -> UInt64 {
-        // SplitMix64.
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { random.next() }
 }

@@ -29,19 +29,14 @@ struct SearchBenchQuery {
         var total = 0
     }
 
-    /// The analyzed terms of query text as the view matches them: a word is its term; a CJK run
-    /// of two or more characters is its bigrams (its last character is not a term of its own
-    /// when nothing follows it in the query).
+    /// The analyzed terms of query text as the view matches them (its own `QueryTerms`): the
+    /// exact terms, and the stem of a trailing prefix.
     static func terms(_ text: String) -> [String] {
-        let tokens = Analyzer().tokens(text)
-        var terms: [String] = []
-        for (index, token) in tokens.enumerated() {
-            let endsRun = token.isCJK && token.term.unicodeScalars.count == 1
-            let runLongerThanOne = index > 0 && tokens[index - 1].isCJK && tokens[index - 1].term.unicodeScalars.count == 2
-            if endsRun && runLongerThanOne { continue }
-            terms.append(token.term)
+        QueryTerms.matchers(Analyzer().tokens(text), lastIsPrefix: false).map { matcher, _ in
+            switch matcher {
+            case .exact(let term), .prefix(let term): term
+            }
         }
-        return terms
     }
 
     private static func text(_ query: String, op: String, limit: Int = 20) -> Baseline {

@@ -12,9 +12,25 @@ struct AppendPlanner {
     /// The last position committed or written so far in this transaction.
     var head: UInt64
     let timestampMicros: Int64
-    /// The store this one replicates (`meta` "replica-of"), read once per transaction: a
-    /// replica takes records only through ``replicate(_:from:in:)``.
-    var replicaOf: UUID?
+    /// The store this one replicates (`meta` "replica-of"), `nil` while not read: the writer
+    /// passes what it knows already (see ``Writer``), else it is read on the first append or
+    /// replication of the transaction. A replica takes records only through
+    /// ``replicate(_:from:in:)``.
+    private(set) var replicaOf: UUID??
+
+    init(layout: StoreLayout, head: UInt64, timestampMicros: Int64, replicaOf: UUID?? = nil) {
+        self.layout = layout
+        self.head = head
+        self.timestampMicros = timestampMicros
+        self.replicaOf = replicaOf
+    }
+
+    private mutating func replicaSource(in txn: Transaction) throws -> UUID? {
+        if let known = replicaOf { return known }
+        let source = try layout.replicaSource(in: txn)
+        replicaOf = .some(source)
+        return source
+    }
 
     /// What the planner decided for one event of the request.
     private enum Plan {
@@ -29,7 +45,7 @@ struct AppendPlanner {
     /// Applies one request. A `.failure` fails this request alone (the batch commits the
     /// others); a thrown error (map full, I/O) fails the whole transaction.
     mutating func apply(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[AppendResult], KirokuError> {
-        if let source = replicaOf {
+        if let source = try replicaSource(in: txn) {
             return .failure(KirokuError(
                 .replicaReadOnly,
                 "This store is a read replica of store \(source.uuidString.lowercased()): its records come only from the source, through the mirror. Append to the source store; the mirror brings the events here.",
@@ -207,6 +223,7 @@ struct AppendPlanner {
     /// Every check happens before the first put, so a refused batch writes nothing.
     mutating func replicate(_ records: [Record], from source: UUID, in txn: Transaction) throws -> Result<Void, KirokuError> {
         let sourceName = source.uuidString.lowercased()
+        let replicaOf = try replicaSource(in: txn)
         if let replicaOf, replicaOf != source {
             return .failure(KirokuError(.replicaDiverged, "This store replicates store \(replicaOf.uuidString.lowercased()), not \(sourceName); mirror each source into a store of its own."))
         }
@@ -236,7 +253,7 @@ struct AppendPlanner {
         }
         if replicaOf == nil {
             try StoreLayout.setReplicaSource(source, layout: layout, in: txn)
-            replicaOf = source
+            self.replicaOf = .some(source)
         }
         let index = KeyIndex(layout: layout)
         for record in records {

@@ -41,6 +41,10 @@ final class Writer: @unchecked Sendable {
     private var lastBatchSize = 0
     private let coalesceWindow: TimeInterval
     private var unsynced = false
+    /// Whether the store is a read replica, once that is settled for good (writer thread
+    /// only): a replica stays one, and a store read as no replica while it held records can
+    /// never become one (a replica starts empty). Saves reading `meta` on every commit.
+    private var settledReplicaOf: UUID??
     private let finished = DispatchSemaphore(value: 0)
 
     init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
@@ -179,10 +183,11 @@ final class Writer: @unchecked Sendable {
                 let timestamp = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
                 var startHead: UInt64 = 0
                 var endHead: UInt64 = 0
+                var replicaLearned: UUID??
                 try environment.write { txn in
                     startHead = try layout.headPosition(in: txn)
                     var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp,
-                                                replicaOf: try layout.replicaSource(in: txn))
+                                                replicaOf: settledReplicaOf)
                     for request in batch {
                         switch request.operation {
                         case .append(let groups):
@@ -212,7 +217,11 @@ final class Writer: @unchecked Sendable {
                         }
                     }
                     endHead = planner.head
+                    if settledReplicaOf == nil, let read = planner.replicaOf, read != nil || startHead > 0 {
+                        replicaLearned = read
+                    }
                 }
+                if let replicaLearned { settledReplicaOf = .some(replicaLearned) }
                 if flushInterval != nil { unsynced = true }
                 if endHead > startHead { onCommit(endHead) }
                 for (request, outcome) in zip(batch, outcomes) {

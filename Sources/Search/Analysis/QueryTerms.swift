@@ -1,8 +1,8 @@
 /// How analyzed query text matches index terms; the executor looks them up, snippets
 /// highlight them.
-enum QueryTerms {
+package enum QueryTerms {
     /// One term of a query: matched exactly, or as a prefix.
-    enum Matcher {
+    package enum Matcher {
         case exact(String)
         case prefix(String)
     }
@@ -11,7 +11,7 @@ enum QueryTerms {
     /// exactly; a CJK run of two or more characters is its bigrams, plus its last character
     /// when something follows it in the query (the run must end there); a lone CJK character
     /// matches any term starting with it unless something follows it.
-    static func matchers(_ tokens: [Analyzer.Token], lastIsPrefix: Bool) -> [(Matcher, Int)] {
+    package static func matchers(_ tokens: [Analyzer.Token], lastIsPrefix: Bool) -> [(Matcher, Int)] {
         var elements: [[Analyzer.Token]] = []
         var run: [Analyzer.Token] = []
         for token in tokens {

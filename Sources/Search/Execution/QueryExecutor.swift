@@ -61,11 +61,8 @@ final class QueryExecutor {
                 }
             }
         case .range(let name, let lower, let upper):
-            let (index, field) = try schema.resolve(name)
-            guard field.type == .number || field.type == .date else {
-                throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
-            }
-            return try range(index, field.type, lower: lower, upper: upper)
+            let (index, type) = try rangeField(name)
+            return try range(index, type, lower: lower, upper: upper)
         case .and(let items):
             var positives: [DocScores] = []
             var negatives: [DocScores] = []
@@ -77,11 +74,8 @@ final class QueryExecutor {
                 if case .not(let inner) = item {
                     negatives.append(try evaluate(inner))
                 } else if case .range(let name, let lower, let upper) = item, items.count > 1 {
-                    let (index, field) = try schema.resolve(name)
-                    guard field.type == .number || field.type == .date else {
-                        throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
-                    }
-                    ranges.append((index, try rangeBounds(index, field.type, lower: lower, upper: upper)))
+                    let (index, type) = try rangeField(name)
+                    ranges.append((index, try rangeBounds(index, type, lower: lower, upper: upper)))
                 } else {
                     positives.append(try evaluate(item))
                 }
@@ -119,6 +113,15 @@ final class QueryExecutor {
     }
 
     private func invalid(_ what: String) -> KirokuError { SearchSchema.invalid(what) }
+
+    /// The field a range names, which must hold numbers or dates.
+    private func rangeField(_ name: String) throws -> (index: Int, type: SearchMapping.FieldType) {
+        let (index, field) = try schema.resolve(name)
+        guard field.type == .number || field.type == .date else {
+            throw invalid("'\(name)' is a \(field.type.rawValue) field; ranges work on number and date fields")
+        }
+        return (index, field.type)
+    }
 
     private func union(over field: String?, _ text: String, _ body: (Int, SearchMapping.FieldType) throws -> DocScores) throws -> DocScores {
         var result = DocScores()
