@@ -14,6 +14,11 @@ import Testing
     static let english = ["meeting", "customer", "report", "call", "visit", "quote", "follow", "up", "email", "demo", "Meet", "ＤＥＭＯ"]
     static let owners = ["alice", "bob", "carol", "dave", "Eve"]
     static let statuses = ["open", "won", "lost"]
+    /// Tags: several per document, repeats inside one, and `café` composed and decomposed
+    /// (equal as Swift Strings, different keywords for the index).
+    static let tags = ["café", "cafe\u{301}", "x", "y", "z"]
+    /// Dates: whole seconds of 2024 and some fractions.
+    static let firstDate = 1_704_067_200.0
 
     /// A document as the brute force sees it.
     struct Doc {
@@ -21,6 +26,21 @@ import Testing
         var owner: String?
         var status: String?
         var amount: Double?
+        var tags: [String]?
+        var date: Double?
+    }
+
+    func randomTags(_ random: inout SeededGenerator) -> [String] {
+        (0..<Int.random(in: 0...3, using: &random)).map { _ in Self.tags.randomElement(using: &random)! }
+    }
+
+    func randomDate(_ random: inout SeededGenerator) -> Double {
+        Self.firstDate + Double(Int.random(in: 0..<2_000, using: &random)) + (Bool.random(using: &random) ? 0 : 0.5)
+    }
+
+    static func iso(_ seconds: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 
     func randomText(_ random: inout SeededGenerator) -> String {
@@ -75,6 +95,7 @@ import Testing
             case "owner": return doc.owner == text
             case "status": return doc.status == text
             case "amount": return doc.amount == Double(text)
+            case "tags": return doc.tags?.contains { $0.utf8Equals(text) } ?? false
             default:
                 guard let body = doc.text else { return false }
                 let q = analyzer.normalize(text)
@@ -87,6 +108,12 @@ import Testing
         case .prefix(let field, let prefix):
             if field == "owner" { return doc.owner?.hasPrefix(prefix) ?? false }
             return words(doc.text ?? "").contains { !$0.isEmpty && $0.hasPrefix(analyzer.normalize(prefix)) }
+        case .range("date", let lower, let upper):
+            // Bounds written to the second stand for the whole second.
+            guard let date = doc.date else { return false }
+            if let lower, let low = DateValue.parse(lower.value), date < (lower.inclusive ? low : low + 1) { return false }
+            if let upper, let high = DateValue.parse(upper.value), date >= (upper.inclusive ? high + 1 : high) { return false }
+            return true
         case .range(_, let lower, let upper):
             guard let amount = doc.amount else { return false }
             if let lower, let low = Double(lower.value), lower.inclusive ? amount < low : amount <= low { return false }
@@ -101,7 +128,7 @@ import Testing
     // MARK: Random queries
 
     func randomLeaf(_ random: inout SeededGenerator, docs: [String: Doc]) -> SearchQuery {
-        switch Int.random(in: 0..<8, using: &random) {
+        switch Int.random(in: 0..<10, using: &random) {
         case 0, 1:
             // A Japanese substring of some document (1 to 4 characters), or a vocabulary word.
             if let text = docs.values.compactMap(\.text).randomElement(using: &random) {
@@ -125,6 +152,12 @@ import Testing
             return .match(field: "owner", text: Self.owners.randomElement(using: &random)!)
         case 6:
             return .match(field: "status", text: Self.statuses.randomElement(using: &random)!)
+        case 7:
+            return .match(field: "tags", text: Self.tags.randomElement(using: &random)!)
+        case 8:
+            let low = randomDate(&random).rounded(.down)
+            return .range(field: "date", lower: Bool.random(using: &random) ? nil : .init(Self.iso(low), inclusive: Bool.random(using: &random)),
+                          upper: .init(Self.iso(low + Double(Int.random(in: 0...600, using: &random))), inclusive: Bool.random(using: &random)))
         default:
             let low = Int.random(in: 0...800, using: &random)
             return .range(field: "amount", lower: Bool.random(using: &random) ? nil : .init(String(low), inclusive: Bool.random(using: &random)),
@@ -148,14 +181,16 @@ import Testing
         let mapping = """
         {"types": ["Saved", "Edited"], "id": "key", "deleteOn": ["Deleted"],
          "fields": {"text": {"path": "$.text", "type": "text"}, "owner": {"path": "$.owner", "type": "keyword"},
-                    "status": {"path": "$.status", "type": "keyword"}, "amount": {"path": "$.amount", "type": "number"}}}
+                    "status": {"path": "$.status", "type": "keyword"}, "amount": {"path": "$.amount", "type": "number"},
+                    "tags": {"path": "$.tags[*]", "type": "keyword"}, "date": {"path": "$.date", "type": "date"}}}
         """
         // Small batches so updates and deletes meet documents of earlier batches.
         try await withSearchView(mapping: mapping, batchSize: 7) { view in
             var docs: [String: Doc] = [:]
+            // More documents than a block of doc values (512), then changes among them.
             for round in 0..<4 {
-                for _ in 0..<150 {
-                    let key = "d\(Int.random(in: 0..<120, using: &random))"
+                for _ in 0..<(round == 0 ? 700 : 150) {
+                    let key = "d\(Int.random(in: 0..<(round == 0 ? 100_000 : 800), using: &random))"
                     let roll = Int.random(in: 0..<10, using: &random)
                     if roll == 0 {
                         try await view.log.append(to: key, jsonEvent("Deleted", [:]))
@@ -167,30 +202,80 @@ import Testing
                         if Bool.random(using: &random) { doc.text = randomText(&random); fields["text"] = doc.text }
                         if Bool.random(using: &random) { doc.owner = Self.owners.randomElement(using: &random); fields["owner"] = doc.owner }
                         if Bool.random(using: &random) { doc.amount = Double(Int.random(in: 0...1000, using: &random)); fields["amount"] = doc.amount }
+                        // An empty list maps to no value: the tags stay as they were.
+                        if Bool.random(using: &random) {
+                            let tags = randomTags(&random)
+                            if !tags.isEmpty { doc.tags = tags }
+                            fields["tags"] = tags
+                        }
+                        if Bool.random(using: &random) { doc.date = randomDate(&random); fields["date"] = doc.date }
                         try await view.log.append(to: key, jsonEvent("Edited", fields))
                         docs[key] = doc
                     } else {
+                        // Some documents lack an amount or a date (they sort last).
                         let doc = Doc(text: randomText(&random), owner: Self.owners.randomElement(using: &random),
-                                      status: Self.statuses.randomElement(using: &random), amount: Double(Int.random(in: 0...1000, using: &random)))
-                        try await view.log.append(to: key, jsonEvent("Saved", ["text": doc.text!, "owner": doc.owner!, "status": doc.status!, "amount": doc.amount!]))
-                        docs[key] = doc
+                                      status: Self.statuses.randomElement(using: &random),
+                                      amount: Int.random(in: 0..<10, using: &random) == 0 ? nil : Double(Int.random(in: 0...1000, using: &random)),
+                                      tags: randomTags(&random), date: Int.random(in: 0..<10, using: &random) == 0 ? nil : randomDate(&random))
+                        var fields: [String: Any] = ["text": doc.text!, "owner": doc.owner!, "status": doc.status!, "tags": doc.tags!]
+                        if let amount = doc.amount { fields["amount"] = amount }
+                        if let date = doc.date { fields["date"] = date }
+                        try await view.log.append(to: key, jsonEvent("Saved", fields))
+                        // An upsert merges: fields it lacks keep their values.
+                        var merged = doc
+                        if let old = docs[key] {
+                            merged.amount = doc.amount ?? old.amount
+                            merged.date = doc.date ?? old.date
+                            if doc.tags!.isEmpty { merged.tags = old.tags }
+                        }
+                        docs[key] = merged
                     }
                 }
                 for _ in 0..<150 {
                     let query = randomQuery(&random, docs: docs)
                     let expected = Set(docs.filter { matches(query, $0.value) }.keys)
-                    let results = try await view.search(SearchRequest(query: .built(query), limit: 10_000, facets: ["owner"], snippets: false))
+                    let results = try await view.search(SearchRequest(query: .built(query), limit: 10_000, facets: ["owner", "tags"],
+                                                                      facetSize: 100, snippets: false))
                     #expect(Set(results.hits.map(\.id)) == expected, "seed \(seed), round \(round): \(query)")
                     #expect(results.total == expected.count, "seed \(seed): \(query)")
-                    var owners: [String: Int] = [:]
-                    for key in expected { if let owner = docs[key]?.owner { owners[owner, default: 0] += 1 } }
-                    let facets = Dictionary(uniqueKeysWithValues: (results.facets["owner"] ?? []).map { ($0.value, $0.count) })
-                    #expect(facets == owners.filter { _ in true }, "seed \(seed): facets of \(query)")
+                    // Facets count each distinct value (by its bytes) once per document.
+                    var owners: [[UInt8]: Int] = [:], tags: [[UInt8]: Int] = [:]
+                    for key in expected {
+                        if let owner = docs[key]?.owner { owners[Array(owner.utf8), default: 0] += 1 }
+                        for tag in Set((docs[key]?.tags ?? []).map { Array($0.utf8) }) { tags[tag, default: 0] += 1 }
+                    }
+                    func counted(_ name: String) -> [[UInt8]: Int] {
+                        Dictionary(uniqueKeysWithValues: (results.facets[name] ?? []).map { (Array($0.value.utf8), $0.count) })
+                    }
+                    #expect(counted("owner") == owners, "seed \(seed): owner facets of \(query)")
+                    #expect(counted("tags") == tags, "seed \(seed): tags facets of \(query)")
+                    // Sorted by a field: the hits' values in order, documents without one last.
+                    let field = ["amount", "date", "tags", "owner"].randomElement(using: &random)!
+                    let descending = Bool.random(using: &random)
+                    let sorted = try await view.search(SearchRequest(query: .built(query), limit: 10_000, sort: .init(field, descending: descending), snippets: false))
+                    let keys = sorted.hits.map { hit -> SortKey in
+                        let doc = docs[hit.id]!
+                        switch field {
+                        case "amount": return doc.amount.map(SortKey.number) ?? .missing
+                        case "date": return doc.date.map(SortKey.number) ?? .missing
+                        case "tags": return doc.tags?.first.map(SortKey.keyword) ?? .missing
+                        default: return doc.owner.map(SortKey.keyword) ?? .missing
+                        }
+                    }
+                    let inOrder = zip(keys, keys.dropFirst()).allSatisfy { a, b in
+                        switch (a, b) {
+                        case (.number(let x), .number(let y)): return descending ? x >= y : x <= y
+                        case (.keyword(let x), .keyword(let y)): return descending ? x >= y : x <= y
+                        case (_, .missing): return true
+                        case (.missing, _): return false
+                        default: return false
+                        }
+                    }
+                    #expect(Set(sorted.hits.map(\.id)) == expected && inOrder, "seed \(seed): \(query) sorted by \(field), descending \(descending): \(keys.prefix(20))")
                     // Pages sorted by amount cover the same documents once each, in order.
                     if expected.count < 60 {
                         var paged: [String] = []
                         var after: String?
-                        let descending = Bool.random(using: &random)
                         repeat {
                             let page = try await view.search(SearchRequest(query: .built(query), limit: 7, after: after,
                                                                            sort: .init("amount", descending: descending), snippets: false))

@@ -350,4 +350,46 @@ import Testing
             _ = try? await running.value
         }
     }
+
+    /// A view written before doc values existed (no `doc-values` mark) sorts, filters by
+    /// range and counts facets from its stored documents, and answers what a view with doc
+    /// values answers.
+    @Test func aViewWithoutDocValuesAnswersTheSame() async throws {
+        try await withSearchView { view in
+            let owners = ["alice", "bob", "carol"]
+            for i in 0..<1_200 {
+                try await view.log.append(to: "a\(i)", jsonEvent("ActivityLogged", [
+                    "text": i % 3 == 0 ? "見積を送付 quote" : "訪問 visit", "owner": owners[i % 3], "status": i % 4 == 0 ? "won" : "open",
+                    "amount": Double((i * 7919) % 1000) + (i % 5 == 0 ? 0.25 : 0), "date": 1_704_067_200 + i * 3_600,
+                ]))
+            }
+            let requests = [
+                SearchRequest("quote amount:[100 TO 600]", limit: 25, sort: .init("amount", descending: true), facets: ["owner", "status"]),
+                SearchRequest("status:open date:[2024-01-10 TO 2024-02-01]", limit: 25, sort: .init("date", descending: false), facets: ["owner"]),
+                SearchRequest("訪問", limit: 25, sort: .init("owner", descending: true), facets: ["status"]),
+                SearchRequest("*", limit: 50, sort: .init("amount", descending: false)),
+            ]
+            var withValues: [SearchResults] = []
+            for request in requests { withValues.append(try await view.search(request)) }
+            // As an older view: no mark, no doc values.
+            try view.runner.reader("activities").withStore { store in
+                try store.write { txn in
+                    try txn.delete(Array("doc-values".utf8), in: "search-meta")
+                    var keys: [[UInt8]] = []
+                    try txn.forEach(in: "search-values", prefix: []) { key, _ in
+                        keys.append([UInt8](key))
+                        return true
+                    }
+                    for key in keys { try txn.delete(key, in: "search-values") }
+                    #expect(!keys.isEmpty)
+                }
+            }
+            for (request, expected) in zip(requests, withValues) {
+                let results = try await view.search(request)
+                #expect(results.total == expected.total && results.total > 0)
+                #expect(results.hits.map(\.id) == expected.hits.map(\.id), "\(request.query)")
+                #expect(results.facets == expected.facets, "\(request.query)")
+            }
+        }
+    }
 }

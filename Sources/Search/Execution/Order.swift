@@ -8,15 +8,6 @@ enum SortKey: Codable, Hashable {
     case number(Double)
     case keyword(String)
     case missing
-
-    init(_ value: FieldValue?) {
-        switch value {
-        case .number(let n)?, .date(let n)?: self = .number(n)
-        case .keywords(let values)?: self = values.first.map(SortKey.keyword) ?? .missing
-        case .text(let text)?: self = .keyword(text)
-        case nil: self = .missing
-        }
-    }
 }
 
 /// The order of a request: by score (best first, then doc number), or by a field (documents

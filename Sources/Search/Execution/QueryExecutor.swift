@@ -11,6 +11,8 @@ final class QueryExecutor {
     var fields: [SearchMapping.Field] { schema.fields }
     let stats: IndexStats
     let analyzer = Analyzer()
+    /// The hits' number, date and keyword values (for ranges here, sorts and facets after).
+    let values: DocValueReader
     /// Norm blocks read so far, by field and block.
     private var norms: [Int: [UInt32: [UInt8]]] = [:]
 
@@ -23,8 +25,9 @@ final class QueryExecutor {
     /// The statistics scores are computed with (the index's, or a page cursor's).
     let scoring: ScoringInputs
 
-    init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats, scoring: ScoringSnapshot? = nil) {
+    init(txn: KeyValueTransaction, fields: [SearchMapping.Field], stats: IndexStats, scoring: ScoringSnapshot? = nil) throws {
         self.txn = txn
+        values = try DocValueReader(txn: txn)
         self.schema = SearchSchema(fields: fields)
         self.stats = stats
         self.scoring = ScoringInputs(stats: stats, frozen: scoring)
@@ -66,9 +69,11 @@ final class QueryExecutor {
         case .and(let items):
             var positives: [DocScores] = []
             var negatives: [DocScores] = []
-            // Ranges wait: when the other clauses leave few candidates, each candidate's own
-            // value is checked instead of scanning the range index (a year of dates is a third
-            // of the documents; three keyword filters leave a few hundred).
+            // Ranges wait: each candidate the other clauses leave has its own value checked (a
+            // doc value read each, at most as many as the candidates already cost) instead of
+            // a scan of the range index (a year of dates is a third of the documents; three
+            // keyword filters leave a few hundred). Views without doc values check at most
+            // `candidateCheckLimit` candidates on their stored documents.
             var ranges: [(field: Int, bounds: RangeBounds)] = []
             for item in items {
                 if case .not(let inner) = item {
@@ -90,13 +95,8 @@ final class QueryExecutor {
             var result = try sorted.first ?? allDocuments()
             for set in sorted.dropFirst() where result.count > 0 { result = result.intersection(set) }
             for (field, bounds) in ranges where result.count > 0 {
-                if result.count <= Self.candidateCheckLimit {
-                    result = try result.filter { doc in
-                        try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
-                            guard let bytes, let value = StoredDocument.value(of: field, in: bytes)?.number else { return false }
-                            return bounds.contains(value)
-                        }
-                    }
+                if values.columnar || result.count <= Self.candidateCheckLimit {
+                    result = try result.filter { doc in try values.number(field, doc).map(bounds.contains) ?? false }
                 } else {
                     result = result.intersection(try range(field, bounds))
                 }
@@ -156,8 +156,8 @@ final class QueryExecutor {
     /// it is written to (``DateValue/span(_:)``): an inclusive bound takes the unit in, an
     /// exclusive one leaves it out, so `[2020-01-01 TO 2020-01-31]` ends at the end of the 31st
     /// and `{2020-01-01 TO …` starts on the 2nd (as Elasticsearch rounds date bounds).
-    /// At most this many candidates have a range checked on their own values (a stored
-    /// document read each) rather than by a scan of the range index.
+    /// In a view without doc values, at most this many candidates have a range checked on
+    /// their own values (a stored document read each) rather than by a scan of the range index.
     static let candidateCheckLimit = 2048
 
     /// A range's bounds on a field's values: `value >= low` (or `>` when not inclusive),
@@ -255,12 +255,12 @@ final class QueryExecutor {
             // other matcher sits at its own offset.
             var count: UInt32 = 0
             let firstOffset = matchers[0].1
-            for position in lists[0].positions[at[0]] {
+            for position in lists[0].positions(at[0]) {
                 let start = Int(position) - firstOffset
                 guard start >= 0 else { continue }
                 var ok = true
                 for m in 1..<matchers.count where ok {
-                    ok = Self.contains(lists[m].positions[at[m]], UInt32(start + matchers[m].1))
+                    ok = Self.contains(lists[m].positions(at[m]), UInt32(start + matchers[m].1))
                 }
                 if ok { count += 1 }
             }
@@ -272,9 +272,18 @@ final class QueryExecutor {
         return score(field, docs: docs, frequencies: frequencies)
     }
 
-    private static func contains(_ sorted: [UInt32], _ value: UInt32) -> Bool {
-        let index = DocScores.lowerBound(sorted, value)
-        return index < sorted.count && sorted[index] == value
+    private static func contains(_ sorted: ArraySlice<UInt32>, _ value: UInt32) -> Bool {
+        // Positions per document are usually few: a linear scan then, else a binary search.
+        if sorted.count <= 8 {
+            for position in sorted where position >= value { return position == value }
+            return false
+        }
+        var low = sorted.startIndex, high = sorted.endIndex
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < sorted.endIndex && sorted[low] == value
     }
 
     private func postings(_ matcher: QueryTerms.Matcher, field: Int, withPositions: Bool) throws -> TermPostings {
@@ -291,9 +300,11 @@ final class QueryExecutor {
         try txn.forEach(in: SearchTables.postings, prefix: prefix) { key, value in
             let first = IndexKey.readDoc(key, at: prefix.count)
             PostingBlock.forEach(first: first, value, positional: positional) { doc, frequency, bytes, offset in
-                result.docs.append(doc)
-                result.frequencies.append(UInt32(frequency))
-                if withPositions { result.positions.append(PostingBlock.positions(bytes, at: offset, frequency: frequency)) }
+                result.append(doc, frequency: UInt32(frequency))
+                if withPositions {
+                    PostingBlock.positions(bytes, at: offset, frequency: frequency, into: &result.positionValues)
+                    result.endPositions()
+                }
             }
             return true
         }

@@ -19,14 +19,11 @@ enum SearchExecution {
             guard !fields.isEmpty else { return SearchResults(total: 0, hits: [], facets: [:], next: nil) }
             let after = try request.after.map { try Cursor(decoding: $0) }
             // Later pages score with the first page's statistics (see ScoringSnapshot).
-            let executor = QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn), scoring: after?.scoring)
+            let executor = try QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn), scoring: after?.scoring)
             let matches = try executor.evaluate(query)
             let order = try Order(request.sort, schema: executor.schema)
 
             // Sort keys for every hit, then the page.
-            var keys: [(key: SortKey, doc: UInt32)] = []
-            keys.reserveCapacity(matches.count)
-            var facetCounts: [Int: [String: Int]] = [:]
             let facetFields = try request.facets.map { name -> Int in
                 let (index, field) = try executor.schema.resolve(name)
                 guard field.type == .keyword else {
@@ -34,22 +31,18 @@ enum SearchExecution {
                 }
                 return index
             }
-            let needsDocs = order.field != nil || !facetFields.isEmpty
-            for i in 0..<matches.count {
-                let doc = matches.docs[i]
-                var key = SortKey.score(matches.scores[i])
-                if needsDocs {
-                    try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { bytes in
-                        guard let bytes else { return }
-                        if let field = order.field { key = SortKey(StoredDocument.value(of: field, in: bytes)) }
-                        for facet in facetFields {
-                            if case .keywords(let values)? = StoredDocument.value(of: facet, in: bytes) {
-                                for value in Set(values) { facetCounts[facet, default: [:]][value, default: 0] += 1 }
-                            }
-                        }
-                    }
+            var keys: [(key: SortKey, doc: UInt32)] = []
+            keys.reserveCapacity(matches.count)
+            if let field = order.field {
+                let keyword = fields[field].type == .keyword
+                for doc in matches.docs {
+                    let key: SortKey = keyword
+                        ? try executor.values.firstKeyword(field, doc).map(SortKey.keyword) ?? .missing
+                        : try executor.values.number(field, doc).map(SortKey.number) ?? .missing
+                    keys.append((key, doc))
                 }
-                keys.append((key, doc))
+            } else {
+                for i in 0..<matches.count { keys.append((.score(matches.scores[i]), matches.docs[i])) }
             }
             if let after { keys.removeAll { !order.precedes(after.position, ($0.key, $0.doc)) } }
             let page = order.top(keys, request.limit + 1)
@@ -79,10 +72,10 @@ enum SearchExecution {
             let next = more ? page.prefix(request.limit).last.map { Cursor(position: ($0.key, $0.doc), scoring: executor.scoring.recorded).encoded() } : nil
             var facets: [String: [FacetCount]] = [:]
             for (name, index) in zip(request.facets, facetFields) {
-                facets[name] = (facetCounts[index] ?? [:])
-                    .map { FacetCount(value: $0.key, count: $0.value) }
-                    .sorted { ($1.count, $0.value) < ($0.count, $1.value) }
-                    .prefix(max(0, request.facetSize)).map { $0 }
+                facets[name] = try executor.values.facetCounts(index, matches.docs)
+                    .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key) }
+                    .prefix(max(0, request.facetSize))
+                    .map { FacetCount(value: String(decoding: $0.key, as: UTF8.self), count: $0.value) }
             }
             return SearchResults(total: matches.count, hits: hits, facets: facets, next: next)
         }

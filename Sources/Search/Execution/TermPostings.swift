@@ -3,8 +3,26 @@ import KirokuProjections
 struct TermPostings {
     var docs: [UInt32] = []
     var frequencies: [UInt32] = []
-    /// Positions per document, when read with positions.
-    var positions: [[UInt32]] = []
+    /// Positions of every document, one after the other, when read with positions: document
+    /// `i`'s are `positionValues[positionStarts[i]..<positionStarts[i + 1]]` (one array for
+    /// all of them, not one per document).
+    var positionValues: [UInt32] = []
+    var positionStarts: [Int] = [0]
+
+    /// The positions of the `i`th document, in order.
+    func positions(_ i: Int) -> ArraySlice<UInt32> {
+        positionValues[positionStarts[i]..<positionStarts[i + 1]]
+    }
+
+    mutating func append(_ doc: UInt32, frequency: UInt32) {
+        docs.append(doc)
+        frequencies.append(frequency)
+    }
+
+    /// Ends the positions of the document appended last.
+    mutating func endPositions() {
+        positionStarts.append(positionValues.count)
+    }
 
     /// Merges the postings of several terms (a prefix): frequencies add, positions merge.
     static func merged(_ lists: [TermPostings], withPositions: Bool) -> TermPostings {
@@ -14,16 +32,18 @@ struct TermPostings {
             for i in list.docs.indices {
                 var entry = byDoc[list.docs[i]] ?? (0, [])
                 entry.0 += list.frequencies[i]
-                if withPositions { entry.1.append(contentsOf: list.positions[i]) }
+                if withPositions { entry.1.append(contentsOf: list.positions(i)) }
                 byDoc[list.docs[i]] = entry
             }
         }
         var result = TermPostings()
         for doc in byDoc.keys.sorted() {
             let entry = byDoc[doc]!
-            result.docs.append(doc)
-            result.frequencies.append(entry.0)
-            if withPositions { result.positions.append(entry.1.sorted()) }
+            result.append(doc, frequency: entry.0)
+            if withPositions {
+                result.positionValues.append(contentsOf: entry.1.sorted())
+                result.endPositions()
+            }
         }
         return result
     }

@@ -68,7 +68,8 @@ enum SearchTables {
     static let norms = "search-norms"
     static let ranges = "search-ranges"
     static let meta = "search-meta"
-    static let all = [terms, postings, docs, ids, norms, ranges, meta]
+    static let values = "search-values"
+    static let all = [terms, postings, docs, ids, norms, ranges, meta, values]
 
     /// Documents per norms block.
     static let normsPerBlock: UInt32 = 512

@@ -88,8 +88,18 @@ struct IndexStats {
         try txn.get(schemaKey, in: SearchTables.meta).map { try JSONDecoder().decode([SearchMapping.Field].self, from: Data($0)) }
     }
 
-    static func saveSchema(_ fields: [SearchMapping.Field], _ txn: KeyValueTransaction) throws {
-        guard try txn.get(schemaKey, in: SearchTables.meta) == nil else { return }
+    /// Saves the schema when the view is new (and marks it as keeping doc values); returns
+    /// whether the view keeps doc values (views written before them do not).
+    @discardableResult
+    static func saveSchema(_ fields: [SearchMapping.Field], _ txn: KeyValueTransaction) throws -> Bool {
+        guard try txn.get(schemaKey, in: SearchTables.meta) == nil else { return try hasDocValues(txn) }
         try txn.put(schemaKey, Array(try JSONEncoder().encode(fields)), in: SearchTables.meta)
+        try txn.put(DocValues.flagKey, [1], in: SearchTables.meta)
+        return true
+    }
+
+    /// Whether the view keeps doc values for every document (``DocValues``).
+    static func hasDocValues(_ txn: KeyValueTransaction) throws -> Bool {
+        try txn.get(DocValues.flagKey, in: SearchTables.meta) != nil
     }
 }

@@ -47,7 +47,7 @@ struct IndexWriter {
     }
 
     func apply(_ records: [Record], prepared: Prepared? = nil) throws {
-        try IndexStats.saveSchema(mapping.fields, txn)
+        let docValues = try IndexStats.saveSchema(mapping.fields, txn)
         let items = try prepared?.items ?? Self.prepare(records, mapping: mapping).items
         var order: [String] = []
         // Document ids by their bytes, as the index stores them.
@@ -77,22 +77,26 @@ struct IndexWriter {
         var removals: [TermKey: [UInt32]] = [:]
         var additions: [TermKey: [PostingBlock.Entry]] = [:]
         var norms: [Int: [UInt32: UInt16]] = [:]
+        // Doc values by field and doc (nil: removed).
+        var values: [Int: [UInt32: FieldValue?]] = [:]
         for id in order {
             let state = touched[ExactString(id)]!
             // An update keeps its document's number (a page cursor orders ties by number, so a
             // document whose matching and sorting values did not change keeps its place), and
             // a field it leaves as it was keeps its postings, range entry and norm untouched.
             let unchanged: Set<Int> = state.original.map { original in
-                Set(original.stored.values.compactMap { field, value in state.current?[field] == value ? field : nil })
+                Set(original.stored.values.compactMap { field, value in value.identical(to: state.current?[field]) ? field : nil })
             } ?? []
             if let (doc, stored) = state.original {
-                if let current = state.current, current == stored.values { continue }
+                if let current = state.current, current.count == stored.values.count,
+                   current.allSatisfy({ $0.value.identical(to: stored.values[$0.key]) }) { continue }
                 for (field, value) in stored.values where !unchanged.contains(field) {
                     let terms = Self.terms(field, value, analyzer: analyzer)
                     for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
                     }
+                    if docValues, value.hasDocValue { values[field, default: [:]][doc] = .some(nil) }
                     if case .text = value {
                         norms[field, default: [:]][doc] = 0
                         stats.totalLength[field, default: 0] -= UInt64(terms.values.reduce(0) { $0 + $1.count })
@@ -102,9 +106,10 @@ struct IndexWriter {
                 try txn.delete(IndexKey.id(id), in: SearchTables.ids)
                 stats.documents -= 1
             }
-            guard let values = state.current else { continue }
+            guard let current = state.current else { continue }
             let doc = try state.original?.doc ?? stats.allocateDoc(txn)
-            for (field, value) in values where !unchanged.contains(field) {
+            for (field, value) in current where !unchanged.contains(field) {
+                if docValues, value.hasDocValue { values[field, default: [:]][doc] = value }
                 let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
                 for (term, positions) in terms {
                     additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
@@ -118,7 +123,7 @@ struct IndexWriter {
                     stats.totalLength[field, default: 0] += UInt64(count)
                 }
             }
-            try txn.put(IndexKey.doc(doc), StoredDocument(id: id, values: values).encoded(), in: SearchTables.docs)
+            try txn.put(IndexKey.doc(doc), StoredDocument(id: id, values: current).encoded(), in: SearchTables.docs)
             try txn.put(IndexKey.id(id), IndexKey.doc(doc), in: SearchTables.ids)
             stats.documents += 1
         }
@@ -145,6 +150,7 @@ struct IndexWriter {
             try append(additionsByKey[key]!.sorted { $0.doc < $1.doc }, to: key)
         }
         for (field, updates) in norms { try write(norms: updates, field: field) }
+        for (field, changes) in values { try DocValues.write(changes, field: field, type: mapping.fields[field].type, in: txn) }
         try stats.save(txn)
     }
 

@@ -97,16 +97,13 @@ struct PostingBlock {
         }
     }
 
-    /// Decodes `frequency` position deltas at `offset`.
-    static func positions(_ bytes: UnsafeRawBufferPointer, at offset: Int, frequency: Int) -> [UInt32] {
+    /// Decodes `frequency` position deltas at `offset`, appending the positions to `positions`.
+    static func positions(_ bytes: UnsafeRawBufferPointer, at offset: Int, frequency: Int, into positions: inout [UInt32]) {
         var reader = ByteReader(bytes, offset: offset)
-        var positions: [UInt32] = []
-        positions.reserveCapacity(frequency)
         var position: UInt32 = 0
         for _ in 0..<frequency {
             position &+= UInt32(reader.varint())
             positions.append(position)
         }
-        return positions
     }
 }

@@ -105,6 +105,23 @@ public enum FieldValue: Sendable, Hashable {
     /// One exact value for a keyword field.
     public static func keyword(_ value: String) -> FieldValue { .keywords([value]) }
 
+    /// Whether two values are the same byte for byte (`==` compares strings as Swift does:
+    /// `café` composed and decomposed are equal, but the index keeps and matches their bytes).
+    func identical(to other: FieldValue?) -> Bool {
+        switch (self, other) {
+        case (.text(let a), .text(let b)?): return a.utf8Equals(b)
+        case (.keywords(let a), .keywords(let b)?): return a.count == b.count && zip(a, b).allSatisfy { $0.utf8Equals($1) }
+        case (.number(let a), .number(let b)?), (.date(let a), .date(let b)?): return a.bitPattern == b.bitPattern
+        default: return false
+        }
+    }
+
+    /// Whether the view keeps the value as a doc value (keywords, numbers, dates).
+    var hasDocValue: Bool {
+        if case .text = self { return false }
+        return true
+    }
+
     /// The value as a number, for number and date fields.
     var number: Double? {
         switch self {
