@@ -34,8 +34,13 @@ import Testing
                 block.set(slot, nil)
                 expected[slot] = nil
             }
-            let decoded = block.encoded().withUnsafeBytes { DocValues.Numbers(decoding: $0) }
-            let wrong = (0..<DocValues.perBlock).first { decoded.value($0)?.bitPattern != expected[$0]?.bitPattern }
+            let encoded = block.encoded()
+            let decoded = encoded.withUnsafeBytes { DocValues.Numbers(decoding: $0) }
+            // Decoded whole (an update) and read one slot in place (a query) alike.
+            let wrong = (0..<DocValues.perBlock).first { slot in
+                let inPlace = encoded.withUnsafeBytes { DocValues.Numbers.value(in: $0, slot: slot) }
+                return decoded.value(slot)?.bitPattern != expected[slot]?.bitPattern || inPlace?.bitPattern != expected[slot]?.bitPattern
+            }
             #expect(wrong == nil, "seed \(seed), round \(round), slot \(wrong ?? 0): \(String(describing: wrong.flatMap(decoded.value))) != \(String(describing: wrong.flatMap { expected[$0] }))")
         }
     }
@@ -49,7 +54,18 @@ import Testing
             for slot in slots.indices where Bool.random(using: &random) {
                 slots[slot] = (0..<Int.random(in: 1...4, using: &random)).map { _ in Array(words.randomElement(using: &random)!.utf8) }
             }
-            let decoded = DocValues.Keywords(slots: slots).encoded().withUnsafeBytes { DocValues.Keywords(decoding: $0) }
+            let encoded = DocValues.Keywords(slots: slots).encoded()
+            let decoded = encoded.withUnsafeBytes { DocValues.Keywords(decoding: $0) }
+            // Facet counts read in place over some slots equal a count over the decoded block.
+            let wanted = slots.indices.filter { _ in Int.random(in: 0..<3, using: &random) == 0 }
+            var expectedCounts: [[UInt8]: Int] = [:]
+            for slot in wanted { for ordinal in decoded.values(slot) { expectedCounts[decoded.dictionary[ordinal], default: 0] += 1 } }
+            var counted: [[UInt8]: Int] = [:]
+            var scratch: [Int] = []
+            encoded.withUnsafeBytes { bytes in
+                DocValues.Keywords.count(bytes, slots: wanted, into: &scratch) { counted[$0, default: 0] += $1 }
+            }
+            #expect(counted == expectedCounts, "seed \(seed), round \(round): facet counts")
             // Each slot keeps its distinct values in their first order.
             let wrong = slots.indices.first { slot in
                 var distinct: [[UInt8]] = []

@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
         discussion: """
         append: durable single-event appends from --concurrency tasks (optionally paced to --rate), for --duration seconds.
         feed:   appends paced to --rate; a keyed processor with --lanes lanes; latency from commit to handler.
-        search: --documents activity records indexed by a search view, then five kinds of queries for --duration seconds.
+        search: --documents activity records indexed by a search view, then nine kinds of queries (the ones docs/BENCHMARKS.md compares with Tantivy) for --duration seconds.
         relay:  --records records relayed to an R3 JetStream stream beside a raw pipelined publisher, the relay's lag at --rate (default 1000) for --duration seconds, the mirror's throughput, and recovery after the stream leader is SIGKILLed. Starts its own three-node nats-server cluster on loopback unless --nats names one (then no leader is killed).
         Latencies are percentiles of an HdrHistogram. A temporary store is used (and removed) unless one is given.
         """)

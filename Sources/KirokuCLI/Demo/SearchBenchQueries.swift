@@ -4,7 +4,8 @@ import KirokuProjections
 import KirokuSearch
 
 /// The query kinds `kiroku bench search` times, each a few variants, with the same query
-/// described for another engine (`scripts/bench-tantivy` builds it in Tantivy from the
+/// described for another engine. Each returns the page's stored fields (Tantivy fetches its
+/// page's stored documents too) and no snippets (Tantivy makes none) (`scripts/bench-tantivy` builds it in Tantivy from the
 /// description and checks that it counts what Kiroku counts before timing anything).
 struct SearchBenchQuery {
     let name: String
@@ -50,7 +51,7 @@ struct SearchBenchQuery {
         for i in 0..<12 {
             let owner = ActivityCorpus.owner(i % 20), customer = ActivityCorpus.customer(i % 40), year = 2022 + i % 3
             let query = "owner:\(owner) customer:\(customer) status:open date:[\(year)-01-01 TO \(year)-12-31T23:59:59Z]"
-            filters.append((SearchRequest(query, limit: 20, sort: .init("date", descending: true)),
+            filters.append((SearchRequest(query, limit: 20, sort: .init("date", descending: true), snippets: false),
                             Baseline(filters: ["owner": owner, "customer": customer, "status": "open"], dateFrom: startOfYear(year),
                                      dateTo: startOfYear(year + 1) - 1, sort: "date", descending: true, kiroku: query)))
         }
@@ -65,7 +66,7 @@ struct SearchBenchQuery {
                     baseline.sort = sort
                     baseline.descending = true
                 }
-                return (SearchRequest(full, limit: 20, sort: sort.map { .init($0, descending: true) }, facets: facets), baseline)
+                return (SearchRequest(full, limit: 20, sort: sort.map { .init($0, descending: true) }, facets: facets, snippets: false), baseline)
             }
         }
         return [

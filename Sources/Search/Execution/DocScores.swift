@@ -22,8 +22,11 @@ struct DocScores {
         return low
     }
 
-    /// Documents in both, scores added.
+    /// Documents in both, scores added. A set much smaller than the other looks its documents
+    /// up in it (galloping) instead of walking both.
     func intersection(_ other: DocScores) -> DocScores {
+        if other.count > count * 16 { return galloping(into: other, otherFirst: false) }
+        if count > other.count * 16 { return other.galloping(into: self, otherFirst: true) }
         var result = DocScores()
         var i = 0, j = 0
         while i < docs.count, j < other.docs.count {
@@ -41,8 +44,39 @@ struct DocScores {
         return result
     }
 
+    /// This (small) set's documents found in `other`, each searched from where the last was
+    /// found with doubling steps, then a binary search. Scores add in the order `a + b` of
+    /// the original call (`otherFirst`: `other`'s score first), so they equal the merge's.
+    private func galloping(into other: DocScores, otherFirst: Bool) -> DocScores {
+        var result = DocScores()
+        var low = 0
+        for (doc, score) in zip(docs, scores) {
+            var step = 1
+            var high = low
+            while high < other.docs.count, other.docs[high] < doc {
+                low = high + 1
+                high += step
+                step *= 2
+            }
+            high = min(high, other.docs.count)
+            while low < high {
+                let mid = (low + high) / 2
+                if other.docs[mid] < doc { low = mid + 1 } else { high = mid }
+            }
+            guard low < other.docs.count else { break }
+            if other.docs[low] == doc {
+                result.docs.append(doc)
+                result.scores.append(otherFirst ? other.scores[low] + score : score + other.scores[low])
+                low += 1
+            }
+        }
+        return result
+    }
+
     /// Documents in either, scores added.
     func union(_ other: DocScores) -> DocScores {
+        if other.count == 0 { return self }
+        if count == 0 { return other }
         var result = DocScores()
         result.docs.reserveCapacity(docs.count + other.docs.count)
         result.scores.reserveCapacity(docs.count + other.docs.count)
@@ -66,12 +100,12 @@ struct DocScores {
         return result
     }
 
-    /// The documents (with their scores) for which `keep` holds.
-    func filter(_ keep: (UInt32) throws -> Bool) rethrows -> DocScores {
+    /// The documents (with their scores) whose entry in `keep` is true (one per document).
+    func keeping(_ keep: [Bool]) -> DocScores {
         var result = DocScores()
-        for (doc, score) in zip(docs, scores) where try keep(doc) {
-            result.docs.append(doc)
-            result.scores.append(score)
+        for i in docs.indices where keep[i] {
+            result.docs.append(docs[i])
+            result.scores.append(scores[i])
         }
         return result
     }

@@ -8,7 +8,6 @@ final class DocValueReader {
     private let txn: KeyValueTransaction
     /// Whether the view keeps doc values (else stored documents are read).
     let columnar: Bool
-    private var numbers: [Int: (block: UInt32, values: DocValues.Numbers?)] = [:]
     private var keywords: [Int: (block: UInt32, values: DocValues.Keywords?)] = [:]
 
     init(txn: KeyValueTransaction) throws {
@@ -16,15 +15,26 @@ final class DocValueReader {
         columnar = try IndexStats.hasDocValues(txn)
     }
 
-    /// The number or date a document holds in a field.
-    func number(_ field: Int, _ doc: UInt32) throws -> Double? {
-        guard columnar else { return try stored(field, doc)?.number }
-        let block = doc / SearchTables.normsPerBlock
-        if numbers[field]?.block != block {
-            let values = try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { $0.map(DocValues.Numbers.init(decoding:)) }
-            numbers[field] = (block, values)
+    /// Visits the number or date each of `docs` (in doc order) holds in a field, with the
+    /// document's index in `docs`: each block read in place once, no lookup per document.
+    func forEachNumber(_ field: Int, of docs: [UInt32], _ body: (Int, Double?) throws -> Void) throws {
+        guard columnar else {
+            for (i, doc) in docs.enumerated() { try body(i, try stored(field, doc)?.number) }
+            return
         }
-        return numbers[field]!.values?.value(Int(doc % SearchTables.normsPerBlock))
+        var index = 0
+        while index < docs.count {
+            let block = docs[index] / SearchTables.normsPerBlock
+            var end = index
+            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+            let first = index
+            try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { bytes in
+                for i in first..<end {
+                    try body(i, bytes.flatMap { DocValues.Numbers.value(in: $0, slot: Int(docs[i] % SearchTables.normsPerBlock)) })
+                }
+            }
+            index = end
+        }
     }
 
     /// The first keyword a document holds in a field (what sorting by the field uses).
@@ -49,21 +59,21 @@ final class DocValueReader {
             }
             return counts
         }
-        // Per block: counts by the block's own value numbers, added up by value at its end.
+        // Per block, read in place: the hits' slots counted by the block's own value numbers,
+        // added up by value at the block's end (no decoding of slots past the last hit).
         var index = 0
+        var local: [Int] = []
         while index < docs.count {
             let block = docs[index] / SearchTables.normsPerBlock
-            let (values, _) = try keywordBlock(field, docs[index])
-            var local = [Int](repeating: 0, count: values?.dictionary.count ?? 0)
-            while index < docs.count, docs[index] / SearchTables.normsPerBlock == block {
-                if let values {
-                    for ordinal in values.values(Int(docs[index] % SearchTables.normsPerBlock)) { local[ordinal] += 1 }
+            var end = index
+            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+            try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { bytes in
+                guard let bytes else { return }
+                DocValues.Keywords.count(bytes, slots: docs[index..<end].lazy.map { Int($0 % SearchTables.normsPerBlock) }, into: &local) { ordinal, count in
+                    counts[ordinal, default: 0] += count
                 }
-                index += 1
             }
-            if let values {
-                for (ordinal, count) in local.enumerated() where count > 0 { counts[values.dictionary[ordinal], default: 0] += count }
-            }
+            index = end
         }
         return counts
     }

@@ -96,7 +96,9 @@ final class QueryExecutor {
             for set in sorted.dropFirst() where result.count > 0 { result = result.intersection(set) }
             for (field, bounds) in ranges where result.count > 0 {
                 if values.columnar || result.count <= Self.candidateCheckLimit {
-                    result = try result.filter { doc in try values.number(field, doc).map(bounds.contains) ?? false }
+                    var keep = [Bool](repeating: false, count: result.count)
+                    try values.forEachNumber(field, of: result.docs) { i, value in keep[i] = value.map(bounds.contains) ?? false }
+                    result = result.keeping(keep)
                 } else {
                     result = result.intersection(try range(field, bounds))
                 }
@@ -237,30 +239,43 @@ final class QueryExecutor {
         let lists = try matchers.map { try postings($0.0, field: field, withPositions: true) }
         let order = lists.indices.sorted { lists[$0].docs.count < lists[$1].docs.count }
         var cursors = [Int](repeating: 0, count: lists.count)
+        var at = [Int](repeating: 0, count: lists.count)
         var docs: [UInt32] = []
         var frequencies: [UInt32] = []
-        let smallest = lists[order[0]]
-        candidates: for (i, doc) in smallest.docs.enumerated() {
-            var at = [Int](repeating: 0, count: lists.count)
+        let smallest = lists[order[0]].docs
+        let offsets = matchers.map(\.1)
+        candidates: for (i, doc) in smallest.enumerated() {
             at[order[0]] = i
             for list in order.dropFirst() {
-                let docsOfList = lists[list].docs
-                var cursor = cursors[list]
-                while cursor < docsOfList.count, docsOfList[cursor] < doc { cursor += 1 }
+                // Galloping to the candidate: lists can be far longer than the smallest.
+                let cursor = lists[list].docs.withUnsafeBufferPointer { listDocs -> Int in
+                    var low = cursors[list], step = 1, high = low
+                    while high < listDocs.count, listDocs[high] < doc {
+                        low = high + 1
+                        high += step
+                        step *= 2
+                    }
+                    high = min(high, listDocs.count)
+                    while low < high {
+                        let mid = (low + high) / 2
+                        if listDocs[mid] < doc { low = mid + 1 } else { high = mid }
+                    }
+                    return low
+                }
                 cursors[list] = cursor
-                guard cursor < docsOfList.count, docsOfList[cursor] == doc else { continue candidates }
+                guard cursor < lists[list].docs.count else { break candidates }
+                guard lists[list].docs[cursor] == doc else { continue candidates }
                 at[list] = cursor
             }
             // Phrase starts: positions of the first matcher minus its offset, kept where every
             // other matcher sits at its own offset.
             var count: UInt32 = 0
-            let firstOffset = matchers[0].1
             for position in lists[0].positions(at[0]) {
-                let start = Int(position) - firstOffset
+                let start = Int(position) - offsets[0]
                 guard start >= 0 else { continue }
                 var ok = true
                 for m in 1..<matchers.count where ok {
-                    ok = Self.contains(lists[m].positions(at[m]), UInt32(start + matchers[m].1))
+                    ok = Self.contains(lists[m].positions(at[m]), UInt32(start + offsets[m]))
                 }
                 if ok { count += 1 }
             }
@@ -296,16 +311,19 @@ final class QueryExecutor {
     /// Reads one term's postings.
     func read(_ term: [UInt8], positional: Bool, withPositions: Bool) throws -> TermPostings {
         var result = TermPostings()
+        // The term's document count sizes the arrays once.
+        if let info = try txn.get(term, in: SearchTables.terms), info.count >= 4 {
+            let count = Int(info.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
+            result.docs.reserveCapacity(count)
+            result.frequencies.reserveCapacity(count)
+            if withPositions { result.positionStarts.reserveCapacity(count + 1) }
+        } else {
+            return result
+        }
         let prefix = term + [0]
         try txn.forEach(in: SearchTables.postings, prefix: prefix) { key, value in
-            let first = IndexKey.readDoc(key, at: prefix.count)
-            PostingBlock.forEach(first: first, value, positional: positional) { doc, frequency, bytes, offset in
-                result.append(doc, frequency: UInt32(frequency))
-                if withPositions {
-                    PostingBlock.positions(bytes, at: offset, frequency: frequency, into: &result.positionValues)
-                    result.endPositions()
-                }
-            }
+            PostingBlock.decode(first: IndexKey.readDoc(key, at: prefix.count), value, positional: positional,
+                                withPositions: withPositions, into: &result)
             return true
         }
         return result

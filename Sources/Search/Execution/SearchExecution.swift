@@ -23,7 +23,6 @@ enum SearchExecution {
             let matches = try executor.evaluate(query)
             let order = try Order(request.sort, schema: executor.schema)
 
-            // Sort keys for every hit, then the page.
             let facetFields = try request.facets.map { name -> Int in
                 let (index, field) = try executor.schema.resolve(name)
                 guard field.type == .keyword else {
@@ -31,21 +30,8 @@ enum SearchExecution {
                 }
                 return index
             }
-            var keys: [(key: SortKey, doc: UInt32)] = []
-            keys.reserveCapacity(matches.count)
-            if let field = order.field {
-                let keyword = fields[field].type == .keyword
-                for doc in matches.docs {
-                    let key: SortKey = keyword
-                        ? try executor.values.firstKeyword(field, doc).map(SortKey.keyword) ?? .missing
-                        : try executor.values.number(field, doc).map(SortKey.number) ?? .missing
-                    keys.append((key, doc))
-                }
-            } else {
-                for i in 0..<matches.count { keys.append((.score(matches.scores[i]), matches.docs[i])) }
-            }
-            if let after { keys.removeAll { !order.precedes(after.position, ($0.key, $0.doc)) } }
-            let page = order.top(keys, request.limit + 1)
+            let page = try order.page(of: matches, values: executor.values, keyword: order.field.map { fields[$0].type == .keyword } ?? false,
+                                      after: after?.position, count: request.limit + 1)
             let more = page.count > request.limit
             // What each text field highlights depends on the query only: analyzed once.
             let highlights: [(index: Int, terms: Snippet)] = request.snippets

@@ -62,6 +62,24 @@ enum DocValues {
             }
         }
 
+        /// One slot's value read in place from an encoded block (no decoding of the others).
+        static func value(in bytes: UnsafeRawBufferPointer, slot: Int) -> Double? {
+            guard bytes[1 + slot / 8] & (1 << UInt8(slot % 8)) != 0 else { return nil }
+            let values = 1 + DocValues.perBlock / 8
+            if bytes[0] == 0 {
+                return Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: values + slot * 8, as: UInt64.self)))
+            }
+            let minimum = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: values, as: Int64.self))
+            let width = Int(bytes[values + 8])
+            guard width > 0 else { return Double(minimum) }
+            let packed = values + 9
+            let bit = slot * width
+            // Integers are below 9e15 in magnitude (see `integral`): widths stay under 56 bits.
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: packed + bit / 8, as: UInt64.self))
+            let offset = (word >> UInt64(bit % 8)) & ((1 << UInt64(width)) - 1)
+            return Double(minimum &+ Int64(bitPattern: offset))
+        }
+
         func contains(_ slot: Int) -> Bool { present[slot / 64] & (1 << UInt64(slot % 64)) != 0 }
 
         func value(_ slot: Int) -> Double? { contains(slot) ? values[slot] : nil }
@@ -102,7 +120,8 @@ enum DocValues {
             writer.bytes.append(UInt8(width))
             guard width > 0 else { return writer.bytes }
             let start = writer.bytes.count
-            writer.bytes.append(contentsOf: [UInt8](repeating: 0, count: (DocValues.perBlock * width + 7) / 8 + 1))
+            // Eight spare bytes: a reader loads any value with one unaligned 64-bit read.
+            writer.bytes.append(contentsOf: [UInt8](repeating: 0, count: (DocValues.perBlock * width + 7) / 8 + 8))
             for slot in values.indices where contains(slot) {
                 let offset = UInt64(bitPattern: integers[slot]! &- minimum)
                 var bit = slot * width
@@ -150,6 +169,36 @@ enum DocValues {
                 for _ in 0..<reader.varint() { ordinals.append(Int(reader.varint())) }
             }
             starts.append(ordinals.count)
+        }
+
+        /// Counts the values of `slots` (ascending) in an encoded block, read in place: `report`
+        /// gets each value that occurs (its bytes) with its count. `local` is scratch space.
+        static func count(_ bytes: UnsafeRawBufferPointer, slots: some Sequence<Int>, into local: inout [Int],
+                          report: ([UInt8], Int) -> Void) {
+            var reader = ByteReader(bytes)
+            let size = Int(reader.u16())
+            var values: [Range<Int>] = []
+            values.reserveCapacity(size)
+            for _ in 0..<size {
+                let length = Int(reader.varint())
+                values.append(reader.offset..<reader.offset + length)
+                reader.offset += length
+            }
+            local.removeAll(keepingCapacity: true)
+            local.append(contentsOf: repeatElement(0, count: size))
+            var slot = 0
+            for wanted in slots {
+                // Skip the slots before the wanted one.
+                while slot < wanted {
+                    for _ in 0..<reader.varint() { _ = reader.varint() }
+                    slot += 1
+                }
+                for _ in 0..<reader.varint() { local[Int(reader.varint())] += 1 }
+                slot += 1
+            }
+            for (ordinal, count) in local.enumerated() where count > 0 {
+                report([UInt8](UnsafeRawBufferPointer(rebasing: bytes[values[ordinal]])), count)
+            }
         }
 
         /// The distinct values of a slot, in its document's order.

@@ -76,34 +76,89 @@ struct PostingBlock {
         2 + entry.positions.count * 2
     }
 
-    /// Visits the documents of an encoded block (and their positions for text fields) without
-    /// building entries: the query path.
-    static func forEach(first: UInt32, _ bytes: UnsafeRawBufferPointer, positional: Bool,
-                        _ body: (UInt32, _ frequency: Int, _ positions: UnsafeRawBufferPointer, _ offset: Int) -> Void) {
-        var reader = ByteReader(bytes)
-        let count = Int(reader.u16())
-        _ = reader.u32()
+    /// Appends a block's documents, frequencies and (when asked) positions to `postings`: the
+    /// query's hot loop, reading varints through a pointer (each read still bounded by the
+    /// block's end) rather than ``ByteReader``.
+    static func decode(first: UInt32, _ bytes: UnsafeRawBufferPointer, positional: Bool, withPositions: Bool,
+                       into postings: inout TermPostings) {
+        guard bytes.count >= 6, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        let end = base + bytes.count
+        var p = base + 6
+        @inline(__always) func varint() -> UInt32 {
+            var result: UInt32 = 0
+            var shift: UInt32 = 0
+            while p < end {
+                let byte = p.pointee
+                p += 1
+                result |= UInt32(byte & 0x7F) << (shift & 31)
+                if byte < 0x80 { break }
+                shift += 7
+            }
+            return result
+        }
+        let count = Int(UInt16(base[0]) | UInt16(base[1]) << 8)
         var doc = first
-        for _ in 0..<count {
-            doc &+= UInt32(reader.varint())
-            if positional {
-                let frequency = Int(reader.varint())
-                let start = reader.offset
-                for _ in 0..<frequency { _ = reader.varint() }
-                body(doc, frequency, bytes, start)
-            } else {
-                body(doc, 1, bytes, reader.offset)
+        guard positional else {
+            // Keywords: doc numbers only, written straight into the grown arrays.
+            let start = postings.docs.count
+            postings.docs.append(contentsOf: repeatElement(0, count: count))
+            postings.frequencies.append(contentsOf: repeatElement(1, count: count))
+            postings.docs.withUnsafeMutableBufferPointer { docs in
+                for i in start..<start + count {
+                    doc &+= varint()
+                    docs[i] = doc
+                }
+            }
+            return
+        }
+        // Text: the arrays grown by the block's count (positions by its size, a bound on how
+        // many varints it holds), written through pointers, positions trimmed after.
+        let start = postings.docs.count
+        postings.docs.append(contentsOf: repeatElement(0, count: count))
+        postings.frequencies.append(contentsOf: repeatElement(0, count: count))
+        guard withPositions else {
+            postings.docs.withUnsafeMutableBufferPointer { docs in
+                postings.frequencies.withUnsafeMutableBufferPointer { frequencies in
+                    for i in start..<start + count {
+                        doc &+= varint()
+                        let frequency = varint()
+                        docs[i] = doc
+                        frequencies[i] = frequency
+                        for _ in 0..<frequency {
+                            while p < end, p.pointee >= 0x80 { p += 1 }
+                            p += 1
+                        }
+                    }
+                }
+            }
+            return
+        }
+        let startsBase = postings.positionStarts.count
+        postings.positionStarts.append(contentsOf: repeatElement(0, count: count))
+        let positionsBase = postings.positionValues.count
+        postings.positionValues.append(contentsOf: repeatElement(0, count: bytes.count))
+        var written = positionsBase
+        postings.docs.withUnsafeMutableBufferPointer { docs in
+            postings.frequencies.withUnsafeMutableBufferPointer { frequencies in
+                postings.positionStarts.withUnsafeMutableBufferPointer { starts in
+                    postings.positionValues.withUnsafeMutableBufferPointer { positions in
+                        for i in 0..<count {
+                            doc &+= varint()
+                            let frequency = varint()
+                            docs[start + i] = doc
+                            frequencies[start + i] = frequency
+                            var position: UInt32 = 0
+                            for _ in 0..<frequency where written < positions.count {
+                                position &+= varint()
+                                positions[written] = position
+                                written += 1
+                            }
+                            starts[startsBase + i] = written
+                        }
+                    }
+                }
             }
         }
-    }
-
-    /// Decodes `frequency` position deltas at `offset`, appending the positions to `positions`.
-    static func positions(_ bytes: UnsafeRawBufferPointer, at offset: Int, frequency: Int, into positions: inout [UInt32]) {
-        var reader = ByteReader(bytes, offset: offset)
-        var position: UInt32 = 0
-        for _ in 0..<frequency {
-            position &+= UInt32(reader.varint())
-            positions.append(position)
-        }
+        postings.positionValues.removeLast(positionsBase + bytes.count - written)
     }
 }
