@@ -231,6 +231,18 @@ import Testing
                         docs[key] = merged
                     }
                 }
+                // An AND's score is its clauses' scores added, whatever candidates a clause
+                // was given (a term scores only those an earlier clause left).
+                for _ in 0..<20 {
+                    let x = randomLeaf(&random, docs: docs), y = randomLeaf(&random, docs: docs)
+                    func scores(_ query: SearchQuery) async throws -> [String: Double] {
+                        let page = try await view.search(SearchRequest(query: .built(query), limit: 10_000, snippets: false))
+                        return Dictionary(page.hits.map { ($0.id, $0.score) }, uniquingKeysWith: { a, _ in a })
+                    }
+                    let (sx, sy, both) = (try await scores(x), try await scores(y), try await scores(.and([x, y])))
+                    let wrong = both.first { id, score in abs(score - ((sx[id] ?? 0) + (sy[id] ?? 0))) > 1e-4 * max(1, abs(score)) }
+                    #expect(wrong == nil, "seed \(seed): score of \(String(describing: wrong)) in \(SearchQuery.and([x, y]))")
+                }
                 for _ in 0..<150 {
                     let query = randomQuery(&random, docs: docs)
                     let expected = Set(docs.filter { matches(query, $0.value) }.keys)

@@ -49,28 +49,41 @@ struct DocScores {
     /// the original call (`otherFirst`: `other`'s score first), so they equal the merge's.
     private func galloping(into other: DocScores, otherFirst: Bool) -> DocScores {
         var result = DocScores()
+        var i = 0
+        for j in Self.positions(of: docs, in: other.docs) {
+            while docs[i] != other.docs[j] { i += 1 }
+            result.docs.append(docs[i])
+            result.scores.append(otherFirst ? other.scores[j] + scores[i] : scores[i] + other.scores[j])
+        }
+        return result
+    }
+
+    /// The indexes in `sorted` of the values of `wanted` (both sorted) that it holds, found by
+    /// galloping through `sorted`.
+    static func positions(of wanted: [UInt32], in sorted: [UInt32]) -> [Int] {
+        var found: [Int] = []
+        found.reserveCapacity(min(wanted.count, sorted.count))
         var low = 0
-        for (doc, score) in zip(docs, scores) {
+        for value in wanted {
             var step = 1
             var high = low
-            while high < other.docs.count, other.docs[high] < doc {
+            while high < sorted.count, sorted[high] < value {
                 low = high + 1
                 high += step
                 step *= 2
             }
-            high = min(high, other.docs.count)
+            high = min(high, sorted.count)
             while low < high {
                 let mid = (low + high) / 2
-                if other.docs[mid] < doc { low = mid + 1 } else { high = mid }
+                if sorted[mid] < value { low = mid + 1 } else { high = mid }
             }
-            guard low < other.docs.count else { break }
-            if other.docs[low] == doc {
-                result.docs.append(doc)
-                result.scores.append(otherFirst ? other.scores[low] + score : score + other.scores[low])
+            guard low < sorted.count else { break }
+            if sorted[low] == value {
+                found.append(low)
                 low += 1
             }
         }
-        return result
+        return found
     }
 
     /// Documents in either, scores added.

@@ -13,8 +13,6 @@ final class QueryExecutor {
     let analyzer = Analyzer()
     /// The hits' number, date and keyword values (for ranges here, sorts and facets after).
     let values: DocValueReader
-    /// Norm blocks read so far, by field and block.
-    private var norms: [Int: [UInt32: [UInt8]]] = [:]
 
     /// BM25's parameters, Lucene's defaults.
     static let k1: Float = 1.2
@@ -33,14 +31,19 @@ final class QueryExecutor {
         self.scoring = ScoringInputs(stats: stats, frozen: scoring)
     }
 
-    func evaluate(_ query: SearchQuery) throws -> DocScores {
+    /// The documents matching `query`, with their scores. With `within` (sorted), the result
+    /// may leave out documents not among those (an AND passes the candidates its earlier
+    /// clauses left, so a term scores only those); it always holds every one that matches.
+    /// Every scored unit is still counted over the whole index, in query order, so scores do
+    /// not depend on `within`.
+    func evaluate(_ query: SearchQuery, within: [UInt32]? = nil) throws -> DocScores {
         switch query {
         case .all:
             return try allDocuments()
         case .match(let field, let text):
             return try union(over: field, text) { index, type in
                 switch type {
-                case .text: return try textMatch(index, text, lastIsPrefix: false)
+                case .text: return try textMatch(index, text, lastIsPrefix: false, within: within)
                 case .keyword: return try keyword(index, text)
                 case .number, .date:
                     let bound = SearchQuery.Bound(text, inclusive: true)
@@ -58,7 +61,7 @@ final class QueryExecutor {
         case .prefix(let field, let prefix):
             return try union(over: field, prefix) { index, type in
                 switch type {
-                case .text: return try textMatch(index, prefix, lastIsPrefix: true)
+                case .text: return try textMatch(index, prefix, lastIsPrefix: true, within: within)
                 case .keyword: return try keywordPrefix(index, prefix)
                 case .number, .date: throw invalid("a prefix cannot search the \(type.rawValue) field '\(fields[index].name)'; use a range such as \(fields[index].name):[a TO b]")
                 }
@@ -67,7 +70,6 @@ final class QueryExecutor {
             let (index, type) = try rangeField(name)
             return try range(index, type, lower: lower, upper: upper)
         case .and(let items):
-            var positives: [DocScores] = []
             var negatives: [DocScores] = []
             // Ranges wait: each candidate the other clauses leave has its own value checked (a
             // doc value read each, at most as many as the candidates already cost) instead of
@@ -75,6 +77,9 @@ final class QueryExecutor {
             // keyword filters leave a few hundred). Views without doc values check at most
             // `candidateCheckLimit` candidates on their stored documents.
             var ranges: [(field: Int, bounds: RangeBounds)] = []
+            // Clauses in query order (the order scores take their statistics in), each after
+            // the first given the candidates left so far.
+            var running: DocScores?
             for item in items {
                 if case .not(let inner) = item {
                     negatives.append(try evaluate(inner))
@@ -82,18 +87,20 @@ final class QueryExecutor {
                     let (index, type) = try rangeField(name)
                     ranges.append((index, try rangeBounds(index, type, lower: lower, upper: upper)))
                 } else {
-                    positives.append(try evaluate(item))
+                    let set = try evaluate(item, within: running?.docs ?? within)
+                    running = running.map { $0.intersection(set) } ?? set
                 }
             }
             // Only ranges: the first one is scanned, the others checked against it.
-            if positives.isEmpty, let first = ranges.first {
-                positives.append(try range(first.field, first.bounds))
+            var result: DocScores
+            if let running {
+                result = running
+            } else if let first = ranges.first {
+                result = try range(first.field, first.bounds)
                 ranges.removeFirst()
+            } else {
+                result = try allDocuments()
             }
-            // Intersect from the smallest set; scores add.
-            let sorted = positives.sorted { $0.count < $1.count }
-            var result = try sorted.first ?? allDocuments()
-            for set in sorted.dropFirst() where result.count > 0 { result = result.intersection(set) }
             for (field, bounds) in ranges where result.count > 0 {
                 if values.columnar || result.count <= Self.candidateCheckLimit {
                     var keep = [Bool](repeating: false, count: result.count)
@@ -107,7 +114,7 @@ final class QueryExecutor {
             return result
         case .or(let items):
             var result = DocScores()
-            for item in items { result = result.union(try evaluate(item)) }
+            for item in items { result = result.union(try evaluate(item, within: within)) }
             return result
         case .not(let inner):
             return try allDocuments().subtracting(try evaluate(inner))
@@ -228,13 +235,14 @@ final class QueryExecutor {
 
     /// A term of a phrase: an exact term, or any term starting with a prefix.
 
-    private func textMatch(_ field: Int, _ text: String, lastIsPrefix: Bool) throws -> DocScores {
+    private func textMatch(_ field: Int, _ text: String, lastIsPrefix: Bool, within: [UInt32]? = nil) throws -> DocScores {
         let tokens = analyzer.tokens(text)
         guard !tokens.isEmpty else { return DocScores() }
         let matchers = QueryTerms.matchers(tokens, lastIsPrefix: lastIsPrefix)
         if matchers.count == 1 {
             let postings = try postings(matchers[0].0, field: field, withPositions: false)
-            return score(field, docs: postings.docs, frequencies: postings.frequencies)
+            // The term's frequency counts all its documents; only candidates are scored.
+            return try score(field, docs: postings.docs, frequencies: postings.frequencies, within: within)
         }
         let lists = try matchers.map { try postings($0.0, field: field, withPositions: true) }
         let order = lists.indices.sorted { lists[$0].docs.count < lists[$1].docs.count }
@@ -284,7 +292,7 @@ final class QueryExecutor {
                 frequencies.append(count)
             }
         }
-        return score(field, docs: docs, frequencies: frequencies)
+        return try score(field, docs: docs, frequencies: frequencies)
     }
 
     private static func contains(_ sorted: ArraySlice<UInt32>, _ value: UInt32) -> Bool {
@@ -348,37 +356,44 @@ final class QueryExecutor {
     // MARK: Scoring
 
     /// BM25 of a term (or phrase) over the documents it matches.
-    private func score(_ field: Int, docs: [UInt32], frequencies: [UInt32]) -> DocScores {
+    private func score(_ field: Int, docs allDocs: [UInt32], frequencies allFrequencies: [UInt32], within: [UInt32]? = nil) throws -> DocScores {
         let n = scoring.documents
-        let df = scoring.nextFrequency(current: docs.count)
+        let df = scoring.nextFrequency(current: allDocs.count)
+        var docs = allDocs, frequencies = allFrequencies
+        if let within {
+            let kept = DocScores.positions(of: within, in: allDocs)
+            docs = kept.map { allDocs[$0] }
+            frequencies = kept.map { allFrequencies[$0] }
+        }
         let idf = log(1 + max(0, n - df + 0.5) / (df + 0.5))
         let average = scoring.averageLength(field)
-        var scores: [Float] = []
-        scores.reserveCapacity(docs.count)
-        // Documents come in order, so the norm block changes rarely: look it up once per block,
-        // not once per document (two hash lookups each showed as 10% of a query's time).
-        var block = UInt32.max
-        var bytes: [UInt8] = []
-        for (doc, frequency) in zip(docs, frequencies) {
-            let docBlock = doc / SearchTables.normsPerBlock
-            if docBlock != block {
-                block = docBlock
-                bytes = normBlock(field, docBlock)
+        var scores = [Float](repeating: 0, count: docs.count)
+        guard !docs.isEmpty else { return DocScores(docs: docs, scores: scores) }
+        // Documents come in order: one walk over the field's norm blocks, each read in place,
+        // scores the documents of each block (a missing block holds only zero norms).
+        let weight = idf * (Self.k1 + 1)
+        let base = Self.k1 * (1 - Self.b)
+        let slope = Self.k1 * Self.b / average
+        var index = 0
+        func scoreUntil(block: UInt32, norms: UnsafeRawBufferPointer?) {
+            while index < docs.count, docs[index] / SearchTables.normsPerBlock <= block {
+                let doc = docs[index]
+                var norm = 0
+                if let norms, doc / SearchTables.normsPerBlock == block {
+                    let slot = Int(doc % SearchTables.normsPerBlock)
+                    if norms.count >= (slot + 1) * 2 { norm = Int(norms[slot * 2]) | Int(norms[slot * 2 + 1]) << 8 }
+                }
+                let tf = Float(frequencies[index])
+                scores[index] = weight * tf / (tf + base + slope * Float(max(1, norm - 1)))
+                index += 1
             }
-            let slot = Int(doc % SearchTables.normsPerBlock)
-            let norm = bytes.count >= (slot + 1) * 2 ? Int(UInt16(bytes[slot * 2]) | UInt16(bytes[slot * 2 + 1]) << 8) : 0
-            let length = Float(max(1, norm - 1))
-            let tf = Float(frequency)
-            scores.append(idf * tf * (Self.k1 + 1) / (tf + Self.k1 * (1 - Self.b + Self.b * length / average)))
         }
+        let prefix = [UInt8(field)]
+        try txn.forEach(in: SearchTables.norms, prefix: prefix, from: IndexKey.norms(field, block: docs[0] / SearchTables.normsPerBlock)) { key, value in
+            scoreUntil(block: IndexKey.readDoc(key, at: 1), norms: value)
+            return index < docs.count
+        }
+        scoreUntil(block: .max, norms: nil)
         return DocScores(docs: docs, scores: scores)
-    }
-
-    /// The norms of one block of documents of a field (two bytes each), read once per query.
-    private func normBlock(_ field: Int, _ block: UInt32) -> [UInt8] {
-        if let known = norms[field]?[block] { return known }
-        let bytes = (try? txn.get(IndexKey.norms(field, block: block), in: SearchTables.norms)) ?? []
-        norms[field, default: [:]][block] = bytes
-        return bytes
     }
 }

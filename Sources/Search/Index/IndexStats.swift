@@ -85,8 +85,19 @@ struct IndexStats {
 
     /// The schema the view was built with, so readers need no mapping.
     static func schema(_ txn: KeyValueTransaction) throws -> [SearchMapping.Field]? {
-        try txn.get(schemaKey, in: SearchTables.meta).map { try JSONDecoder().decode([SearchMapping.Field].self, from: Data($0)) }
+        guard let bytes = try txn.get(schemaKey, in: SearchTables.meta) else { return nil }
+        if let known = decodedSchemas.withLock({ $0[bytes] }) { return known }
+        let fields = try JSONDecoder().decode([SearchMapping.Field].self, from: Data(bytes))
+        decodedSchemas.withLock { cache in
+            if cache.count > 64 { cache.removeAll() }
+            cache[bytes] = fields
+        }
+        return fields
     }
+
+    /// Schemas decoded so far, by their bytes (a view's schema never changes: queries skip the
+    /// JSON decoding it showed as 5% of a term query's time).
+    private static let decodedSchemas = Locked<[[UInt8]: [SearchMapping.Field]]>([:])
 
     /// Saves the schema when the view is new (and marks it as keeping doc values); returns
     /// whether the view keeps doc values (views written before them do not).
