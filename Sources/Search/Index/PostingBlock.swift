@@ -82,20 +82,7 @@ struct PostingBlock {
     static func decode(first: UInt32, _ bytes: UnsafeRawBufferPointer, positional: Bool, withPositions: Bool,
                        into postings: inout TermPostings) {
         guard bytes.count >= 6, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-        let end = base + bytes.count
-        var p = base + 6
-        @inline(__always) func varint() -> UInt32 {
-            var result: UInt32 = 0
-            var shift: UInt32 = 0
-            while p < end {
-                let byte = p.pointee
-                p += 1
-                result |= UInt32(byte & 0x7F) << (shift & 31)
-                if byte < 0x80 { break }
-                shift += 7
-            }
-            return result
-        }
+        var reader = Varints(p: base + 6, end: base + bytes.count)
         let count = Int(UInt16(base[0]) | UInt16(base[1]) << 8)
         var doc = first
         guard positional else {
@@ -105,7 +92,7 @@ struct PostingBlock {
             postings.frequencies.append(contentsOf: repeatElement(1, count: count))
             postings.docs.withUnsafeMutableBufferPointer { docs in
                 for i in start..<start + count {
-                    doc &+= varint()
+                    doc &+= reader.next()
                     docs[i] = doc
                 }
             }
@@ -120,14 +107,11 @@ struct PostingBlock {
             postings.docs.withUnsafeMutableBufferPointer { docs in
                 postings.frequencies.withUnsafeMutableBufferPointer { frequencies in
                     for i in start..<start + count {
-                        doc &+= varint()
-                        let frequency = varint()
+                        doc &+= reader.next()
+                        let frequency = reader.next()
                         docs[i] = doc
                         frequencies[i] = frequency
-                        for _ in 0..<frequency {
-                            while p < end, p.pointee >= 0x80 { p += 1 }
-                            p += 1
-                        }
+                        reader.skip(Int(frequency))
                     }
                 }
             }
@@ -143,13 +127,13 @@ struct PostingBlock {
                 postings.positionStarts.withUnsafeMutableBufferPointer { starts in
                     postings.positionValues.withUnsafeMutableBufferPointer { positions in
                         for i in 0..<count {
-                            doc &+= varint()
-                            let frequency = varint()
+                            doc &+= reader.next()
+                            let frequency = reader.next()
                             docs[start + i] = doc
                             frequencies[start + i] = frequency
                             var position: UInt32 = 0
                             for _ in 0..<frequency where written < positions.count {
-                                position &+= varint()
+                                position &+= reader.next()
                                 positions[written] = position
                                 written += 1
                             }
@@ -160,5 +144,33 @@ struct PostingBlock {
             }
         }
         postings.positionValues.removeLast(positionsBase + bytes.count - written)
+    }
+
+    /// Varints read through a pointer, each read bounded by the block's end. A struct (not a
+    /// variable captured by a nested function) so accesses need no dynamic exclusivity check.
+    struct Varints {
+        var p: UnsafePointer<UInt8>
+        let end: UnsafePointer<UInt8>
+
+        @inline(__always) mutating func next() -> UInt32 {
+            var result: UInt32 = 0
+            var shift: UInt32 = 0
+            while p < end {
+                let byte = p.pointee
+                p += 1
+                result |= UInt32(byte & 0x7F) << (shift & 31)
+                if byte < 0x80 { break }
+                shift += 7
+            }
+            return result
+        }
+
+        /// Skips `count` varints.
+        @inline(__always) mutating func skip(_ count: Int) {
+            for _ in 0..<count {
+                while p < end, p.pointee >= 0x80 { p += 1 }
+                if p < end { p += 1 }
+            }
+        }
     }
 }
