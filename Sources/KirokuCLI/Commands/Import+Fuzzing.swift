@@ -7,7 +7,7 @@ import KirokuLog
     /// Parses `bytes` as one JSONL import line: it must give an append group of one event with
     /// a key, a type and an id, or throw a line error.
     public static func parseLine(_ bytes: UnsafeRawBufferPointer) {
-        guard let group = try? Import.group(Array(bytes), number: 1) else { return }
+        guard let group = try? ImportBatches.line(bytes, number: 1, honorPositions: false).group else { return }
         precondition(!group.key.isEmpty && group.events.count == 1, "an import line gave no key or not one event")
         precondition(!group.events[0].type.isEmpty && !(group.events[0].id ?? "").isEmpty, "an import line gave no type or no id")
     }

@@ -7,20 +7,28 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append the events of a JSON Lines file, in file order.",
         discussion: """
-        Each line: {"key": ..., "type": ..., "data": {...}, "id": ..., "metadata": {...}} (id and metadata optional).
-        data and metadata are stored as the bytes the line holds; key, type and id must be valid UTF-8.
+        Each line: {"key": ..., "type": ..., "data": {...}, "id": ..., "metadata": {...}} (id and metadata optional;
+        dataBase64 / metadataBase64 for bytes that are not JSON). data and metadata are stored as the bytes the line
+        holds; key, type and id must be valid UTF-8.
         A line whose id is stored already with the same key, type, data and metadata is a repeat: stored once,
         counted, never an error. An id stored with other content is a bad line that names both lines.
         Re-running the same import (after a crash or a kill) completes it with no duplicates and no reordering:
         a line without an id gets one derived from its line number and content.
+        Lines of kiroku export carry "position" and "version": each record must take that position and become
+        that version, so an export imported into an empty store gives an equal store, and a re-run resumes
+        after the records already there. --ignore-positions appends such lines after the head instead
+        (a filtered export, or into a store that has records).
         A bad line stops the import with its line number and reason (--skip-bad reports and skips it);
         everything before it stays. The store and the summary are the same for any --batch.
+        The next batch is parsed on a second thread while the current one commits.
         """)
 
     @Argument(help: "The store directory (created when missing).") var store: String
     @Argument(help: "The JSON Lines file, or '-' for standard input.") var file: String
     @Option(help: "Lines per commit (1 to 100000).") var batch = 1000
     @Flag(name: .customLong("skip-bad"), help: "Report bad lines and go on.") var skipBad = false
+    @Flag(name: .customLong("ignore-positions"), help: "Append lines that carry a position (kiroku export's) after the head, ignoring their positions and versions.")
+    var ignorePositions = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -36,11 +44,11 @@ struct Import: AsyncParsableCommand {
         }
         let log = try StoreOpener.open(store, create: true)
         defer { log.close() }
-        var progress = Progress("import", total: total)
+        var progress = Progress("import", total: nil, unit: "lines")
         var summary = ImportSummary(headAtStart: try log.headPosition())
-        var pending: [(line: Int, group: AppendGroup)] = []
-        var lineNumber = 0
-        var bytesRead: UInt64 = 0
+        var head = summary.headAtStart
+        var pending: [ImportBatches.Line] = []
+        let batches = ImportBatches(handle: handle, honorPositions: !ignorePositions)
 
         /// Reports a bad line: stops the import, or (with --skip-bad) counts it and goes on.
         func bad(_ line: Int, _ reason: String) throws {
@@ -55,59 +63,71 @@ struct Import: AsyncParsableCommand {
         func flush() async throws {
             guard !pending.isEmpty else { return }
             let results = try await log.appendEach(pending.map(\.group), stopAtFirstError: !skipBad)
-            for ((line, _), result) in zip(pending, results) {
+            for (line, result) in zip(pending, results) {
                 switch result {
-                case .success(let appended): summary.count(appended.events[0], line: line)
-                case .failure(let error): try bad(line, summary.describe(error))
+                case .success(let appended):
+                    let event = appended.events[0]
+                    head = max(head, event.position)
+                    if let position = line.position, event.isRepeat || event.position != position {
+                        // Another writer, or an id this store holds at another position.
+                        try bad(line.number, event.isRepeat
+                            ? "its id is stored already, at position \(event.position), not at the line's position \(position); pass --ignore-positions to import the file after the head"
+                            : "it took position \(event.position), not the line's position \(position): something else appended to the store during the import")
+                        continue
+                    }
+                    summary.count(event, line: line.number)
+                case .failure(let error): try bad(line.number, summary.describe(error))
                 }
             }
             pending.removeAll(keepingCapacity: true)
         }
 
-        for try await line in LineReader(handle: handle) {
-            lineNumber += 1
-            bytesRead += UInt64(line.count + 1)
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            do {
-                pending.append((lineNumber, try Self.group(line, number: lineNumber)))
-            } catch {
+        /// A line of an export: already in the store (a resumed import), next, or out of place.
+        func place(_ line: ImportBatches.Line, at position: UInt64) async throws -> Bool {
+            let next = head + UInt64(pending.count) + 1
+            if position == next { return true }
+            if position > next {
                 try await flush()
-                try bad(lineNumber, error.reason)
+                try bad(line.number, "its position is \(position) but the store's next position is \(head + 1); import the file into an empty store (or resume the import that made this one), or pass --ignore-positions")
+                return false
             }
-            if pending.count >= batch { try await flush() }
-            progress.update(bytesRead)
+            try await flush()
+            if let stored = try log.record(at: position), line.matches(stored) {
+                summary.alreadyImported += 1
+            } else {
+                try bad(line.number, "position \(position) holds another record; this file does not continue this store: import it into an empty store, or pass --ignore-positions to append its records after the head")
+            }
+            return false
+        }
+
+        var parsing = Task.detached { batches.next(lines: batch) }
+        while let items = await parsing.value {
+            // The next batch is read and parsed while this one commits.
+            parsing = Task.detached { batches.next(lines: batch) }
+            for item in items {
+                switch item {
+                case .bad(let number, let reason):
+                    try await flush()
+                    try bad(number, reason)
+                case .line(let line):
+                    if let position = line.position, try await !place(line, at: position) { continue }
+                    pending.append(line)
+                    if pending.count >= batch { try await flush() }
+                }
+            }
+            progress.update(UInt64(batches.lineNumber), fraction: total.map { $0 > 0 ? min(1, Double(batches.bytesRead) / Double($0)) : 1 })
         }
         try await flush()
-        progress.update(bytesRead, force: true)
+        progress.update(UInt64(batches.lineNumber), fraction: total == nil ? nil : 1, force: true)
         progress.finish()
-        let head = try log.headPosition()
+        let lines = batches.lineNumber
+        head = try log.headPosition()
         if output.json {
             Output.json(["imported": summary.imported, "repeats": summary.repeats, "alreadyImported": summary.alreadyImported,
-                         "skipped": summary.skipped, "lines": lineNumber, "head": head])
+                         "skipped": summary.skipped, "lines": lines, "head": head])
         } else {
-            print("Imported \(summary.imported) events (\(summary.repeats) repeats skipped, \(summary.alreadyImported) already imported, \(summary.skipped) bad lines skipped) from \(lineNumber) lines; head is \(head).")
+            print("Imported \(summary.imported) events (\(summary.repeats) repeats skipped, \(summary.alreadyImported) already imported, \(summary.skipped) bad lines skipped) from \(lines) lines; head is \(head).")
         }
-    }
-
-    /// One line as an append group of one event.
-    static func group(_ line: [UInt8], number: Int) throws(ImportLine.Invalid) -> AppendGroup {
-        let parsed: ImportLine
-        do {
-            parsed = try line.withUnsafeBytes { try ImportLine.parse($0) }
-        } catch let invalid as ImportLine.Invalid {
-            throw invalid
-        } catch {
-            throw ImportLine.Invalid(reason: "\(error)")
-        }
-        let id: String
-        if let given = parsed.id {
-            id = given
-        } else {
-            // Derived from the line: the same file imported again gives the same ids.
-            id = "import:\(number):" + String(FNV1a.hash(line), radix: 16)
-        }
-        let event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id)
-        return AppendGroup(key: parsed.key, events: [event])
     }
 }
 

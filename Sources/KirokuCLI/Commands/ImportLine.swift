@@ -14,19 +14,24 @@ struct ImportLine {
     var id: String?
     var data: Data?
     var metadata: Data?
+    /// Where an exported record was (`kiroku export` writes it): the position it must take.
+    var position: UInt64?
+    /// The version an exported record had: the version it must become.
+    var version: UInt64?
 
     /// Why a line cannot be imported; the message names the field or byte.
     struct Invalid: Error {
         let reason: String
     }
 
-    /// The fields a line may have.
-    static let fields = ["key", "type", "data", "id", "metadata"]
+    /// The fields a line may have (`timestamp` is read and left: the log stamps its own commits).
+    static let fields = ["key", "type", "data", "id", "metadata", "dataBase64", "metadataBase64", "position", "version", "timestamp"]
 
     /// Parses one line (without its newline).
     static func parse(_ line: UnsafeRawBufferPointer) throws(Invalid) -> ImportLine {
         var scanner = Scanner(bytes: line)
         var key: String?, type: String?, id: String?, data: Data?, metadata: Data?
+        var position: UInt64?, version: UInt64?
         var seen = Set<String>()
         scanner.skipSpace()
         guard scanner.peek == UInt8(ascii: "{") else { throw Invalid(reason: "not a JSON object") }
@@ -38,9 +43,9 @@ struct ImportLine {
             while true {
                 scanner.skipSpace()
                 guard scanner.peek == UInt8(ascii: "\"") else { throw scanner.fail("expected a field name") }
-                let name = try scanner.string(field: "a field name")
+                let name = try scanner.fieldName()
                 guard fields.contains(name) else {
-                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata)")
+                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp)")
                 }
                 guard seen.insert(name).inserted else { throw Invalid(reason: "field \"\(name)\" appears twice") }
                 scanner.skipSpace()
@@ -59,6 +64,19 @@ struct ImportLine {
                     case "type": type = text
                     default: id = text
                     }
+                case "position", "version":
+                    let number = scanner.unsigned()
+                    guard let number, number > 0 else { throw Invalid(reason: "\"\(name)\" must be a whole number from 1") }
+                    if name == "position" { position = number } else { version = number }
+                case "timestamp":
+                    guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"timestamp\" must be a string") }
+                    _ = try scanner.value(depth: 0)
+                case "dataBase64", "metadataBase64":
+                    guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"\(name)\" must be a base64 string") }
+                    guard let bytes = Data(base64Encoded: try scanner.string(field: "\"\(name)\"")) else {
+                        throw Invalid(reason: "\"\(name)\" is not valid base64")
+                    }
+                    if name == "dataBase64" { data = bytes } else { metadata = bytes }
                 default:
                     let span = try scanner.value(depth: 0)
                     let isNull = span.count == 4 && line[span].elementsEqual("null".utf8)
@@ -77,7 +95,21 @@ struct ImportLine {
         guard let key, !key.isEmpty else { throw Invalid(reason: "\"key\" is missing or not a string") }
         guard let type, !type.isEmpty else { throw Invalid(reason: "\"type\" is missing or not a string") }
         if let id, id.isEmpty { throw Invalid(reason: "\"id\" must be a non-empty string") }
-        return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata)
+        if seen.contains("data"), seen.contains("dataBase64") { throw Invalid(reason: "give \"data\" or \"dataBase64\", not both") }
+        if seen.contains("metadata"), seen.contains("metadataBase64") { throw Invalid(reason: "give \"metadata\" or \"metadataBase64\", not both") }
+        return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata, position: position, version: version)
+    }
+
+    /// Whether `bytes` can be written into a line as they are and read back by ``parse(_:)`` as
+    /// the same bytes: one JSON value, nothing around it, no line break in it, and not `null`
+    /// (a line's `null` stands for no bytes).
+    static func isVerbatim(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, first > 0x20, last > 0x20,
+              !bytes.contains(0x0A), !bytes.contains(0x0D) else { return false }
+        if bytes.count == 4, bytes.elementsEqual("null".utf8) { return false }
+        var scanner = Scanner(bytes: bytes)
+        guard (try? scanner.value(depth: 0)) != nil else { return false }
+        return scanner.offset == bytes.count
     }
 
     /// A cursor over the line's bytes that checks JSON as it goes.
@@ -95,9 +127,34 @@ struct ImportLine {
             while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A { offset += 1 }
         }
 
+        /// A field name: one of ``fields`` without decoding (no escapes), else decoded.
+        mutating func fieldName() throws(Invalid) -> String {
+            let start = offset + 1
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                if let known = ImportLine.fields.first(where: { $0.utf8.elementsEqual(raw) }) {
+                    offset = end + 1
+                    return known
+                }
+            }
+            return try string(field: "a field name")
+        }
+
         /// A JSON string whose text must be valid UTF-8: escapes decoded, raw bytes checked.
         mutating func string(field: String) throws(Invalid) -> String {
             let start = offset
+            // Most strings have no escape or control character: validated straight from the line.
+            var end = start + 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start + 1..<end]), as: UTF8.self) else {
+                    throw Invalid(reason: "\(field) is not valid UTF-8 (bytes \(start + 1) to \(end + 1)); fix the encoding of the file (keys, types and ids are compared by their bytes)")
+                }
+                offset = end + 1
+                return text
+            }
             offset += 1
             var utf8: [UInt8] = []
             while true {
@@ -142,6 +199,19 @@ struct ImportLine {
                     utf8.append(byte)
                 }
             }
+        }
+
+        /// A whole number in plain digits (at most 19), or nil.
+        mutating func unsigned() -> UInt64? {
+            var value: UInt64 = 0
+            var digits = 0
+            while let byte = peek, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                guard digits < 19 else { return nil }
+                value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+                digits += 1
+                offset += 1
+            }
+            return digits > 0 ? value : nil
         }
 
         mutating func hex4(_ field: String) throws(Invalid) -> UInt32 {

@@ -35,7 +35,7 @@ struct Read: AsyncParsableCommand {
             var position = max(1, from)
             while printed < limit {
                 let records = try log.readAll(from: position, limit: 1000)
-                for record in records where printed < limit && (prefix.map { record.key.hasPrefix($0) } ?? true) { emit(record) }
+                for record in records where printed < limit && (prefix.map { record.key.utf8HasPrefix($0) } ?? true) { emit(record) }
                 guard let last = records.last else { break }
                 position = last.position + 1
             }

@@ -193,7 +193,7 @@ struct Bench: AsyncParsableCommand {
             try SearchBenchQuery.export(reader, to: export)
             lines.append("Exported the documents and queries for scripts/bench-tantivy to \(export)")
         }
-        let kinds = SearchBenchQuery.kinds
+        let kinds = SearchBenchQuery.kinds.filter { kind in ProcessInfo.processInfo.environment["ONLY"].map { $0 == kind.name } ?? true }
         let perQuery = Duration.milliseconds(Int(duration * 1000 / Double(kinds.count)))
         for kind in kinds {
             let latencies = Latencies()
