@@ -26,13 +26,14 @@ struct ImportLine {
 
     /// The fields a line may have (`timestamp` is read and left: the log stamps its own commits).
     static let fields = ["key", "type", "data", "id", "metadata", "dataBase64", "metadataBase64", "position", "version", "timestamp"]
+    static let fieldBytes = fields.map { Array($0.utf8) }
 
     /// Parses one line (without its newline).
     static func parse(_ line: UnsafeRawBufferPointer) throws(Invalid) -> ImportLine {
         var scanner = Scanner(bytes: line)
         var key: String?, type: String?, id: String?, data: Data?, metadata: Data?
         var position: UInt64?, version: UInt64?
-        var seen = Set<String>()
+        var seen: UInt16 = 0
         scanner.skipSpace()
         guard scanner.peek == UInt8(ascii: "{") else { throw Invalid(reason: "not a JSON object") }
         scanner.offset += 1
@@ -43,45 +44,47 @@ struct ImportLine {
             while true {
                 scanner.skipSpace()
                 guard scanner.peek == UInt8(ascii: "\"") else { throw scanner.fail("expected a field name") }
-                let name = try scanner.fieldName()
-                guard fields.contains(name) else {
+                let (known, name) = try scanner.fieldName()
+                guard let field = known else {
                     throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp)")
                 }
-                guard seen.insert(name).inserted else { throw Invalid(reason: "field \"\(name)\" appears twice") }
+                guard seen & (1 << field) == 0 else { throw Invalid(reason: "field \"\(name)\" appears twice") }
+                seen |= 1 << field
                 scanner.skipSpace()
                 guard scanner.peek == UInt8(ascii: ":") else { throw scanner.fail("expected ':' after \"\(name)\"") }
                 scanner.offset += 1
                 scanner.skipSpace()
-                switch name {
-                case "key", "type", "id":
+                // Field numbers: their places in `fields`.
+                switch field {
+                case 0, 1, 3:
                     guard scanner.peek == UInt8(ascii: "\"") else {
-                        if name == "id" { throw Invalid(reason: "\"id\" must be a non-empty string") }
+                        if field == 3 { throw Invalid(reason: "\"id\" must be a non-empty string") }
                         throw Invalid(reason: "\"\(name)\" is missing or not a string")
                     }
                     let text = try scanner.string(field: "\"\(name)\"")
-                    switch name {
-                    case "key": key = text
-                    case "type": type = text
+                    switch field {
+                    case 0: key = text
+                    case 1: type = text
                     default: id = text
                     }
-                case "position", "version":
+                case 7, 8:
                     let number = scanner.unsigned()
                     guard let number, number > 0 else { throw Invalid(reason: "\"\(name)\" must be a whole number from 1") }
-                    if name == "position" { position = number } else { version = number }
-                case "timestamp":
+                    if field == 7 { position = number } else { version = number }
+                case 9:
                     guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"timestamp\" must be a string") }
                     _ = try scanner.value(depth: 0)
-                case "dataBase64", "metadataBase64":
+                case 5, 6:
                     guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"\(name)\" must be a base64 string") }
                     guard let bytes = Data(base64Encoded: try scanner.string(field: "\"\(name)\"")) else {
                         throw Invalid(reason: "\"\(name)\" is not valid base64")
                     }
-                    if name == "dataBase64" { data = bytes } else { metadata = bytes }
+                    if field == 5 { data = bytes } else { metadata = bytes }
                 default:
                     let span = try scanner.value(depth: 0)
                     let isNull = span.count == 4 && line[span].elementsEqual("null".utf8)
                     let bytes = isNull ? nil : Data(line[span])
-                    if name == "data" { data = bytes } else { metadata = bytes }
+                    if field == 2 { data = bytes } else { metadata = bytes }
                 }
                 scanner.skipSpace()
                 if scanner.peek == UInt8(ascii: ",") { scanner.offset += 1; continue }
@@ -95,8 +98,8 @@ struct ImportLine {
         guard let key, !key.isEmpty else { throw Invalid(reason: "\"key\" is missing or not a string") }
         guard let type, !type.isEmpty else { throw Invalid(reason: "\"type\" is missing or not a string") }
         if let id, id.isEmpty { throw Invalid(reason: "\"id\" must be a non-empty string") }
-        if seen.contains("data"), seen.contains("dataBase64") { throw Invalid(reason: "give \"data\" or \"dataBase64\", not both") }
-        if seen.contains("metadata"), seen.contains("metadataBase64") { throw Invalid(reason: "give \"metadata\" or \"metadataBase64\", not both") }
+        if seen & (1 << 2) != 0, seen & (1 << 5) != 0 { throw Invalid(reason: "give \"data\" or \"dataBase64\", not both") }
+        if seen & (1 << 4) != 0, seen & (1 << 6) != 0 { throw Invalid(reason: "give \"metadata\" or \"metadataBase64\", not both") }
         return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata, position: position, version: version)
     }
 
@@ -127,19 +130,22 @@ struct ImportLine {
             while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A { offset += 1 }
         }
 
-        /// A field name: one of ``fields`` without decoding (no escapes), else decoded.
-        mutating func fieldName() throws(Invalid) -> String {
+        /// A field name: its place in ``ImportLine/fields`` (matched on the bytes when it has
+        /// no escape) and its text, or nil and the text for an unknown one.
+        mutating func fieldName() throws(Invalid) -> (Int?, String) {
             let start = offset + 1
             var end = start
             while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                if let known = ImportLine.fields.first(where: { $0.utf8.elementsEqual(raw) }) {
+                let length = end - start
+                for (index, name) in ImportLine.fieldBytes.enumerated() where name.count == length
+                    && memcmp(name, bytes.baseAddress! + start, length) == 0 {
                     offset = end + 1
-                    return known
+                    return (index, ImportLine.fields[index])
                 }
             }
-            return try string(field: "a field name")
+            let name = try string(field: "a field name")
+            return (ImportLine.fields.firstIndex(of: name), name)
         }
 
         /// A JSON string whose text must be valid UTF-8: escapes decoded, raw bytes checked.
@@ -251,29 +257,57 @@ struct ImportLine {
                     return start..<offset
                 }
             case UInt8(ascii: "\""):
-                offset += 1
-                while true {
-                    guard let next = peek else { throw fail("a string has no closing quote") }
-                    offset += 1
-                    if next == UInt8(ascii: "\"") { return start..<offset }
+                var i = offset + 1
+                let count = bytes.count
+                while i < count {
+                    let next = bytes[i]
+                    i += 1
+                    if next == UInt8(ascii: "\"") {
+                        offset = i
+                        return start..<offset
+                    }
                     if next == UInt8(ascii: "\\") {
-                        guard peek != nil else { throw fail("a string ends inside an escape") }
-                        offset += 1
+                        guard i < count else {
+                            offset = i
+                            throw fail("a string ends inside an escape")
+                        }
+                        i += 1
                     } else if next < 0x20 {
+                        offset = i
                         throw fail("a string has a raw control character")
                     }
                 }
+                offset = i
+                throw fail("a string has no closing quote")
             case UInt8(ascii: "t"): try literal("true"); return start..<offset
             case UInt8(ascii: "f"): try literal("false"); return start..<offset
             case UInt8(ascii: "n"): try literal("null"); return start..<offset
             default:
+                // JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
                 let digits = offset
-                while let next = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(next) || next == UInt8(ascii: "-")
-                    || next == UInt8(ascii: "+") || next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") {
-                    offset += 1
+                func isDigit(_ byte: UInt8?) -> Bool { byte.map { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ?? false }
+                func run() -> Bool {
+                    guard isDigit(peek) else { return false }
+                    while isDigit(peek) { offset += 1 }
+                    return true
                 }
-                guard offset > digits, let text = String(validating: bytes[digits..<offset], as: UTF8.self), Double(text) != nil,
-                      text.first != "+", !(text.hasPrefix("0") && text.count > 1 && text.dropFirst().first?.isNumber == true) else {
+                var valid = true
+                if peek == UInt8(ascii: "-") { offset += 1 }
+                if peek == UInt8(ascii: "0") {
+                    offset += 1
+                } else {
+                    valid = run()
+                }
+                if valid, peek == UInt8(ascii: ".") {
+                    offset += 1
+                    valid = run()
+                }
+                if valid, peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+                    offset += 1
+                    if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { offset += 1 }
+                    valid = run()
+                }
+                guard valid, !isDigit(peek) else {
                     offset = digits
                     throw fail("expected a value")
                 }
