@@ -63,6 +63,7 @@ tour: bootstrap
 # The search benchmarks index SEARCH_DOCS documents (1M by default). QUICK=1 shortens every
 # benchmark (see bench-quick).
 SEARCH_DOCS ?= 1000000
+IMPORT_LINES ?= 1000000
 QUICK ?=
 BENCH_COMMAND ?= make bench
 
@@ -71,9 +72,11 @@ bench:
 	mkdir -p .build-bench
 	cd Benchmarks && $(SWIFT) build -c release --product kiroku-bench-appender
 	cd Benchmarks && $(SWIFT) build -c release --product kiroku-search-probe
+	cd Benchmarks && $(SWIFT) build -c release --product kiroku-import-probe
 	Benchmarks/.build/release/kiroku-search-probe $(SEARCH_DOCS) > .build-bench/search-probe.json
 	$(SWIFT) build -c release --product kiroku
 	.build/release/kiroku bench relay --json > .build-bench/relay.json
+	Benchmarks/.build/release/kiroku-import-probe .build/release/kiroku $(IMPORT_LINES) > .build-bench/import.json
 	rm -rf .build-bench/tantivy-store .build-bench/tantivy-export
 	.build/release/kiroku bench search .build-bench/tantivy-store --documents $(SEARCH_DOCS) --duration 20 --export .build-bench/tantivy-export --json > .build-bench/kiroku-search.json
 	scripts/bench-tantivy .build-bench/tantivy-export .build-bench/kiroku-search.json 20 > .build-bench/tantivy.json
@@ -86,7 +89,7 @@ bench:
 # The same suite in a few minutes: shorter runs, fewer samples, 100,000 search documents.
 # Its numbers are rougher; it rewrites docs/BENCHMARKS.md too (commit the full run's).
 bench-quick:
-	$(MAKE) bench QUICK=1 SEARCH_DOCS=100000 BENCH_COMMAND="make bench-quick"
+	$(MAKE) bench QUICK=1 SEARCH_DOCS=100000 IMPORT_LINES=100000 BENCH_COMMAND="make bench-quick"
 
 clean:
 	rm -rf .build .build-asan .build-tsan .build-fuzz Benchmarks/.build Fuzz/.build

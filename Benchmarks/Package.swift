@@ -59,6 +59,14 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The import benchmark: `kiroku import` and `kiroku export` (child processes) beside
+        // SQLite through GRDB importing the same file (see docs/BENCHMARKS.md).
+        .executableTarget(
+            name: "kiroku-import-probe",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            path: "Helpers/ImportProbe",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The other process of the cross-process delivery benchmark (`make bench` builds it first).
         .executableTarget(
             name: "kiroku-bench-appender",

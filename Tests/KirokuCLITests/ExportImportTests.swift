@@ -109,7 +109,7 @@ import Testing
         let versions = directory.sub("versions.jsonl")
         try #"{"position": 1, "key": "k", "version": 3, "type": "T", "data": 1}"#.write(toFile: versions, atomically: true, encoding: .utf8)
         let skipped = try await kiroku(["import", directory.sub("v"), versions])
-        #expect(skipped.status == 1 && skipped.err.contains("Line 1"), "\(skipped.err)")
+        #expect(skipped.status == 1 && skipped.err.contains("Line 1") && skipped.err.contains("2"), "\(skipped.err)")
         // Fields that are not what an export writes.
         for (line, reason) in [(#"{"key":"k","type":"T","data":1,"dataBase64":"AA=="}"#, "not both"),
                                (#"{"key":"k","type":"T","dataBase64":"%%"}"#, "not valid base64"),
@@ -123,6 +123,8 @@ import Testing
         }
         let backwards = try await kiroku(["export", source, "--from", "9", "--to", "3"])
         #expect(backwards.status == 1 && backwards.err.contains("--to (3) is before --from (9)"), "\(backwards.err)")
+        let both = try await kiroku(["export", source, "--key", "a", "--prefix", "b"])
+        #expect(both.status == 1 && both.err.contains("Give --key or --prefix, not both"), "\(both.err)")
         let unwritable = try await kiroku(["export", source, directory.sub("missing/dir/out.jsonl")])
         #expect(unwritable.status == 1 && unwritable.err.contains("Cannot write"), "\(unwritable.err)")
     }
