@@ -100,7 +100,8 @@ struct Undeclared: Projection {
                 running.cancel()
                 try await running.value
             }
-            for _ in 0..<2000 { try await log.append(to: "k", EventData(type: "T")) }
+            // One commit (2,000 durable appends one by one took over a minute on a slow disk).
+            try await log.append(to: "k", (0..<2000).map { _ in EventData(type: "T") })
             let head = try log.headPosition()
             let runner = ProjectionRunner(log: log, projections: [Counting(version: 2)], batchSize: 50)
             let running = Task { try await runner.run() }

@@ -58,6 +58,24 @@ struct DocScores {
         return result
     }
 
+    /// The first index at or after `from` whose value in `sorted` is not below `value`:
+    /// doubling steps from `from`, then a binary search (galloping).
+    @inline(__always)
+    static func gallop(_ sorted: UnsafeBufferPointer<UInt32>, to value: UInt32, from: Int) -> Int {
+        var low = from, step = 1, high = from
+        while high < sorted.count, sorted[high] < value {
+            low = high + 1
+            high += step
+            step *= 2
+        }
+        high = min(high, sorted.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
     /// The indexes in `sorted` of the values of `wanted` (both sorted) that it holds, found by
     /// galloping through `sorted`.
     static func positions(of wanted: [UInt32], in sorted: [UInt32]) -> [Int] {
@@ -65,18 +83,7 @@ struct DocScores {
         found.reserveCapacity(min(wanted.count, sorted.count))
         var low = 0
         for value in wanted {
-            var step = 1
-            var high = low
-            while high < sorted.count, sorted[high] < value {
-                low = high + 1
-                high += step
-                step *= 2
-            }
-            high = min(high, sorted.count)
-            while low < high {
-                let mid = (low + high) / 2
-                if sorted[mid] < value { low = mid + 1 } else { high = mid }
-            }
+            low = sorted.withUnsafeBufferPointer { gallop($0, to: value, from: low) }
             guard low < sorted.count else { break }
             if sorted[low] == value {
                 found.append(low)

@@ -74,7 +74,9 @@ struct Order {
             let start = (rank(after.0), after.1)
             ranks.removeAll { $0 <= start }
         }
-        return Self.first(count, of: ranks).map { (key(rank: $0.rank), $0.doc) }
+        // The comparison written out (tuple `<` showed as a quarter of a term query's time).
+        return Self.first(count, of: ranks) { $0.rank < $1.rank || ($0.rank == $1.rank && $0.doc < $1.doc) }
+            .map { (key(rank: $0.rank), $0.doc) }
     }
 
     private func rank(_ key: SortKey) -> Double {
@@ -92,7 +94,9 @@ struct Order {
     }
 
     /// The first `count` items in the order `less` gives, in that order: a sort when they are
-    /// few, else one pass keeping the best in a sorted buffer.
+    /// few, else one pass keeping the best in a sorted buffer. Inlined, so each caller's
+    /// comparison is too.
+    @inline(__always)
     static func first<T>(_ count: Int, of items: [T], by less: (T, T) -> Bool) -> [T] {
         if items.count <= count * 4 { return Array(items.sorted(by: less).prefix(count)) }
         var best: [T] = []
@@ -106,30 +110,6 @@ struct Order {
             }
             best.insert(item, at: low)
             if best.count > count { best.removeLast() }
-        }
-        return best
-    }
-
-    /// The `count` smallest ranks (ties by doc number), in order: ``first(_:of:by:)`` with the
-    /// comparison written out, the hot path of every query by score, number or date.
-    static func first(_ count: Int, of ranks: [(rank: Double, doc: UInt32)]) -> [(rank: Double, doc: UInt32)] {
-        @inline(__always) func less(_ a: (rank: Double, doc: UInt32), _ b: (rank: Double, doc: UInt32)) -> Bool {
-            a.rank < b.rank || (a.rank == b.rank && a.doc < b.doc)
-        }
-        if ranks.count <= count * 4 { return Array(ranks.sorted(by: less).prefix(count)) }
-        var best: [(rank: Double, doc: UInt32)] = []
-        best.reserveCapacity(count + 1)
-        ranks.withUnsafeBufferPointer { ranks in
-            for item in ranks {
-                if best.count == count, !less(item, best[count - 1]) { continue }
-                var low = 0, high = best.count
-                while low < high {
-                    let mid = (low + high) / 2
-                    if less(best[mid], item) { low = mid + 1 } else { high = mid }
-                }
-                best.insert(item, at: low)
-                if best.count > count { best.removeLast() }
-            }
         }
         return best
     }

@@ -256,20 +256,7 @@ final class QueryExecutor {
             at[order[0]] = i
             for list in order.dropFirst() {
                 // Galloping to the candidate: lists can be far longer than the smallest.
-                let cursor = lists[list].docs.withUnsafeBufferPointer { listDocs -> Int in
-                    var low = cursors[list], step = 1, high = low
-                    while high < listDocs.count, listDocs[high] < doc {
-                        low = high + 1
-                        high += step
-                        step *= 2
-                    }
-                    high = min(high, listDocs.count)
-                    while low < high {
-                        let mid = (low + high) / 2
-                        if listDocs[mid] < doc { low = mid + 1 } else { high = mid }
-                    }
-                    return low
-                }
+                let cursor = lists[list].docs.withUnsafeBufferPointer { DocScores.gallop($0, to: doc, from: cursors[list]) }
                 cursors[list] = cursor
                 guard cursor < lists[list].docs.count else { break candidates }
                 guard lists[list].docs[cursor] == doc else { continue candidates }
