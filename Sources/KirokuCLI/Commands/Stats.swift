@@ -29,7 +29,7 @@ struct Stats: AsyncParsableCommand {
         if output.json {
             Output.json(["storeId": storeId, "replicaOf": replicaOf as Any? ?? NSNull(),
                          "records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,
-                         "mapBytes": stats.mapBytes, "usedBytes": stats.usedBytes,
+                         "mapBytes": stats.mapBytes, "usedBytes": stats.usedBytes, "freeBytes": stats.freeBytes,
                          "consumers": consumers.map { ["name": $0.name, "lag": $0.lagRecords, "status": $0.isStalled ? "stalled" : "ok"] as [String: Any] },
                          "projections": projections])
             return
@@ -40,6 +40,7 @@ struct Stats: AsyncParsableCommand {
             ["records", "\(stats.headPosition)"], ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
             ["file size", size(stats.fileBytes)],
             ["map", "\(size(Int64(stats.usedBytes))) used of \(size(Int64(stats.mapBytes))) (\(stats.mapBytes > 0 ? stats.usedBytes * 100 / stats.mapBytes : 0)%)"],
+            ["free pages", "\(size(Int64(stats.freeBytes))) (reused by later writes; kiroku backup --compact leaves them out)"],
             ["consumers", consumers.isEmpty ? "none" : consumers.map { "\($0.name) (lag \($0.lagRecords)\($0.isStalled ? ", stalled" : ""))" }.joined(separator: ", ")],
             ["projections", projections.isEmpty ? "none" : projections.map { "\($0["name"]!) (v\($0["active"] ?? "-"), lag \($0["lag"] ?? "-"))" }.joined(separator: ", ")],
         ])

@@ -40,6 +40,9 @@ extension KirokuError.Code {
     public static let alreadyOpen = Self("already-open")
     /// The directory or its files cannot be written (permissions, read-only file system).
     public static let permissionDenied = Self("permission-denied")
+    /// A backup was asked into a directory that holds a store, or (for `kiroku backup`) any
+    /// file: give a new or empty directory.
+    public static let backupTargetInUse = Self("backup-target-in-use")
     /// The file system is full; nothing of the failed append was written.
     public static let diskFull = Self("disk-full")
     /// Every LMDB reader slot is in use.

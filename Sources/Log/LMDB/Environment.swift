@@ -50,6 +50,49 @@ final class Environment: @unchecked Sendable {
         if !isClosed { mdb_env_close(handle) }
     }
 
+    /// Writes a consistent copy of the environment (as of one read transaction; writers go on
+    /// meanwhile) as `data.mdb` in `directory`, which must exist and be empty. `compact` leaves
+    /// out free pages and renumbers the rest (`MDB_CP_COMPACT`): a smaller file.
+    func copy(to directory: String, compact: Bool) throws(LMDBStatus) {
+        while true {
+            let rc: Int32 = gate.withShared {
+                isClosed ? EINVAL : mdb_env_copy2(handle, directory, compact ? UInt32(MDB_CP_COMPACT) : 0)
+            }
+            if rc == MDB_MAP_RESIZED {
+                try adoptMapSize()
+                continue
+            }
+            try lmdbCheck(rc)
+            return
+        }
+    }
+
+    /// Pages in the file and pages on its free list (reused by later writes; a compacting copy
+    /// leaves them out), and the page size.
+    func pageUse() throws -> (pages: Int, free: Int, pageSize: Int) {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        var stat = MDB_stat()
+        mdb_env_stat(handle, &stat)
+        let free = try read { txn -> Int in
+            var cursor: OpaquePointer?
+            try lmdbCheck(mdb_cursor_open(txn.handle, 0, &cursor))
+            defer { mdb_cursor_close(cursor) }
+            var key = MDB_val(), value = MDB_val()
+            var count = 0
+            var op = MDB_FIRST
+            // Each entry of the free list (database 0) is a list of page numbers, its length first.
+            while mdb_cursor_get(cursor, &key, &value, op) == 0 {
+                if let data = value.mv_data, value.mv_size >= MemoryLayout<Int>.size {
+                    count += data.loadUnaligned(as: Int.self)
+                }
+                op = MDB_NEXT
+            }
+            return count
+        }
+        return (info.me_last_pgno + 1, free, Int(stat.ms_psize))
+    }
+
     /// Closes the environment once every running transaction has ended.
     func close() {
         gate.withExclusive {

@@ -47,6 +47,31 @@ public struct ProjectionCatalog: Sendable {
         ProjectionDirectory(store: store, name: name).activeVersion()
     }
 
+    /// Copies every projection version's environment (consistent, while it is written) and
+    /// which version is active, and every view definition, into the store directory
+    /// `directory` (a backup's). Run it before ``EventLog/backup(to:compact:)`` into the same
+    /// directory: each copy is then at or before the log copy's head. The environments must not
+    /// be open in this process.
+    public func backup(into directory: String, compact: Bool = false) throws {
+        let manager = FileManager.default
+        for name in names() {
+            let projection = ProjectionDirectory(store: store, name: name)
+            let target = ProjectionDirectory(store: directory, name: name)
+            try manager.createDirectory(atPath: target.root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            for version in versions(of: name) {
+                let state = try KeyValueStore(path: projection.versionPath(version), tables: [])
+                defer { state.close() }
+                try state.backup(to: target.versionPath(version), compact: compact)
+            }
+            for file in (try? manager.contentsOfDirectory(atPath: projection.root)) ?? [] where !file.hasPrefix("v") {
+                try manager.copyItem(atPath: projection.root + "/" + file, toPath: target.root + "/" + file)
+            }
+        }
+        if manager.fileExists(atPath: store + "/views") {
+            try manager.copyItem(atPath: store + "/views", toPath: directory + "/views")
+        }
+    }
+
     /// The position version `version` of `name` has applied, read from its environment (which
     /// must not be open in this process).
     public func checkpoint(of name: String, version: Int) throws -> UInt64 {
