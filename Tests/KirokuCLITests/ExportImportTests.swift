@@ -105,6 +105,18 @@ import Testing
         _ = try await kiroku(["export", source, whole])
         let mismatch = try await kiroku(["import", other, whole])
         #expect(mismatch.status == 1 && mismatch.err.contains("Line 1: position 1 holds another record"), "\(mismatch.err)")
+        // With --skip-bad, a line of an export that fails is skipped, and so is every line
+        // after it (their positions are out of reach then); nothing after it is stored.
+        var exportLines = try String(contentsOfFile: whole, encoding: .utf8).split(separator: "\n").map(String.init)
+        exportLines[4] = exportLines[4].replacingOccurrences(of: #""version":1,"#, with: #""version":99,"#)
+        let broken = directory.sub("broken.jsonl")
+        try exportLines.joined(separator: "\n").write(toFile: broken, atomically: true, encoding: .utf8)
+        let partial = directory.sub("partial")
+        let skipping = try await kiroku(["import", partial, broken, "--skip-bad", "--json"])
+        #expect(skipping.status == 0, "\(skipping.err)")
+        let counts = try #require(try jsonLines(skipping.out).first)
+        #expect(counts["imported"] as? Int == 4 && counts["skipped"] as? Int == 60, "\(counts)")
+        #expect(try Self.records(partial) == Array(try Self.records(source).prefix(4)))
         // A line whose version does not follow its key's: refused with the key's version.
         let versions = directory.sub("versions.jsonl")
         try #"{"position": 1, "key": "k", "version": 3, "type": "T", "data": 1}"#.write(toFile: versions, atomically: true, encoding: .utf8)

@@ -60,7 +60,7 @@ func fillStore(_ path: String, count: Int, keys: Int = 500) async throws {
 
 /// The stream's state, retried while the cluster elects a leader (up to 30 s).
 func streamState(_ servers: [NATSServerURL], _ stream: String) async throws -> JetStream.StreamState? {
-    let client = NATSClient(servers: servers)
+    let client = NATSClient(servers: servers, connectTimeout: .seconds(15))
     let deadline = ContinuousClock.now + .seconds(30)
     var lastError: (any Error)?
     while ContinuousClock.now < deadline {
@@ -78,7 +78,7 @@ func streamState(_ servers: [NATSServerURL], _ stream: String) async throws -> J
 
 /// The stream's leader's server name, retried like ``streamState(_:_:)``.
 func streamLeader(_ servers: [NATSServerURL], _ stream: String) async throws -> String? {
-    let client = NATSClient(servers: servers)
+    let client = NATSClient(servers: servers, connectTimeout: .seconds(15))
     for _ in 0..<100 {
         do {
             let connection = try await client.connect()

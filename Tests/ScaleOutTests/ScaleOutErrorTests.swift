@@ -16,7 +16,8 @@ import Testing
         let unreachable = await expectError(.natsUnreachable) { _ = try await NATSClient(servers: [closedPort]).connect() }
         #expect(unreachable?.message.contains("\(closedPort)") == true)
 
-        let connection = try await NATSClient(servers: cluster.servers).connect()
+        // A generous handshake timeout: the servers share two cores with the other tests.
+        let connection = try await NATSClient(servers: cluster.servers, connectTimeout: .seconds(15)).connect()
         defer { connection.close() }
         #expect(connection.info.jetstream == true && connection.info.maxPayload == 1_048_576)
         // A request nobody answers: status 503 at once, not a timeout.
@@ -115,7 +116,8 @@ import Testing
             #expect(error?.position == 2 && relay.status.acknowledged == 1)
         }
         // A stream that lost its beginning: a new replica cannot start from it.
-        let connection = try await NATSClient(servers: cluster.servers).connect()
+        // A generous handshake timeout: the servers share two cores with the other tests.
+        let connection = try await NATSClient(servers: cluster.servers, connectTimeout: .seconds(15)).connect()
         defer { connection.close() }
         let purged = try await connection.request("$JS.API.STREAM.PURGE.shared", payload: Array("{\"seq\":5}".utf8))
         #expect(String(buffer: purged.payload).contains("\"success\":true"), "\(String(buffer: purged.payload))")

@@ -61,25 +61,36 @@ struct Import: AsyncParsableCommand {
         }
 
         func flush() async throws {
-            guard !pending.isEmpty else { return }
-            let results = try await log.appendEach(pending.map(\.group), stopAtFirstError: !skipBad)
-            for (line, result) in zip(pending, results) {
-                switch result {
-                case .success(let appended):
-                    let event = appended.events[0]
-                    head = max(head, event.position)
-                    if let position = line.position, event.isRepeat || event.position != position {
-                        // Another writer, or an id this store holds at another position.
-                        try bad(line.number, event.isRepeat
-                            ? "its id is stored already, at position \(event.position), not at the line's position \(position); pass --ignore-positions to import the file after the head"
-                            : "it took position \(event.position), not the line's position \(position): something else appended to the store during the import")
-                        continue
+            while !pending.isEmpty {
+                // Lines with positions stop at a failed one: those after it would take other
+                // positions than theirs.
+                let positioned = pending.contains { $0.position != nil }
+                let results = try await log.appendEach(pending.map(\.group), stopAtFirstError: !skipBad || positioned)
+                for (line, result) in zip(pending, results) {
+                    switch result {
+                    case .success(let appended):
+                        let event = appended.events[0]
+                        head = max(head, event.position)
+                        if let position = line.position, event.isRepeat || event.position != position {
+                            // Another writer, or an id this store holds at another position.
+                            try bad(line.number, event.isRepeat
+                                ? "its id is stored already, at position \(event.position), not at the line's position \(position); pass --ignore-positions to import the file after the head"
+                                : "it took position \(event.position), not the line's position \(position): something else appended to the store during the import")
+                            continue
+                        }
+                        summary.count(event, line: line.number)
+                    case .failure(let error): try bad(line.number, summary.describe(error))
                     }
-                    summary.count(event, line: line.number)
-                case .failure(let error): try bad(line.number, summary.describe(error))
+                }
+                // The lines after a failed one (with --skip-bad) were not applied: each is placed
+                // again, and one with a position now finds it out of reach and says so.
+                let rest = Array(pending[results.count...])
+                pending.removeAll(keepingCapacity: true)
+                for line in rest {
+                    if let position = line.position, try await !place(line, at: position) { continue }
+                    pending.append(line)
                 }
             }
-            pending.removeAll(keepingCapacity: true)
         }
 
         /// A line of an export: already in the store (a resumed import), next, or out of place.
