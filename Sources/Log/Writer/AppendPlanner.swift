@@ -53,13 +53,19 @@ struct AppendPlanner {
         }
         // Without ids every event is new: no repeat to look for (the common case, kept cheap).
         let hasIds = groups.contains { $0.events.contains { $0.id != nil } }
-        if hasIds, let earlier = try earlierAppend(groups, in: txn) {
-            return .success(earlier)
+        // The first id's lookup, when it is not stored, is not made again by `plan`.
+        var firstIdAbsent = false
+        if hasIds {
+            switch try earlierAppend(groups, in: txn) {
+            case .repeated(let earlier): return .success(earlier)
+            case .firstIdAbsent: firstIdAbsent = true
+            case .notARepeat: break
+            }
         }
         // `nil`: every event is new.
         var plans: [[Plan]]?
         if hasIds {
-            switch try plan(groups, in: txn) {
+            switch try plan(groups, firstIdAbsent: firstIdAbsent, in: txn) {
             case .success(let planned): plans = planned
             case .failure(let error): return .failure(error)
             }
@@ -68,11 +74,22 @@ struct AppendPlanner {
         // requests of this batch and earlier groups of this request. A group whose events are
         // all repeats was checked when it was first written: a retry never conflicts with itself.
         var versions: [ExactString: UInt64] = [:]
+        // Each key's latest entry as read here and as moved by each group written below, so
+        // the writes need not read it again.
+        var latestEntries: [ExactString: VersionPosition?] = [:]
+        let index = KeyIndex(layout: layout)
         var firstVersions: [UInt64] = []
         firstVersions.reserveCapacity(groups.count)
         for (groupIndex, group) in groups.enumerated() {
             let key = ExactString(group.key)
-            let current = try versions[key] ?? currentVersion(of: group.key, in: txn)
+            let current: UInt64
+            if let known = versions[key] {
+                current = known
+            } else {
+                let latest = try group.key.withUTF8Bytes { try index.latest($0, in: txn) }
+                latestEntries[key] = .some(latest)
+                current = latest?.version ?? 0
+            }
             let newCount = UInt64(plans?[groupIndex].reduce(0) { if case .new = $1 { $0 + 1 } else { $0 } } ?? group.events.count)
             if newCount > 0, !group.expected.isSatisfied(byCurrentVersion: current) {
                 return .failure(KirokuError(
@@ -83,9 +100,7 @@ struct AppendPlanner {
             firstVersions.append(current + 1)
             versions[key] = current + newCount
         }
-        // Write. Each group reads its key's latest entry again: an earlier group of this
-        // request may have moved it.
-        let index = KeyIndex(layout: layout)
+        // Write. Each group takes its key's latest entry as the groups before it left it.
         var results: [AppendResult] = []
         results.reserveCapacity(groups.count)
         for (groupIndex, group) in groups.enumerated() {
@@ -97,8 +112,9 @@ struct AppendPlanner {
             if hasRepeats { stored.reserveCapacity(group.events.count) }
             let firstPosition = head + 1
             var version = firstVersions[groupIndex]
+            let exactKey = ExactString(group.key)
             try group.key.withUTF8Bytes { key in
-                var latest = try index.latest(key, in: txn)
+                var latest = try latestEntries[exactKey] ?? index.latest(key, in: txn)
                 for (offset, event) in group.events.enumerated() {
                     switch groupPlan?[offset] ?? .new {
                     case .stored(let position, let storedVersion):
@@ -117,6 +133,7 @@ struct AppendPlanner {
                     }
                 }
                 if let latest, version > firstVersions[groupIndex] { try index.setLatest(key, latest, in: txn) }
+                latestEntries[exactKey] = .some(latest)
             }
             results.append(hasRepeats
                 ? AppendResult(key: group.key, events: stored)
@@ -127,7 +144,8 @@ struct AppendPlanner {
 
     /// Decides, for each event, whether it is new or an identical repeat; an id used by other
     /// content (stored, or earlier in this request) fails the request with `id-reused`.
-    private func plan(_ groups: [AppendGroup], in txn: Transaction) throws -> Result<[[Plan]], KirokuError> {
+    private func plan(_ groups: [AppendGroup], firstIdAbsent: Bool, in txn: Transaction) throws -> Result<[[Plan]], KirokuError> {
+        var firstIdAbsent = firstIdAbsent
         var plans: [[Plan]] = []
         plans.reserveCapacity(groups.count)
         // Ids seen earlier in this request; only built when there can be a second one.
@@ -152,7 +170,10 @@ struct AppendPlanner {
                     groupPlans.append(.sameAs(group: earlier.group, event: earlier.event))
                     continue
                 }
-                if let position = try storedPosition(ofId: id, in: txn) {
+                // The request's first id was looked up already (by `earlierAppend`).
+                let stored = firstIdAbsent ? nil : try storedPosition(ofId: id, in: txn)
+                firstIdAbsent = false
+                if let position = stored {
                     let check = try compareStored(at: position, key: group.key, event: event, in: txn)
                     switch check {
                     case .success(let version): groupPlans.append(.stored(position: position, version: version))
@@ -276,24 +297,33 @@ struct AppendPlanner {
         try KeyIndex(layout: layout).currentVersion(of: key, in: txn)
     }
 
-    /// When the whole request repeats one earlier append exactly (its events stored at
-    /// consecutive positions, in request order, byte for byte, including those without ids),
-    /// that append's result; `nil` otherwise.
-    private func earlierAppend(_ groups: [AppendGroup], in txn: Transaction) throws -> [AppendResult]? {
+    /// What ``earlierAppend(_:in:)`` found.
+    private enum EarlierAppend {
+        /// The whole request repeats one earlier append: its result.
+        case repeated([AppendResult])
+        /// The request's first id is not stored (so it repeats nothing).
+        case firstIdAbsent
+        /// The first id is stored, but the request is not a repeat of one append.
+        case notARepeat
+    }
+
+    /// Whether the whole request repeats one earlier append exactly (its events stored at
+    /// consecutive positions, in request order, byte for byte, including those without ids).
+    private func earlierAppend(_ groups: [AppendGroup], in txn: Transaction) throws -> EarlierAppend {
         // The first event that has an id locates the whole earlier request.
         var offset: UInt64 = 0
         var anchor: UInt64?
         search: for group in groups {
             for event in group.events {
                 if let id = event.id {
-                    guard let position = try storedPosition(ofId: id, in: txn) else { return nil }
+                    guard let position = try storedPosition(ofId: id, in: txn) else { return .firstIdAbsent }
                     anchor = position
                     break search
                 }
                 offset += 1
             }
         }
-        guard let anchor, anchor > offset else { return nil }
+        guard let anchor, anchor > offset else { return .notARepeat }
         var position = anchor - offset
         var results: [AppendResult] = []
         for group in groups {
@@ -305,13 +335,13 @@ struct AppendPlanner {
                           view.difference(key: group.key, event: event) == nil else { return nil }
                     return view.version
                 }
-                guard let version else { return nil }
+                guard let version else { return .notARepeat }
                 stored.append(StoredEvent(position: position, version: version, isRepeat: true))
                 position += 1
             }
             results.append(AppendResult(key: group.key, events: stored))
         }
-        return results
+        return .repeated(results)
     }
 
     private func storedPosition(ofId id: String, in txn: Transaction) throws -> UInt64? {
