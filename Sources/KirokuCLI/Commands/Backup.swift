@@ -20,16 +20,10 @@ struct Backup: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: directory, isDirectory: &isDirectory),
-           !isDirectory.boolValue || !((try? manager.contentsOfDirectory(atPath: directory)) ?? []).isEmpty {
-            throw KirokuError(.backupTargetInUse, "The backup directory \(directory) is not empty (or is a file); give a new or empty directory, so no backup is written over another store.", path: directory)
-        }
         let log = try StoreOpener.open(store)
         defer { log.close() }
         let start = ContinuousClock.now
-        try EventLog.prepareBackup(directory)
+        try StoreBackup.prepare(directory, mustBeEmpty: true)
         try ProjectionCatalog(store: log.path).backup(into: directory, compact: compact)
         try log.backup(to: directory, compact: compact)
         let seconds = (ContinuousClock.now - start).seconds
@@ -40,21 +34,11 @@ struct Backup: AsyncParsableCommand {
         guard report.isClean else {
             throw KirokuError(.corruption, "The backup at \(directory) does not verify: \(report.problems.prefix(3).map(\.description).joined(separator: "; ")). Keep the store, remove the copy and run the backup again.", path: directory)
         }
-        let bytes = Self.bytes(directory)
+        let bytes = Output.directoryBytes(directory)
         if output.json {
             Output.json(["directory": directory, "head": report.headPosition, "bytes": bytes, "seconds": seconds, "compact": compact])
         } else {
             print("Backed up \(report.headPosition) records to \(directory) (\(bytes / 1_048_576) MiB\(compact ? ", compacted" : ""), \(String(format: "%.1f", seconds)) s); the copy verifies clean.")
         }
-    }
-
-    /// The bytes of the files under a directory.
-    static func bytes(_ path: String) -> Int {
-        let enumerator = FileManager.default.enumerator(atPath: path)
-        var total = 0
-        while let file = enumerator?.nextObject() as? String {
-            total += ((try? FileManager.default.attributesOfItem(atPath: path + "/" + file)[.size]) as? NSNumber)?.intValue ?? 0
-        }
-        return total
     }
 }

@@ -103,7 +103,7 @@ struct Import: AsyncParsableCommand {
                 return false
             }
             try await flush()
-            if let stored = try log.record(at: position), line.matches(stored) {
+            if try log.holds(line.group.events[0], key: line.group.key, at: position) {
                 summary.alreadyImported += 1
             } else {
                 try bad(line.number, "position \(position) holds another record; this file does not continue this store: import it into an empty store, or pass --ignore-positions to append its records after the head")

@@ -14,13 +14,6 @@ final class ImportBatches: @unchecked Sendable {
         let group: AppendGroup
         /// The position the line must take (an export's line), unless positions are ignored.
         let position: UInt64?
-
-        /// Whether a stored record is this line's (a resumed import of an export).
-        func matches(_ record: Record) -> Bool {
-            let event = group.events[0]
-            return record.key.utf8Equals(group.key) && record.type.utf8Equals(event.type) && record.payload == event.payload
-                && record.metadata == event.metadata && (record.id ?? "").utf8Equals(event.id ?? "") && (record.id == nil) == (event.id == nil)
-        }
     }
 
     enum Item: Sendable {

@@ -72,16 +72,6 @@ struct Bench: AsyncParsableCommand {
         report(results.fields, results.lines)
     }
 
-    /// The bytes of the files under `path`.
-    static func directoryBytes(_ path: String) -> Int {
-        guard let files = FileManager.default.enumerator(atPath: path) else { return 0 }
-        var total = 0
-        for case let file as String in files {
-            if let size = (try? FileManager.default.attributesOfItem(atPath: path + "/" + file))?[.size] as? Int { total += size }
-        }
-        return total
-    }
-
     private func report(_ fields: [String: Any], _ lines: [String]) {
         if output.json { Output.json(fields) } else { lines.forEach { print($0) } }
     }
@@ -208,7 +198,7 @@ struct Bench: AsyncParsableCommand {
             lines.append("\(kind.name): " + latencies.line())
             results.append(["query": kind.name, "latencyMicros": latencies.summary()])
         }
-        let viewBytes = Self.directoryBytes(log.path + "/projections/bench-activities")
+        let viewBytes = Output.directoryBytes(log.path + "/projections/bench-activities")
         var usage = rusage()
         #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -38,6 +38,16 @@ enum Output {
         for row in rows { print(row[0].padding(toLength: width, withPad: " ", startingAt: 0) + "  " + row[1]) }
     }
 
+    /// The bytes of the files under a directory (a view's or a backup's size on disk).
+    static func directoryBytes(_ path: String) -> Int {
+        guard let files = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total = 0
+        for case let file as String in files {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path + "/" + file))?[.size] as? Int { total += size }
+        }
+        return total
+    }
+
     static func iso(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }

@@ -72,20 +72,6 @@ public final class KeyValueStore: Sendable {
 
     deinit { close() }
 
-    /// Writes a consistent copy of the environment into `directory` (created when missing; it
-    /// must not hold a store) while writes go on; `compact` leaves out free pages.
-    ///
-    /// - Throws: ``KirokuError/Code/backupTargetInUse``, ``KirokuError/Code/permissionDenied``,
-    ///   ``KirokuError/Code/storageFailure``.
-    public func backup(to directory: String, compact: Bool = false) throws {
-        try EventLog.prepareBackup(directory)
-        do {
-            try environment.copy(to: directory, compact: compact)
-        } catch {
-            throw KirokuError(status: error, path: directory, doing: "copying a projection's environment")
-        }
-    }
-
     /// Closes the environment once running transactions end. Calling it again does nothing.
     public func close() {
         guard !environment.isClosed else { return }

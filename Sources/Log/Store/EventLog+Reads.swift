@@ -55,6 +55,24 @@ extension EventLog {
         try withReadTransaction { txn in try Self.record(at: position, layout: layout, in: txn) }
     }
 
+    /// Whether the record at `position` is exactly `event` appended to `key` (key, type, id,
+    /// payload and metadata byte for byte, as an idempotent repeat is judged); `false` when
+    /// there is no record there. For an import that resumes at positions it placed before.
+    ///
+    /// - Throws: ``KirokuError/Code/corruption`` when the stored bytes fail their checksum.
+    package func holds(_ event: EventData, key: String, at position: UInt64) throws -> Bool {
+        try withReadTransaction { txn in
+            try BigEndianKey(position).withBytes { positionBytes in
+                guard let bytes = try txn.get(layout.records, positionBytes) else { return false }
+                do {
+                    return try RecordCodec.view(position: position, bytes: bytes).difference(key: key, event: event) == nil
+                } catch {
+                    throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
+                }
+            }
+        }
+    }
+
     /// Up to `limit` events of one key, starting at version `from` (inclusive).
     ///
     /// Forward reads return versions `from, from+1, …`; backward reads `from, from-1, …`, where a

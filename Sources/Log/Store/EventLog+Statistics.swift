@@ -40,40 +40,4 @@ extension EventLog {
                                usedBytes: (info.me_last_pgno + 1) * Int(stat.ms_psize),
                                freeBytes: pages.free * pages.pageSize)
     }
-
-    /// Writes a consistent copy of the log (every record up to one commit, with the consumers'
-    /// checkpoints and the other tables of that commit) into `directory`, while appends go on.
-    /// `directory` is created when missing and must not hold a store. With `compact`, free
-    /// pages are left out: the copy can be much smaller than the file. The copy is the same
-    /// store (its store id), as of that commit. Projections live in environments of their own:
-    /// `kiroku backup` copies them first (``ProjectionCatalog``), so each is at or before the
-    /// log copy's head and catches up when the copy is used.
-    ///
-    /// - Throws: ``KirokuError/Code/backupTargetInUse`` when `directory` holds a store,
-    ///   ``KirokuError/Code/permissionDenied``, ``KirokuError/Code/storageFailure``.
-    public func backup(to directory: String, compact: Bool = false) throws {
-        try Self.prepareBackup(directory)
-        do {
-            try environment.copy(to: directory, compact: compact)
-        } catch {
-            throw KirokuError(status: error, path: directory, doing: "copying the store")
-        }
-    }
-
-    /// Creates `directory` (0700) when missing; refuses one that holds a store.
-    package static func prepareBackup(_ directory: String) throws {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, !manager.fileExists(atPath: directory + "/data.mdb") else {
-                throw KirokuError(.backupTargetInUse, "\(directory) holds a store or is a file; give a new or empty directory for the backup, so none is written over another store.", path: directory)
-            }
-        } else {
-            do {
-                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw KirokuError(.permissionDenied, "Cannot create the backup directory \(directory): \((error as NSError).localizedDescription); choose a writable location.", path: directory)
-            }
-        }
-    }
 }

@@ -28,37 +28,10 @@ enum DocValues {
 
         init() {}
 
+        /// Every slot of an encoded block (for an update), read as a query reads one.
         init(decoding bytes: UnsafeRawBufferPointer) {
-            var reader = ByteReader(bytes)
-            let mode = bytes[0]
-            reader.offset = 1
-            for i in present.indices {
-                present[i] = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: reader.offset, as: UInt64.self))
-                reader.offset += 8
-            }
-            if mode == 0 {
-                for slot in values.indices { values[slot] = reader.double() }
-                return
-            }
-            let minimum = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: reader.offset, as: Int64.self))
-            let width = Int(bytes[reader.offset + 8])
-            let packed = reader.offset + 9
-            guard width > 0 else {
-                for slot in values.indices { values[slot] = Double(minimum) }
-                return
-            }
             for slot in values.indices {
-                var offset: UInt64 = 0
-                var bit = slot * width
-                var got = 0
-                while got < width {
-                    let take = min(8 - bit % 8, width - got)
-                    let part = (UInt64(bytes[packed + bit / 8]) >> UInt64(bit % 8)) & ((1 << UInt64(take)) - 1)
-                    offset |= part << UInt64(got)
-                    got += take
-                    bit += take
-                }
-                values[slot] = Double(minimum &+ Int64(bitPattern: offset))
+                if let value = Self.value(in: bytes, slot: slot) { set(slot, value) }
             }
         }
 
