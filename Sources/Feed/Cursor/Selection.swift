@@ -66,9 +66,10 @@ public struct Selection: Sendable, Hashable {
         Selection(keys: keys, types: Set(types.map { ExactString($0) }))
     }
 
-    /// Whether `record` is selected.
+    /// Whether `record` is selected. A key's deletion marker (``Record/deletion``) matches
+    /// whatever the types say, so a feed of some types still learns that the key is gone.
     public func matches(_ record: Record) -> Bool {
-        if let types, !types.contains(ExactString(record.type)) { return false }
+        if let types, record.deletion == nil, !types.contains(ExactString(record.type)) { return false }
         switch keys {
         case .all: return true
         case .key(let key): return record.key.utf8Equals(key)

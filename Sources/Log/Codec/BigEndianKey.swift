@@ -16,7 +16,7 @@ struct BigEndianKey {
 }
 
 /// A key index entry: (version, position), both big-endian, 16 bytes: sorted by version.
-struct VersionPosition {
+struct VersionPosition: Equatable {
     var version: UInt64
     var position: UInt64
 

@@ -40,7 +40,8 @@ import Foundation
         again.withUnsafeMutableBytes { buffer in
             key.withUnsafeBytes { key in
                 RecordCodec.encode(into: buffer, position: 1, version: view.version, previous: view.previous,
-                                   timestampMicros: view.timestampMicros, key: key, event: event)
+                                   timestampMicros: view.timestampMicros, key: key, event: event,
+                                   flags: view.flags & (RecordCodec.erased | RecordCodec.deletionMarker | RecordCodec.hardDeletion))
             }
         }
         precondition(again.elementsEqual(bytes), "a decoded record does not encode back to its bytes")

@@ -5,7 +5,8 @@ import Foundation
 /// ```
 /// offset size  field
 ///  0      1    format version (1)
-///  1      1    flags: bit 0 metadata present, bit 1 id present
+///  1      1    flags: bit 0 metadata present, bit 1 id present, bit 2 erased, bit 3 a
+///              deletion marker, bit 4 the deletion is hard (a tombstone)
 ///  2      2    key length (LE)
 ///  4      2    type length (LE)
 ///  6      2    id length (LE)
@@ -25,6 +26,13 @@ enum RecordCodec {
     static let trailerSize = 8
     private static let hasMetadata: UInt8 = 1
     private static let hasId: UInt8 = 2
+    /// The payload and metadata were erased: both are empty, the envelope stays.
+    static let erased: UInt8 = 4
+    /// The record marks its key's deletion (no payload, no metadata).
+    static let deletionMarker: UInt8 = 8
+    /// With ``deletionMarker``: the deletion is hard.
+    static let hardDeletion: UInt8 = 16
+    private static let knownFlags: UInt8 = hasMetadata | hasId | erased | deletionMarker | hardDeletion
 
     static func encodedSize(keyCount: Int, event: EventData) -> Int {
         headerSize + keyCount + event.type.utf8.count + (event.id?.utf8.count ?? 0)
@@ -34,8 +42,8 @@ enum RecordCodec {
     /// Writes the record into `buffer`, which must be exactly `encodedSize(keyCount:event:)`
     /// bytes; `key` is the partition key's UTF-8.
     static func encode(into buffer: UnsafeMutableRawBufferPointer, position: UInt64, version: UInt64, previous: UInt64,
-                       timestampMicros: Int64, key: UnsafeRawBufferPointer, event: EventData) {
-        var flags: UInt8 = 0
+                       timestampMicros: Int64, key: UnsafeRawBufferPointer, event: EventData, flags extra: UInt8 = 0) {
+        var flags: UInt8 = extra
         if event.metadata != nil { flags |= hasMetadata }
         if event.id != nil { flags |= hasId }
         buffer.storeBytes(of: formatVersion, toByteOffset: 0, as: UInt8.self)
@@ -67,6 +75,34 @@ enum RecordCodec {
         return offset + bytes.count
     }
 
+    /// The bytes of `view`'s record with its payload and metadata erased: the same envelope
+    /// (key, type, id, version, timestamp, link), the erased flag set, a new checksum.
+    static func erasedCopy(of view: View, position: UInt64) -> [UInt8] {
+        let idCount = view.idRange?.count ?? 0
+        let size = headerSize + view.keyRange.count + view.typeRange.count + idCount + trailerSize
+        var bytes = [UInt8](repeating: 0, count: size)
+        bytes.withUnsafeMutableBytes { buffer in
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: view.bytes[0..<headerSize]))
+            buffer.storeBytes(of: (view.flags & ~hasMetadata) | erased, toByteOffset: 1, as: UInt8.self)
+            buffer.storeBytes(of: UInt32(0), toByteOffset: 32, as: UInt32.self)
+            buffer.storeBytes(of: UInt32(0), toByteOffset: 36, as: UInt32.self)
+            var offset = headerSize
+            offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange]), into: buffer, at: offset)
+            offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[view.typeRange]), into: buffer, at: offset)
+            if let idRange = view.idRange { offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[idRange]), into: buffer, at: offset) }
+            let check = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
+            buffer.storeBytes(of: check.littleEndian, toByteOffset: offset, as: UInt64.self)
+        }
+        return bytes
+    }
+
+    /// The erased and deletion flags a record carries (what a replica writes for it).
+    static func flags(of record: Record) -> UInt8 {
+        var flags: UInt8 = record.isErased ? erased : 0
+        if let deletion = record.deletion { flags |= deletionMarker | (deletion == .hard ? hardDeletion : 0) }
+        return flags
+    }
+
     static func checksum(position: UInt64, body: UnsafeRawBufferPointer) -> UInt64 {
         XXH64.hash(body, seed: position)
     }
@@ -84,6 +120,7 @@ enum RecordCodec {
     /// The parsed header of a stored record, pointing into its bytes (valid while they are).
     struct View {
         let bytes: UnsafeRawBufferPointer
+        let flags: UInt8
         let version: UInt64
         let timestampMicros: Int64
         /// Position of the key's previous record; 0 for its first.
@@ -102,6 +139,12 @@ enum RecordCodec {
         }
 
         var key: String { get throws(Failure) { try string(keyRange) } }
+        /// Whether the payload and metadata were erased.
+        var isErased: Bool { flags & RecordCodec.erased != 0 }
+        /// The deletion this record marks, if it is a marker.
+        var deletion: Record.Deletion? {
+            flags & RecordCodec.deletionMarker == 0 ? nil : (flags & RecordCodec.hardDeletion != 0 ? .hard : .soft)
+        }
         var id: String? { get throws(Failure) { try idRange.map { range throws(Failure) in try string(range) } } }
 
         func keyEquals(_ other: String) -> Bool {
@@ -119,6 +162,8 @@ enum RecordCodec {
             if !event.type.withUTF8Bytes({ same(typeRange, $0) }) { return "type" }
             let sameId = event.id.map { id in id.withUTF8Bytes { same(idRange, $0) } } ?? (idRange == nil)
             if !sameId { return "id" }
+            // An erased record's content is gone: a retry of it (same key, type and id) is a repeat.
+            if isErased { return nil }
             if !event.payload.withUnsafeBytes({ same(payloadRange, $0) }) { return "payload" }
             let sameMetadata = event.metadata.map { metadata in metadata.withUnsafeBytes { same(metadataRange, $0) } } ?? (metadataRange == nil)
             if !sameMetadata { return "metadata" }
@@ -143,7 +188,9 @@ enum RecordCodec {
                 type: type,
                 payload: Data(UnsafeRawBufferPointer(rebasing: bytes[payloadRange])),
                 metadata: metadataRange.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) },
-                id: try id
+                id: try id,
+                isErased: isErased,
+                deletion: deletion
             )
         }
     }
@@ -169,11 +216,15 @@ enum RecordCodec {
         guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount == bodyCount else {
             throw .badLengths
         }
-        // Only the two known flags, and no bytes for a field whose flag is off: a record
-        // decodes only from bytes its encoder could have written.
-        guard flags & ~(hasMetadata | hasId) == 0,
+        // Only the known flags, and no bytes for a field whose flag is off: a record decodes
+        // only from bytes its encoder could have written. Erased records and deletion markers
+        // have neither payload nor metadata; only a marker is hard.
+        let emptied = flags & (erased | deletionMarker) != 0
+        guard flags & ~knownFlags == 0,
               flags & hasId != 0 || idCount == 0,
-              flags & hasMetadata != 0 || metadataCount == 0 else {
+              flags & hasMetadata != 0 || metadataCount == 0,
+              !emptied || (payloadCount == 0 && flags & hasMetadata == 0),
+              flags & hardDeletion == 0 || flags & deletionMarker != 0 else {
             throw .badFlags(flags)
         }
         var offset = headerSize
@@ -187,7 +238,7 @@ enum RecordCodec {
         let payloadRange = next(payloadCount)
         let metadataRange = next(metadataCount)
         return View(
-            bytes: bytes, version: version, timestampMicros: timestamp, previous: previous,
+            bytes: bytes, flags: flags, version: version, timestampMicros: timestamp, previous: previous,
             keyRange: keyRange, typeRange: typeRange,
             idRange: flags & hasId != 0 ? idRange : nil,
             payloadRange: payloadRange,

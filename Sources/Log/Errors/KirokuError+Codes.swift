@@ -22,6 +22,15 @@ extension KirokuError.Code {
     /// another key, type, payload or metadata. An identical repeat is never an error.
     public static let idReused = Self("id-reused")
 
+    // Lifecycle: deletion, retention, erasure.
+    /// An append to a key that a hard delete closed for good.
+    public static let keyDeleted = Self("key-deleted")
+    /// A read from a position whose records retention removed (like Kafka's offset out of
+    /// range): move the reader to the log's first position, or rebuild.
+    public static let positionRemoved = Self("position-removed")
+    /// A retention policy that cannot be applied as given.
+    public static let invalidRetention = Self("invalid-retention")
+
     // Read replicas.
     /// An append to a read replica: its records come only from its source, through the mirror.
     public static let replicaReadOnly = Self("replica-read-only")

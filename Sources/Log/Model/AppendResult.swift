@@ -64,7 +64,7 @@ public struct AppendResult: Sendable, Hashable {
 }
 
 /// Where one event of an append is stored.
-public struct StoredEvent: Sendable, Hashable {
+public struct StoredEvent: Sendable, Hashable, Codable {
     /// Its global position.
     public let position: UInt64
     /// Its version within its key.

@@ -115,6 +115,22 @@ public final class KeyValueStore: Sendable {
         }
     }
 
+    /// Zeroes the environment's free pages that no reader can reach (see ``EventLog/erase(key:readerWait:)``),
+    /// after a small commit to `table` (key `_scrub`). Call it on the thread that writes.
+    public func scrubFreePages(touching table: String) throws -> ScrubReport {
+        let handle = try tables.handle(table)
+        do {
+            return try environment.scrubFreePages { txn in
+                var now = UInt64(Date().timeIntervalSince1970).littleEndian
+                try "_scrub".withUTF8Bytes { key in try withUnsafeBytes(of: &now) { try txn.put(handle, key, $0) } }
+            }
+        } catch let status as LMDBStatus {
+            throw KirokuError(status: status, path: path, doing: "scrubbing free pages")
+        } catch is EnvironmentClosed {
+            throw KirokuError(.closed, "The state store at \(path) is closed.", path: path)
+        }
+    }
+
     /// Runs `body` in a short read-only transaction.
     public func read<T>(_ body: (KeyValueTransaction) throws -> T) throws -> T {
         do {

@@ -85,18 +85,21 @@ extension EventLog {
         return try withReadTransaction { txn in
             try key.withUTF8Bytes { keyBytes in
                 let index = KeyIndex(layout: layout)
-                guard let latest = try index.latest(keyBytes, in: txn) else { return [] }
+                guard let entry = try index.entry(keyBytes, in: txn) else { return [] }
+                let latest = entry.latest
+                // Versions below this were deleted, truncated or removed by retention.
+                let readable = entry.firstReadable
                 let first: UInt64
                 let last: UInt64
                 switch direction {
                 case .forward:
-                    first = max(version, 1)
+                    first = max(version, readable)
                     guard first <= latest.version else { return [] }
                     last = min(latest.version, first + UInt64(limit) - 1)
                 case .backward:
                     last = min(version, latest.version)
-                    guard last >= 1 else { return [] }
-                    first = last - min(last - 1, UInt64(limit) - 1)
+                    guard last >= readable else { return [] }
+                    first = last - min(last - readable, UInt64(limit) - 1)
                 }
                 // Walk the chain from the newest wanted version down to the oldest.
                 var position = try index.position(of: last, key: keyBytes, latest: latest, in: txn)
@@ -123,6 +126,10 @@ extension EventLog {
     ///
     /// Page through the whole log by passing the last returned position plus one. Each call is
     /// one short read transaction, so a long scan never pins old pages.
+    ///
+    /// - Throws: ``KirokuError/Code/positionRemoved`` when `position` is past 1 and retention
+    ///   removed records at or after it that the caller has not read (``removedThrough()``):
+    ///   read from the beginning, or from after ``removedThrough()``.
     public func readAll(from position: UInt64 = 1, limit: Int = 1000) throws -> [Record] {
         try scan(from: position, limit: limit) { value, found in try Self.decode(value, at: found) }
     }
@@ -141,6 +148,12 @@ extension EventLog {
     private func scan<T>(from position: UInt64, limit: Int, _ transform: (UnsafeRawBufferPointer, UInt64) throws -> T) throws -> [T] {
         guard limit > 0 else { return [] }
         return try withReadTransaction { txn in
+            if position > 1 {
+                let removed = try layout.counter(Lifecycle.removedThroughKey, in: txn)
+                if position <= removed {
+                    throw KirokuError(.positionRemoved, "Position \(position) is no longer in the log: retention removed records up to position \(removed), and a reader from \(position) would miss them. Start after \(removed) (a consumer: kiroku consumers reset … --to \(removed)), or from the beginning, or rebuild the projection (it then holds what the log still has).", path: path, position: position)
+                }
+            }
             var records: [T] = []
             try txn.withCursor(layout.records) { cursor in
                 var entry = try BigEndianKey(position).withBytes { try cursor.get(MDB_SET_RANGE, key: $0) }

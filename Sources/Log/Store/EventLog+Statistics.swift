@@ -3,7 +3,8 @@ import Foundation
 
 /// Sizes and counts of a store, for operators (`kiroku stats`).
 public struct StoreStatistics: Sendable, Hashable, Codable {
-    /// The position of the last record (the number of records; positions have no gaps).
+    /// The position of the last record (the number of records appended; less are stored once
+    /// retention removed some: ``removedRecords``).
     public var headPosition: UInt64
     /// The number of keys with at least one record.
     public var keys: Int
@@ -17,13 +18,27 @@ public struct StoreStatistics: Sendable, Hashable, Codable {
     /// to the file system (LMDB's file does not shrink). A compacting backup
     /// (``EventLog/backup(to:compact:)``) leaves them out.
     public var freeBytes: Int = 0
+    /// The lowest position a record is stored at (0 for an empty log): above 1 once retention
+    /// removed the oldest records.
+    public var firstPosition: UInt64 = 0
+    /// Records removed by retention, compaction, truncation and deletions.
+    public var removedRecords: UInt64 = 0
+    /// The highest position retention removed a record a feed may not have read; a feed
+    /// resuming below it gets `position-removed` (0: none).
+    public var removedThrough: UInt64 = 0
+    /// Records whose payloads were erased.
+    public var erasedRecords: UInt64 = 0
 }
 
 extension EventLog {
     /// Counts and sizes of the store: records, keys, file size, map size and use.
     public func statistics() throws -> StoreStatistics {
-        let (head, keys) = try withReadTransaction { txn in
-            (try layout.headPosition(in: txn), try txn.entryCount(layout.keys))
+        let (head, keys, first, removed, through, erased) = try withReadTransaction { txn in
+            let first: UInt64 = try txn.withCursor(layout.records) { cursor in try cursor.get(MDB_FIRST).map { BigEndianKey.value($0.key) } ?? 0 }
+            return (try layout.headPosition(in: txn), try txn.entryCount(layout.keys), first,
+                    try layout.counter(Lifecycle.removedRecordsKey, in: txn),
+                    try layout.counter(Lifecycle.removedThroughKey, in: txn),
+                    try layout.counter(Lifecycle.erasedRecordsKey, in: txn))
         }
         var info = MDB_envinfo()
         var stat = MDB_stat()
@@ -38,6 +53,8 @@ extension EventLog {
                                fileBytes: (attributes?[.size] as? NSNumber)?.int64Value ?? 0,
                                mapBytes: info.me_mapsize,
                                usedBytes: (info.me_last_pgno + 1) * Int(stat.ms_psize),
-                               freeBytes: pages.free * pages.pageSize)
+                               freeBytes: pages.free * pages.pageSize,
+                               firstPosition: first, removedRecords: removed, removedThrough: through,
+                               erasedRecords: erased)
     }
 }

@@ -24,16 +24,27 @@ struct KeyIndex {
 
     /// The key's latest (version, position), or `nil` when it has no events.
     func latest(_ key: UnsafeRawBufferPointer, in txn: Transaction) throws -> VersionPosition? {
+        try entry(key, in: txn)?.latest
+    }
+
+    /// The key's entry, or `nil` when it has no events.
+    func entry(_ key: UnsafeRawBufferPointer, in txn: Transaction) throws -> KeyEntry? {
         guard let bytes = try txn.get(layout.keys, key) else { return nil }
-        guard let entry = VersionPosition(bytes) else {
+        guard let entry = KeyEntry(bytes) else {
             throw KirokuError(.corruption, "The key index entry of '\(String(decoding: key, as: UTF8.self))' is damaged; run verify.",
                               key: String(decoding: key, as: UTF8.self))
         }
         return entry
     }
 
-    func setLatest(_ key: UnsafeRawBufferPointer, _ entry: VersionPosition, in txn: Transaction) throws {
+    func setEntry(_ key: UnsafeRawBufferPointer, _ entry: KeyEntry, in txn: Transaction) throws {
         try entry.withBytes { try txn.put(layout.keys, key, $0) }
+    }
+
+    /// Removes the version-index entry of `version`, when it has one.
+    func forgetVersion(_ key: UnsafeRawBufferPointer, version: UInt64, in txn: Transaction) throws {
+        guard version % Self.stride == 0 else { return }
+        try Self.withIndexKey(key, version: version) { try txn.delete(layout.versionIndex, $0) }
     }
 
     /// Records `position` for `version` when the version is one the index keeps.
@@ -93,6 +104,54 @@ struct KeyIndex {
     static func withIndexKey<T>(_ key: UnsafeRawBufferPointer, version: UInt64, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         var bytes = [UInt8](key)
         withUnsafeBytes(of: version.bigEndian) { bytes.append(contentsOf: $0) }
+        return try bytes.withUnsafeBytes(body)
+    }
+}
+
+/// A key's entry in `keys`: its latest (version, position) and, once deletions or retention
+/// touched it, the first version reads return, the lowest version still stored, and whether
+/// a hard delete closed it. 16 bytes (version, position BE) while the extras are at their
+/// defaults, else 33: + first visible (8 BE), lowest stored (8 BE), flags (bit 0: closed).
+///
+/// The invariant retention keeps: a key's stored records are exactly versions
+/// `lowestPresent ... latest.version`, so its chain of previous-record links is whole down
+/// to `lowestPresent` (whose own link points at a removed record).
+struct KeyEntry: Equatable {
+    var latest: VersionPosition
+    /// Versions below this are hidden by a deletion (and being removed).
+    var firstVisible: UInt64 = 1
+    /// Versions below this were removed.
+    var lowestPresent: UInt64 = 1
+    /// A hard delete closed the key: no append may write to it.
+    var isClosed = false
+
+    init(latest: VersionPosition) {
+        self.latest = latest
+    }
+
+    init?(_ buffer: UnsafeRawBufferPointer) {
+        guard buffer.count == 16 || buffer.count == 33 else { return nil }
+        latest = VersionPosition(version: BigEndianKey.value(buffer, at: 0), position: BigEndianKey.value(buffer, at: 8))
+        if buffer.count == 33 {
+            firstVisible = BigEndianKey.value(buffer, at: 16)
+            lowestPresent = BigEndianKey.value(buffer, at: 24)
+            isClosed = buffer[32] & 1 != 0
+        }
+    }
+
+    /// The first version a read returns (past the latest when none is left).
+    var firstReadable: UInt64 { max(firstVisible, lowestPresent) }
+    /// Whether no version is left to read (deleted or removed).
+    var isEmpty: Bool { firstReadable > latest.version }
+
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(33)
+        for value in [latest.version, latest.position] { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
+        if firstVisible != 1 || lowestPresent != 1 || isClosed {
+            for value in [firstVisible, lowestPresent] { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
+            bytes.append(isClosed ? 1 : 0)
+        }
         return try bytes.withUnsafeBytes(body)
     }
 }

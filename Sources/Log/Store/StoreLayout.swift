@@ -15,6 +15,9 @@ struct StoreLayout: Sendable {
     /// "format" → UInt32 LE, "store-id" → 16-byte UUID, "replica-of" → the source's 16-byte
     /// UUID (read replicas only).
     let meta: MDB_dbi
+    /// Work that deletions, erasures and truncations left for later steps: kind (1 byte) + key
+    /// (UTF-8) → target version (8 BE) [+ next version to erase (8 BE)] (see ``Lifecycle``).
+    let lifecycle: MDB_dbi
     /// The store's identity, made when it was created.
     let storeId: UUID
 
@@ -26,6 +29,30 @@ struct StoreLayout: Sendable {
                 throw KirokuError(.corruption, "The last record key is not 8 bytes; run verify.")
             }
             return BigEndianKey.value(last.key)
+        }
+    }
+
+    /// A UInt64 LE value of `meta` (0 when absent).
+    func counter(_ name: String, in txn: Transaction) throws -> UInt64 {
+        try name.withUTF8Bytes { key in
+            guard let bytes = try txn.get(meta, key), bytes.count == 8 else { return 0 }
+            return UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        }
+    }
+
+    func setCounter(_ name: String, _ value: UInt64, in txn: Transaction) throws {
+        var value = value.littleEndian
+        try name.withUTF8Bytes { key in try withUnsafeBytes(of: &value) { try txn.put(meta, key, $0) } }
+    }
+
+    /// Raises the store's format to 2 (done by the first lifecycle write: older builds, which
+    /// would read its records as damaged, refuse the store instead).
+    func raiseFormat(in txn: Transaction) throws {
+        var version = Self.lifecycleFormatVersion.littleEndian
+        try Self.formatKey.withUTF8Bytes { key in
+            if let bytes = try txn.get(meta, key), bytes.count == 4,
+               UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)) >= Self.lifecycleFormatVersion { return }
+            try withUnsafeBytes(of: &version) { try txn.put(meta, key, $0) }
         }
     }
 
@@ -48,8 +75,12 @@ struct StoreLayout: Sendable {
         }
     }
 
-    /// The store format this build writes and reads.
+    /// The store format a new store starts with; a store is raised to
+    /// ``lifecycleFormatVersion`` by its first deletion, erasure or removal.
     static let formatVersion: UInt32 = 1
+    /// Format 2: format 1 plus erased records, deletion markers, extended key entries, removed
+    /// records (`docs/FORMAT.md`). Builds that know only format 1 refuse it.
+    static let lifecycleFormatVersion: UInt32 = 2
     static let formatKey = "format"
     static let storeIdKey = "store-id"
     static let replicaOfKey = "replica-of"
@@ -93,7 +124,7 @@ struct StoreLayout: Sendable {
                 try storeIdKey.withUTF8Bytes { key in
                     try withUnsafeBytes(of: &uuid) { try txn.put(meta, key, $0) }
                 }
-            case let stored? where stored > formatVersion:
+            case let stored? where stored > lifecycleFormatVersion:
                 throw OpenFailure.newerFormat(stored)
             default:
                 break
@@ -110,6 +141,7 @@ struct StoreLayout: Sendable {
                 versionIndex: try Environment.openDatabase(txn, name: "version-index", flags: MDB_CREATE),
                 ids: try Environment.openDatabase(txn, name: "ids", flags: MDB_CREATE),
                 meta: meta,
+                lifecycle: try Environment.openDatabase(txn, name: "lifecycle", flags: MDB_CREATE),
                 storeId: storeId
             )
         }

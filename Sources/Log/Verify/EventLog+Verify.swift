@@ -36,6 +36,18 @@ extension EventLog {
         while more {
             more = try withReadTransaction { txn in try verifyIds(resume: &idResume, limit: chunk, report: &report, in: txn) }
         }
+        // Once records were removed, positions have gaps: the count must add up instead (in
+        // one transaction, so appends and removals meanwhile cannot skew it).
+        try withReadTransaction { txn in
+            let removed = try layout.counter(Lifecycle.removedRecordsKey, in: txn)
+            guard removed > 0 else { return }
+            let head = try layout.headPosition(in: txn)
+            let stored = UInt64(try txn.entryCount(layout.records))
+            if stored + removed != head {
+                report.problems.append(.init(kind: .gap, position: nil, key: nil,
+                    message: "the log holds \(stored) records and retention removed \(removed), but its head is position \(head): \(stored + removed > head ? "more" : "fewer") records than appended"))
+            }
+        }
         return report
     }
 
@@ -53,7 +65,8 @@ extension EventLog {
                     continue
                 }
                 let position = BigEndianKey.value(current.key)
-                if position != next {
+                // Removed records leave gaps; the count is checked at the end instead.
+                if position != next, try layout.counter(Lifecycle.removedRecordsKey, in: txn) == 0 {
                     report.problems.append(.init(kind: .gap, position: next, key: nil,
                         message: position > next ? "positions \(next)...\(position - 1) are missing" : "position \(position) is out of order"))
                 }
@@ -87,7 +100,17 @@ extension EventLog {
     private func checkLinks(_ view: RecordCodec.View, at position: UInt64, key: String?, report: inout VerifyReport, in txn: Transaction) throws {
         let keyBytes = UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange])
         let index = KeyIndex(layout: layout)
-        if view.version == 1 {
+        let entry = try? index.entry(keyBytes, in: txn)
+        if let entry, view.version < entry.lowestPresent {
+            report.problems.append(.init(kind: .indexMismatch, position: position, key: key,
+                message: "version \(view.version) is stored, but the key index says versions below \(entry.lowestPresent) were removed"))
+        } else if let entry, view.version == entry.lowestPresent, view.version > 1 {
+            // The key's lowest stored version: its link points at a removed record.
+            if view.previous == 0 || view.previous >= position {
+                report.problems.append(.init(kind: .versionGap, position: position, key: key,
+                    message: "version \(view.version) has no valid link to version \(view.version - 1)"))
+            }
+        } else if view.version == 1 {
             if view.previous != 0 {
                 report.problems.append(.init(kind: .versionGap, position: position, key: key,
                     message: "version 1 links to a previous record at position \(view.previous)"))
@@ -99,7 +122,7 @@ extension EventLog {
             report.problems.append(.init(kind: .versionGap, position: position, key: key,
                 message: "version \(view.version - 1) is not at position \(view.previous), where version \(view.version) links"))
         }
-        let latest = try? index.latest(keyBytes, in: txn)
+        let latest = entry?.latest
         if let latest, latest.version > view.version || (latest.version == view.version && latest.position == position) {
             // Consistent: a later version, or this one.
         } else {
@@ -125,7 +148,10 @@ extension EventLog {
             let expected: VersionPosition?
             if dbi == layout.keys {
                 keyBytes = current.key
-                expected = VersionPosition(current.value)
+                let entry = KeyEntry(current.value)
+                expected = entry?.latest
+                // Every version of the key was removed: its entry keeps the version count only.
+                if let entry, entry.lowestPresent > entry.latest.version { return }
             } else if current.key.count > 8, current.value.count == 8 {
                 keyBytes = UnsafeRawBufferPointer(rebasing: current.key[..<(current.key.count - 8)])
                 expected = VersionPosition(version: BigEndianKey.value(current.key, at: current.key.count - 8),

@@ -25,6 +25,10 @@ struct AppendPlanner {
         self.replicaOf = replicaOf
     }
 
+    mutating func replicaSourceForLifecycle(in txn: Transaction) throws -> UUID? {
+        try replicaSource(in: txn)
+    }
+
     private mutating func replicaSource(in txn: Transaction) throws -> UUID? {
         if let known = replicaOf { return known }
         let source = try layout.replicaSource(in: txn)
@@ -74,24 +78,34 @@ struct AppendPlanner {
         // requests of this batch and earlier groups of this request. A group whose events are
         // all repeats was checked when it was first written: a retry never conflicts with itself.
         var versions: [ExactString: UInt64] = [:]
-        // Each key's latest entry as read here and as moved by each group written below, so
-        // the writes need not read it again.
-        var latestEntries: [ExactString: VersionPosition?] = [:]
+        // Each key's entry as read here and as moved by each group written below, so the
+        // writes need not read it again.
+        var latestEntries: [ExactString: KeyEntry?] = [:]
         let index = KeyIndex(layout: layout)
         var firstVersions: [UInt64] = []
         firstVersions.reserveCapacity(groups.count)
         for (groupIndex, group) in groups.enumerated() {
             let key = ExactString(group.key)
             let current: UInt64
+            // A key emptied by a soft delete may start again with `.noStream`.
+            var emptied = false
             if let known = versions[key] {
                 current = known
             } else {
-                let latest = try group.key.withUTF8Bytes { try index.latest($0, in: txn) }
-                latestEntries[key] = .some(latest)
-                current = latest?.version ?? 0
+                let entry = try group.key.withUTF8Bytes { try index.entry($0, in: txn) }
+                latestEntries[key] = .some(entry)
+                current = entry?.latest.version ?? 0
+                emptied = entry.map { $0.isEmpty && $0.firstVisible > 1 } ?? false
+                if let entry, entry.isClosed {
+                    return .failure(KirokuError(
+                        .keyDeleted,
+                        "Key '\(group.key)' was deleted for good (a hard delete, at version \(entry.latest.version)); it takes no more events. Append to another key.",
+                        key: group.key, actualVersion: current))
+                }
             }
             let newCount = UInt64(plans?[groupIndex].reduce(0) { if case .new = $1 { $0 + 1 } else { $0 } } ?? group.events.count)
-            if newCount > 0, !group.expected.isSatisfied(byCurrentVersion: current) {
+            let recreates = emptied && (group.expected == .noStream || group.expected == .exact(0))
+            if newCount > 0, !recreates, !group.expected.isSatisfied(byCurrentVersion: current) {
                 return .failure(KirokuError(
                     .versionConflict,
                     "Key '\(group.key)' is at version \(current) but the append expected \(group.expected); read the key again and retry with its current version.",
@@ -114,7 +128,8 @@ struct AppendPlanner {
             var version = firstVersions[groupIndex]
             let exactKey = ExactString(group.key)
             try group.key.withUTF8Bytes { key in
-                var latest = try latestEntries[exactKey] ?? index.latest(key, in: txn)
+                var entry = try latestEntries[exactKey] ?? index.entry(key, in: txn)
+                var latest = entry?.latest
                 for (offset, event) in group.events.enumerated() {
                     switch groupPlan?[offset] ?? .new {
                     case .stored(let position, let storedVersion):
@@ -132,8 +147,11 @@ struct AppendPlanner {
                         version += 1
                     }
                 }
-                if let latest, version > firstVersions[groupIndex] { try index.setLatest(key, latest, in: txn) }
-                latestEntries[exactKey] = .some(latest)
+                if let latest, version > firstVersions[groupIndex] {
+                    if entry == nil { entry = KeyEntry(latest: latest) } else { entry!.latest = latest }
+                    try index.setEntry(key, entry!, in: txn)
+                }
+                latestEntries[exactKey] = .some(entry)
             }
             results.append(hasRepeats
                 ? AppendResult(key: group.key, events: stored)
@@ -221,13 +239,13 @@ struct AppendPlanner {
         }
     }
 
-    private func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64,
-                     timestampMicros: Int64, in txn: Transaction) throws {
+    func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64,
+             timestampMicros: Int64, flags: UInt8 = 0, in txn: Transaction) throws {
         let size = RecordCodec.encodedSize(keyCount: key.count, event: event)
         try BigEndianKey(position).withBytes { positionBytes in
             try txn.putReserved(layout.records, positionBytes, size: size, flags: MDB_APPEND) { buffer in
                 RecordCodec.encode(into: buffer, position: position, version: version, previous: previous,
-                                   timestampMicros: timestampMicros, key: key, event: event)
+                                   timestampMicros: timestampMicros, key: key, event: event, flags: flags)
             }
             if let id = event.id {
                 try id.withUTF8Bytes { idBytes in
@@ -280,13 +298,19 @@ struct AppendPlanner {
         for record in records {
             let micros = Int64((record.timestamp.timeIntervalSince1970 * 1_000_000).rounded())
             try record.key.withUTF8Bytes { key in
-                let latest = try index.latest(key, in: txn)
+                let entry = try index.entry(key, in: txn)
                 head += 1
                 try put(EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id),
-                        key: key, version: record.version, previous: latest?.position ?? 0, position: head,
-                        timestampMicros: micros, in: txn)
+                        key: key, version: record.version, previous: entry?.latest.position ?? 0, position: head,
+                        timestampMicros: micros, flags: RecordCodec.flags(of: record), in: txn)
                 try index.noteVersion(key, version: record.version, position: head, in: txn)
-                try index.setLatest(key, VersionPosition(version: record.version, position: head), in: txn)
+                var moved = entry ?? KeyEntry(latest: VersionPosition(version: record.version, position: head))
+                moved.latest = VersionPosition(version: record.version, position: head)
+                if let deletion = record.deletion {
+                    // The source's deletion (or erasure) is applied here too.
+                    try Lifecycle.noteDeletion(key, entry: &moved, hard: deletion == .hard, erase: record.isErased, layout: layout, in: txn)
+                }
+                try index.setEntry(key, moved, in: txn)
             }
         }
         return .success(())

@@ -12,6 +12,17 @@ enum WriteOperation: Sendable {
     case replicate([Record], source: UUID)
     case tables([TableWrite])
     case openTable(String)
+    /// A deletion marker for a key (``AppendPlanner/mark(_:deletion:erase:in:)``).
+    case mark(key: String, deletion: Record.Deletion, erase: Bool)
+    /// Hide (and then remove) a key's versions below one.
+    case truncate(key: String, before: UInt64)
+    /// Store the retention policies.
+    case setRetention([RetentionPolicy])
+    /// One bounded step of removal and erasure: the queued work, then, with a run id, the
+    /// retention policies.
+    case lifecycleStep(run: UInt64?, budget: Int)
+    /// Zero the free pages no snapshot can reach (after its own commits, see ``Environment/scrubFreePages(touch:)``).
+    case scrub
 }
 
 /// What a committed ``WriteOperation`` produced.
@@ -21,4 +32,7 @@ enum WriteOutcome: Sendable {
     case written
     case replicated
     case opened(MDB_dbi)
+    case marked(StoredEvent?)
+    case stepped(RetentionReport)
+    case scrubbed(ScrubReport)
 }

@@ -45,6 +45,11 @@ final class Writer: @unchecked Sendable {
     /// only): a replica stays one, and a store read as no replica while it held records can
     /// never become one (a replica starts empty). Saves reading `meta` on every commit.
     private var settledReplicaOf: UUID??
+    /// Whether the `lifecycle` table may hold work (deletions, erasures, truncations) that the
+    /// writer does in bounded steps while no append is queued (writer thread only).
+    private var lifecycleWork: Bool
+    /// The records one idle lifecycle step removes or erases at most.
+    static let idleStepBudget = 2_000
     private let finished = DispatchSemaphore(value: 0)
 
     init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
@@ -56,6 +61,7 @@ final class Writer: @unchecked Sendable {
         self.durability = durability
         self.maxBatch = max(1, maxBatch)
         self.logger = logger
+        self.lifecycleWork = (try? environment.read { txn in try Lifecycle.hasQueuedWork(layout: layout, in: txn) }) ?? false
         let thread = Thread { [self] in run() }
         thread.name = "kiroku-writer"
         thread.start()
@@ -101,11 +107,17 @@ final class Writer: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && !stopping {
+                if lifecycleWork && failure == nil { break }
                 if let deadline = nextFlush {
                     if !condition.wait(until: deadline) { break }
                 } else {
                     condition.wait()
                 }
+            }
+            if pending.isEmpty && !stopping && lifecycleWork && failure == nil {
+                condition.unlock()
+                idleLifecycleStep()
+                continue
             }
             coalesce()
             let batch: [Pending]
@@ -153,6 +165,26 @@ final class Writer: @unchecked Sendable {
         wakeAt = 0
     }
 
+    /// One bounded step of the queued lifecycle work, while no append waits.
+    private func idleLifecycleStep() {
+        do {
+            var more = false
+            try environment.write { txn in
+                var step = try Lifecycle(layout: layout, txn: txn, head: try layout.headPosition(in: txn), budget: Self.idleStepBudget)
+                more = try step.runQueue()
+                try step.finish()
+            }
+            if flushInterval != nil { unsynced = true }
+            lifecycleWork = more
+        } catch let status as LMDBStatus where status == .mapFull {
+            do { try growMap() } catch { lifecycleWork = false }
+        } catch {
+            // Left in the table: the next deletion, or the next open, tries again.
+            logger.warning("A lifecycle step failed", metadata: ["path": "\(environment.path)", "error": "\(error)"])
+            lifecycleWork = false
+        }
+    }
+
     private func flush() {
         guard unsynced, failure == nil else { return }
         do {
@@ -184,6 +216,8 @@ final class Writer: @unchecked Sendable {
                 var startHead: UInt64 = 0
                 var endHead: UInt64 = 0
                 var replicaLearned: UUID??
+                var queued = false
+                var scrubs: [Int] = []
                 try environment.write { txn in
                     startHead = try layout.headPosition(in: txn)
                     var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp,
@@ -203,6 +237,32 @@ final class Writer: @unchecked Sendable {
                             outcomes.append(.success(.appendedEach(results)))
                         case .replicate(let records, let source):
                             outcomes.append(try planner.replicate(records, from: source, in: txn).map { .replicated })
+                            if records.contains(where: { $0.deletion != nil }) { queued = true }
+                        case .mark(let key, let deletion, let erase):
+                            outcomes.append(try planner.mark(key, deletion: deletion, erase: erase, in: txn).map(WriteOutcome.marked))
+                            queued = true
+                        case .truncate(let key, let version):
+                            outcomes.append(try planner.truncate(key, before: version, in: txn).map { .written })
+                            queued = true
+                        case .setRetention(let policies):
+                            outcomes.append(try Self.isolated(txn, path: environment.path, doing: "storing retention policies") { child in
+                                try Lifecycle.setPolicies(policies, layout: layout, in: child)
+                                return .written
+                            })
+                        case .lifecycleStep(let run, let budget):
+                            let head = planner.head
+                            outcomes.append(try Self.isolated(txn, path: environment.path, doing: "removing records") { child in
+                                var step = try Lifecycle(layout: layout, txn: child, head: head, budget: budget)
+                                var more = try step.runQueue()
+                                if let run { more = try step.runPolicies(run: run, nowMicros: timestamp) || more }
+                                try step.finish()
+                                step.report.more = more
+                                step.report.steps = 1
+                                return .stepped(step.report)
+                            })
+                        case .scrub:
+                            scrubs.append(outcomes.count)
+                            outcomes.append(.success(.scrubbed(ScrubReport())))
                         case .tables(let writes):
                             let faults = environment.faults
                             outcomes.append(try Self.isolated(txn, path: environment.path, doing: "writing a table") { child in
@@ -222,6 +282,21 @@ final class Writer: @unchecked Sendable {
                     }
                 }
                 if let replicaLearned { settledReplicaOf = .some(replicaLearned) }
+                if queued { lifecycleWork = true }
+                for index in scrubs {
+                    do {
+                        let report = try environment.scrubFreePages { txn in
+                            try layout.setCounter("scrubbed-at", UInt64(max(0, timestamp)), in: txn)
+                        }
+                        outcomes[index] = .success(.scrubbed(report))
+                    } catch let status as LMDBStatus {
+                        outcomes[index] = .failure(KirokuError(status: status, path: environment.path, doing: "scrubbing free pages"))
+                    } catch let error as KirokuError {
+                        outcomes[index] = .failure(error)
+                    } catch {
+                        outcomes[index] = .failure(KirokuError(.storageFailure, "Scrubbing free pages failed: \(error).", path: environment.path))
+                    }
+                }
                 if flushInterval != nil { unsynced = true }
                 if endHead > startHead { onCommit(endHead) }
                 for (request, outcome) in zip(batch, outcomes) {

@@ -41,6 +41,11 @@ public struct LatestState: Projection {
         var latest: [ExactString: Record] = [:]
         for record in records { latest[ExactString(record.key)] = record }
         for (key, record) in latest {
+            // A deleted (or erased) key keeps nothing here.
+            if record.deletion != nil {
+                try state.delete(key.string, in: "latest")
+                continue
+            }
             try state.put(Entry(position: record.position, version: record.version, type: record.type,
                                 timestamp: record.timestamp, payload: record.payload), key.string, in: "latest")
         }

@@ -160,6 +160,10 @@ final class RunningVersion: Sendable {
                         try txn.put(Self.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Self.metaTable)
                         if let fingerprint { try txn.put(LogFingerprint.key, fingerprint.encoded, in: Self.metaTable) }
                     }
+                    // An erasure: none of the key's bytes may stay in freed pages of this file.
+                    if batch.records.contains(where: { $0.deletion != nil && $0.isErased }) {
+                        try Self.scrub(store)
+                    }
                     continuation.resume()
                 } catch {
                     continuation.resume(throwing: error)
@@ -167,6 +171,15 @@ final class RunningVersion: Sendable {
             }
         }
         advance(to: batch.throughPosition)
+    }
+
+    /// Zeroes the version's unreachable free pages, waiting up to a second for readers (a
+    /// search holds its snapshot for milliseconds) to let go of the ones they pin.
+    static func scrub(_ store: KeyValueStore) throws {
+        for _ in 0..<20 {
+            if try store.scrubFreePages(touching: metaTable).pagesPending == 0 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     private func advance(to position: UInt64) {

@@ -69,7 +69,10 @@ enum SearchTables {
     static let ranges = "search-ranges"
     static let meta = "search-meta"
     static let values = "search-values"
-    static let all = [terms, postings, docs, ids, norms, ranges, meta, values]
+    /// Record key (length byte + UTF-8) + a 64-bit hash of a document id → the id: the
+    /// documents a key wrote to whose id is not the key, so the key's deletion removes them.
+    static let keys = "search-keys"
+    static let all = [terms, postings, docs, ids, norms, ranges, meta, values, keys]
 
     /// Documents per norms block.
     static let normsPerBlock: UInt32 = 512

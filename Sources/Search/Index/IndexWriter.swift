@@ -28,6 +28,12 @@ struct IndexWriter {
     struct Prepared: Sendable {
         struct Item: Sendable {
             let change: SearchMapping.Change
+            /// The record's key when the change is to a document whose id is not the key
+            /// (noted in `search-keys`, so the key's deletion finds it), or, for a deletion
+            /// marker, the key whose documents go.
+            var key: String?
+            /// Whether the item is a key's deletion: every document the key wrote to goes.
+            var deletesKey = false
             /// Field index → value and terms (text and keyword fields), in the change's order.
             let fields: [(index: Int, value: FieldValue, terms: [TermKey: [UInt32]])]
         }
@@ -37,9 +43,14 @@ struct IndexWriter {
     static func prepare(_ records: [Record], mapping: SearchMapping) throws -> Prepared {
         let analyzer = Analyzer()
         return Prepared(items: try records.map { record -> Prepared.Item? in
+            // A deletion marker removes what the key wrote; an erased record has nothing to map.
+            if record.deletion != nil {
+                return Prepared.Item(change: .delete(id: record.key), key: record.key, deletesKey: true, fields: [])
+            }
+            if record.isErased { return nil }
             guard let change = try mapping.document(record) else { return nil }
-            guard case .upsert(_, let fields) = change else { return Prepared.Item(change: change, fields: []) }
-            return Prepared.Item(change: change, fields: try fields.map { name, value in
+            guard case .upsert(let id, let fields) = change else { return Prepared.Item(change: change, fields: []) }
+            return Prepared.Item(change: change, key: id.utf8Equals(record.key) ? nil : record.key, fields: try fields.map { name, value in
                 let index = try index(of: name, for: value, record: record, mapping: mapping)
                 return (index, value, terms(index, value, analyzer: analyzer))
             })
@@ -54,6 +65,26 @@ struct IndexWriter {
         var touched: [ExactString: Touched] = [:]
         for item in items {
             guard let item else { continue }
+            if item.deletesKey, let key = item.key {
+                // Every document the key wrote to (as noted in search-keys), and the one named by it.
+                let prefix = Self.keyPrefix(key)
+                var ids = [key]
+                for entry in try txn.entries(in: SearchTables.keys, prefix: prefix, limit: Int.max) {
+                    ids.append(String(decoding: entry.value, as: UTF8.self))
+                    try txn.delete(entry.key, in: SearchTables.keys)
+                }
+                for id in ids {
+                    var state = try touched[ExactString(id)] ?? load(id, order: &order)
+                    state.current = nil
+                    state.analyzed = [:]
+                    touched[ExactString(id)] = state
+                }
+                continue
+            }
+            if let key = item.key, case .upsert(let id, _) = item.change {
+                try txn.put(Self.keyPrefix(key) + withUnsafeBytes(of: FNV1a.hash(Array(id.utf8)).bigEndian) { Array($0) },
+                            Array(id.utf8), in: SearchTables.keys)
+            }
             switch item.change {
             case .upsert(let id, _):
                 var state = try touched[ExactString(id)] ?? load(id, order: &order)
@@ -152,6 +183,11 @@ struct IndexWriter {
         for (field, updates) in norms { try write(norms: updates, field: field) }
         for (field, changes) in values { try DocValues.write(changes, field: field, type: mapping.fields[field].type, in: txn) }
         try stats.save(txn)
+    }
+
+    /// The `search-keys` prefix of a record key: its length (1 byte) and UTF-8.
+    static func keyPrefix(_ key: String) -> [UInt8] {
+        [UInt8(min(key.utf8.count, 255))] + Array(key.utf8)
     }
 
     private func load(_ id: String, order: inout [String]) throws -> Touched {
