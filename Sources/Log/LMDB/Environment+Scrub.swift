@@ -7,6 +7,8 @@ public struct ScrubReport: Sendable, Hashable, Codable {
     public var pagesScrubbed = 0
     /// Free pages a reader's snapshot may still read, left as they are (scrub again once it ends).
     public var pagesPending = 0
+    /// Pages in use whose unused middle held old bytes, now zeroed.
+    public var gapsScrubbed = 0
 
     /// An empty report.
     public init() {}
@@ -21,13 +23,18 @@ extension Environment {
     /// A free page is reusable (LMDB's own rule in `mdb_page_alloc`) when the transaction that
     /// freed it is older than every reader's snapshot and than the last commit; those pages
     /// are not part of any tree a reader or a crash recovery can see, so zeroing them changes
-    /// nothing LMDB reads. `touch` makes one small commit first, so that the pages freed by the
-    /// last real commit become reusable. Runs on the thread that owns this environment's
+    /// nothing LMDB reads. `touch` makes two small commits first, so that the pages freed by the
+    /// last real commits become reusable. Runs on the thread that owns this environment's
     /// write transactions; holding the write lock keeps every writer, in any process, off the
     /// pages meanwhile.
     func scrubFreePages(touch: (Transaction) throws -> Void) throws -> ScrubReport {
+        // Buffers of pages dirtied before may hold the bytes to be gone (see `reopen`).
+        try reopen()
+        // Two small commits: the first copies the pages the last one wrote (out of the old
+        // buffers), the second makes the first's freed pages reusable, so both get zeroed.
         try write { txn in try touch(txn) }
-        return try write { txn in
+        try write { txn in try touch(txn) }
+        return try write { _ in
             var dead: Int32 = 0
             mdb_reader_check(handle, &dead)
             var info = MDB_envinfo()
@@ -38,9 +45,16 @@ extension Environment {
             mdb_env_stat(handle, &stat)
             let pageSize = Int(stat.ms_psize)
             var reusable: [Int] = []
+            var pinned: [Int] = []
             var report = ScrubReport()
+            // LMDB opens no cursor on the free list in a write transaction: read it in a read
+            // transaction of the same (last committed) state, begun under the write lock, so
+            // no commit comes between. (Already inside the gate: no second `read`.)
+            var reader: OpaquePointer?
+            try lmdbCheck(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &reader))
+            defer { mdb_txn_abort(reader) }
             var cursor: OpaquePointer?
-            try lmdbCheck(mdb_cursor_open(txn.handle, 0, &cursor))
+            try lmdbCheck(mdb_cursor_open(reader, 0, &cursor))
             defer { mdb_cursor_close(cursor) }
             var key = MDB_val(), value = MDB_val()
             var op = MDB_FIRST
@@ -59,8 +73,11 @@ extension Environment {
                             reusable.append(data.loadUnaligned(fromByteOffset: slot * MemoryLayout<Int>.size, as: Int.self))
                         }
                     }
-                } else if freedBy < lastCommitted {
-                    report.pagesPending += count
+                } else {
+                    if freedBy < lastCommitted { report.pagesPending += count }
+                    if count > 0 {
+                        for slot in 1...count { pinned.append(data.loadUnaligned(fromByteOffset: slot * MemoryLayout<Int>.size, as: Int.self)) }
+                    }
                 }
             }
             var fd: Int32 = -1
@@ -72,6 +89,7 @@ extension Environment {
             }
             reusable.sort()
             let zeros = [UInt8](repeating: 0, count: pageSize * 64)
+            report.gapsScrubbed = try zeroGaps(fd: fd, info: info, pageSize: pageSize, skipping: Set(reusable).union(pinned), zeros: zeros)
             var index = 0
             while index < reusable.count {
                 // A run of consecutive pages is one write (of at most 64 pages).
@@ -82,10 +100,48 @@ extension Environment {
                 guard written == bytes else { throw LMDBStatus(code: written < 0 ? errno : EIO) }
                 index = end
             }
-            if !reusable.isEmpty, fdatasync(fd) != 0 { throw LMDBStatus(code: errno) }
+            if !reusable.isEmpty || report.gapsScrubbed > 0, fdatasync(fd) != 0 { throw LMDBStatus(code: errno) }
             report.pagesScrubbed = reusable.count
             return report
         }
+    }
+
+    /// Zeroes the unused middle of every page in use (between its node pointers and its
+    /// nodes), where LMDB leaves the bytes of deleted or moved nodes; readers never look
+    /// there. Pages are read with `pread`; only gaps that are not zero yet are written.
+    /// Returns how many were.
+    private func zeroGaps(fd: Int32, info: MDB_envinfo, pageSize: Int, skipping: Set<Int>, zeros: [UInt8]) throws -> Int {
+        let headerSize = 16, branch: UInt16 = 0x01, leaf: UInt16 = 0x02, overflow: UInt16 = 0x04, leaf2: UInt16 = 0x20
+        var buffer = [UInt8](repeating: 0, count: pageSize)
+        var written = 0
+        var page = 2  // 0 and 1 are the meta pages
+        while page <= info.me_last_pgno {
+            defer { page += 1 }
+            if skipping.contains(page) { continue }
+            let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, pageSize, off_t(page * pageSize)) }
+            guard read == pageSize else { break }
+            let action: (skip: Int, gap: Range<Int>?) = buffer.withUnsafeBytes { base in
+                guard base.loadUnaligned(as: UInt64.self) == UInt64(page) else { return (0, nil) }
+                let flags = base.loadUnaligned(fromByteOffset: 10, as: UInt16.self)
+                if flags & overflow != 0 {
+                    // A value's pages: the run goes on without headers; its last page's tail
+                    // was zeroed when the run was allocated.
+                    return (max(1, Int(base.loadUnaligned(fromByteOffset: 12, as: UInt32.self))) - 1, nil)
+                }
+                guard flags & (branch | leaf) != 0, flags & leaf2 == 0 else { return (0, nil) }
+                let lower = Int(base.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
+                let upper = Int(base.loadUnaligned(fromByteOffset: 14, as: UInt16.self))
+                guard headerSize <= lower, lower < upper, upper <= pageSize,
+                      !UnsafeRawBufferPointer(rebasing: base[lower..<upper]).allSatisfy({ $0 == 0 }) else { return (0, nil) }
+                return (0, lower..<upper)
+            }
+            page += action.skip
+            guard let gap = action.gap else { continue }
+            let done = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, gap.count, off_t(page * pageSize + gap.lowerBound)) }
+            guard done == gap.count else { throw LMDBStatus(code: done < 0 ? errno : EIO) }
+            written += 1
+        }
+        return written
     }
 
     /// The oldest snapshot a reader of any process holds (`mdb_reader_list` lists the reader

@@ -7,8 +7,10 @@ import Foundation
 /// with `MDB_NOTLS`; the calls that are not (`mdb_env_set_mapsize`, `mdb_env_close`) run only
 /// inside `gate.withExclusive`, and `mapSize`/`isClosed` are changed only there too.
 final class Environment: @unchecked Sendable {
-    let handle: OpaquePointer
+    /// Changed only by ``reopen()``, inside `gate.withExclusive`.
+    private(set) var handle: OpaquePointer
     let path: String
+    private let configuration: Configuration
     let gate = TransactionGate()
     /// Failures tests schedule for the next flushes and commits (none otherwise).
     let faults = FaultSchedule()
@@ -24,6 +26,19 @@ final class Environment: @unchecked Sendable {
     }
 
     init(path: String, configuration: Configuration) throws(LMDBStatus) {
+        let env = try Self.open(path: path, configuration: configuration)
+        self.handle = env
+        self.path = path
+        self.configuration = configuration
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        self.mapSize = info.me_mapsize
+        // Reader slots left behind by processes that died (kill -9) would otherwise pin old pages.
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+    }
+
+    private static func open(path: String, configuration: Configuration) throws(LMDBStatus) -> OpaquePointer {
         var env: OpaquePointer?
         try lmdbCheck(mdb_env_create(&env))
         guard let env else { throw LMDBStatus(code: ENOMEM) }
@@ -36,18 +51,65 @@ final class Environment: @unchecked Sendable {
             mdb_env_close(env)
             throw error
         }
-        self.handle = env
-        self.path = path
-        var info = MDB_envinfo()
-        mdb_env_info(env, &info)
-        self.mapSize = info.me_mapsize
-        // Reader slots left behind by processes that died (kill -9) would otherwise pin old pages.
-        var dead: Int32 = 0
-        mdb_reader_check(env, &dead)
+        return env
     }
 
     deinit {
-        if !isClosed { mdb_env_close(handle) }
+        if !isClosed {
+            Self.databases.withLock { $0[UInt(bitPattern: handle)] = nil }
+            mdb_env_close(handle)
+        }
+    }
+
+    /// The named databases each open environment has opened (by handle): ``reopen()`` opens
+    /// them again, in the same order, so that their numbers stay what the layers above hold.
+    private static let databases = Locked<[UInt: [MDB_dbi: String]]>([:])
+
+    /// Closes LMDB's handle and opens the environment again, once every transaction of this
+    /// process has ended, with the same databases under the same numbers.
+    ///
+    /// Why: LMDB keeps the buffers of pages a write transaction dirtied, after it commits, for
+    /// later transactions, without clearing them; a page copied into such a buffer keeps the
+    /// buffer's old bytes in its unused middle, and writes them to the file. After an erasure,
+    /// buffers that held the erased bytes must go: only closing the handle frees them.
+    ///
+    /// If a database does not come back under its number (it cannot, unless its creation was
+    /// rolled back), the environment is closed rather than used with wrong numbers.
+    func reopen() throws(LMDBStatus) {
+        try gate.withExclusive { () throws(LMDBStatus) in
+            guard !isClosed else { return }
+            let old = UInt(bitPattern: handle)
+            let opened = Self.databases.withLock { $0[old] ?? [:] }
+            mdb_env_close(handle)
+            Self.databases.withLock { $0[old] = nil }
+            var current = configuration
+            current.mapSize = mapSize
+            let env: OpaquePointer
+            do throws(LMDBStatus) {
+                env = try Self.open(path: path, configuration: current)
+            } catch {
+                isClosed = true
+                throw error
+            }
+            handle = env
+            var txn: OpaquePointer?
+            var rc = mdb_txn_begin(env, nil, 0, &txn)
+            if rc == 0, let txn {
+                for (dbi, name) in opened.sorted(by: { $0.key < $1.key }) {
+                    var again: MDB_dbi = 0
+                    rc = mdb_dbi_open(txn, name, 0, &again)
+                    if rc == 0 && again != dbi { rc = MDB_INCOMPATIBLE }
+                    if rc != 0 { break }
+                }
+                if rc == 0 { rc = mdb_txn_commit(txn) } else { mdb_txn_abort(txn) }
+            }
+            guard rc == 0 else {
+                isClosed = true
+                mdb_env_close(env)
+                throw LMDBStatus(code: rc)
+            }
+            Self.databases.withLock { $0[UInt(bitPattern: env)] = opened }
+        }
     }
 
     /// Writes a consistent copy of the environment (as of one read transaction; writers go on
@@ -98,6 +160,7 @@ final class Environment: @unchecked Sendable {
         gate.withExclusive {
             guard !isClosed else { return }
             isClosed = true
+            Self.databases.withLock { $0[UInt(bitPattern: handle)] = nil }
             mdb_env_close(handle)
         }
     }
@@ -216,6 +279,9 @@ final class Environment: @unchecked Sendable {
         var dbi: MDB_dbi = 0
         if let name {
             try lmdbCheck(mdb_dbi_open(txn.handle, name, UInt32(bitPattern: flags), &dbi))
+            if let env = mdb_txn_env(txn.handle) {
+                databases.withLock { $0[UInt(bitPattern: env), default: [:]][dbi] = name }
+            }
         } else {
             try lmdbCheck(mdb_dbi_open(txn.handle, nil, UInt32(bitPattern: flags), &dbi))
         }

@@ -5,10 +5,9 @@ extension EventLog {
     public struct ErasureReport: Sendable, Hashable, Codable {
         /// The erasure's marker (its position and version), `nil` when the key had no events.
         public var marker: StoredEvent?
-        /// Records whose payload and metadata were erased.
-        public var erased = 0
-        /// Records removed meanwhile (hidden history of a key deleted earlier).
-        public var removed = 0
+        /// The key's stored records the erasure covers (every one below its marker): their
+        /// payloads and metadata are gone when ``EventLog/erase(key:readerWait:)`` returns.
+        public var records = 0
         /// The scrub of freed pages that followed.
         public var scrub = ScrubReport()
     }
@@ -27,7 +26,7 @@ extension EventLog {
     @discardableResult
     public func delete(key: String, mode: Record.Deletion = .soft) async throws -> StoredEvent? {
         try Self.validate(key: key)
-        guard case .marked(let marker) = try await writer.submit(.mark(key: key, deletion: mode, erase: false)) else {
+        guard case .marked(let marker, _) = try await writer.submit(.mark(key: key, deletion: mode, erase: false)) else {
             preconditionFailure("the writer answered a deletion with another outcome")
         }
         return marker
@@ -46,13 +45,13 @@ extension EventLog {
     public func erase(key: String, readerWait: Duration = .seconds(5)) async throws -> ErasureReport {
         try Self.validate(key: key)
         var report = ErasureReport()
-        guard case .marked(let marker) = try await writer.submit(.mark(key: key, deletion: .soft, erase: true)) else {
+        guard case .marked(let marker, let covered) = try await writer.submit(.mark(key: key, deletion: .soft, erase: true)) else {
             preconditionFailure("the writer answered an erasure with another outcome")
         }
         report.marker = marker
-        let steps = try await runLifecycleSteps(run: nil, budget: 10_000)
-        report.erased = steps.erased
-        report.removed = steps.removed
+        report.records = covered
+        // The writer may have started on it meanwhile; this finishes it.
+        _ = try await runLifecycleSteps(run: nil, budget: 10_000)
         report.scrub = try await scrubFreePages(readerWait: readerWait)
         return report
     }

@@ -32,6 +32,8 @@ struct Lifecycle {
     static let erasedRecordsKey = "erased-records"
     static let retentionKey = "retention"
     static let retentionStateKey = "retention-state"
+    /// 1 while an erasure's freed pages have not been scrubbed.
+    static let scrubPendingKey = "scrub-pending"
 
     enum Kind: UInt8 {
         /// Remove the key's versions below the target.
@@ -377,6 +379,8 @@ struct Lifecycle {
             try layout.setCounter(Self.removedThroughKey, removedThrough, in: txn)
             try layout.setCounter(Self.erasedRecordsKey, erasedCount, in: txn)
         }
+        // Erased bytes stay in freed pages until a scrub: it is owed, even across a crash.
+        if report.erased > 0 { try layout.setCounter(Self.scrubPendingKey, 1, in: txn) }
     }
 
     private static func view(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws -> RecordCodec.View {

@@ -11,7 +11,7 @@ extension AppendPlanner {
     /// version, hides the key's history and leaves its removal or erasure to the lifecycle
     /// steps. `nil` when there is nothing to do: a key with no events (a soft delete or
     /// erasure), one already closed, or one deleted with nothing written since.
-    mutating func mark(_ key: String, deletion: Record.Deletion, erase: Bool, in txn: Transaction) throws -> Result<StoredEvent?, KirokuError> {
+    mutating func mark(_ key: String, deletion: Record.Deletion, erase: Bool, in txn: Transaction) throws -> Result<(StoredEvent?, covered: Int), KirokuError> {
         if let source = try replicaSourceForLifecycle(in: txn) {
             return .failure(KirokuError(
                 .replicaReadOnly,
@@ -21,9 +21,10 @@ extension AppendPlanner {
         let index = KeyIndex(layout: layout)
         return try key.withUTF8Bytes { keyBytes in
             let existing = try index.entry(keyBytes, in: txn)
-            if existing == nil && (deletion == .soft || erase) { return .success(nil) }
-            if let existing, existing.isClosed { return .success(nil) }
-            if let existing, !erase, deletion == .soft, existing.isEmpty, existing.firstVisible > 1 { return .success(nil) }
+            if existing == nil && (deletion == .soft || erase) { return .success((nil, 0)) }
+            if let existing, existing.isClosed { return .success((nil, 0)) }
+            if let existing, !erase, deletion == .soft, existing.isEmpty, existing.firstVisible > 1 { return .success((nil, 0)) }
+            let covered = existing.map { $0.latest.version >= $0.lowestPresent ? Int($0.latest.version - $0.lowestPresent + 1) : 0 } ?? 0
             let version = (existing?.latest.version ?? 0) + 1
             head += 1
             var flags = RecordCodec.deletionMarker
@@ -36,7 +37,7 @@ extension AppendPlanner {
             entry.latest = VersionPosition(version: version, position: head)
             try Lifecycle.noteDeletion(keyBytes, entry: &entry, hard: deletion == .hard, erase: erase, layout: layout, in: txn)
             try index.setEntry(keyBytes, entry, in: txn)
-            return .success(StoredEvent(position: head, version: version, isRepeat: false))
+            return .success((StoredEvent(position: head, version: version, isRepeat: false), covered))
         }
     }
 

@@ -32,7 +32,8 @@ enum WriteOutcome: Sendable {
     case written
     case replicated
     case opened(MDB_dbi)
-    case marked(StoredEvent?)
+    /// The marker, and how many stored records of the key it covers (below it).
+    case marked(StoredEvent?, covered: Int)
     case stepped(RetentionReport)
     case scrubbed(ScrubReport)
 }

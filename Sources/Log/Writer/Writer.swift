@@ -61,7 +61,10 @@ final class Writer: @unchecked Sendable {
         self.durability = durability
         self.maxBatch = max(1, maxBatch)
         self.logger = logger
-        self.lifecycleWork = (try? environment.read { txn in try Lifecycle.hasQueuedWork(layout: layout, in: txn) }) ?? false
+        let owed = (try? environment.read { txn in
+            (try Lifecycle.hasQueuedWork(layout: layout, in: txn), try layout.counter(Lifecycle.scrubPendingKey, in: txn) != 0)
+        }) ?? (false, false)
+        self.lifecycleWork = owed.0 || owed.1
         let thread = Thread { [self] in run() }
         thread.name = "kiroku-writer"
         thread.start()
@@ -165,16 +168,37 @@ final class Writer: @unchecked Sendable {
         wakeAt = 0
     }
 
+    /// Zeroes the free pages no snapshot reaches; when none is left pinned by a reader, the
+    /// scrub an erasure owed is paid (`meta` "scrub-pending" back to 0).
+    private func scrub(timestampMicros: Int64) throws -> ScrubReport {
+        var owed = false
+        let report = try environment.scrubFreePages { txn in
+            owed = try layout.counter(Lifecycle.scrubPendingKey, in: txn) != 0
+            try layout.setCounter("scrubbed-at", UInt64(max(0, timestampMicros)), in: txn)
+        }
+        if owed && report.pagesPending == 0 {
+            try environment.write { txn in try layout.setCounter(Lifecycle.scrubPendingKey, 0, in: txn) }
+        }
+        return report
+    }
+
     /// One bounded step of the queued lifecycle work, while no append waits.
     private func idleLifecycleStep() {
         do {
             var more = false
+            var scrubOwed = false
             try environment.write { txn in
                 var step = try Lifecycle(layout: layout, txn: txn, head: try layout.headPosition(in: txn), budget: Self.idleStepBudget)
                 more = try step.runQueue()
                 try step.finish()
+                scrubOwed = try layout.counter(Lifecycle.scrubPendingKey, in: txn) != 0
             }
             if flushInterval != nil { unsynced = true }
+            if !more && scrubOwed {
+                // Once; a reader that pins pages leaves it owed (the next erasure, the next
+                // open or scrubFreePages() finishes it).
+                _ = try scrub(timestampMicros: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+            }
             lifecycleWork = more
         } catch let status as LMDBStatus where status == .mapFull {
             do { try growMap() } catch { lifecycleWork = false }
@@ -239,7 +263,7 @@ final class Writer: @unchecked Sendable {
                             outcomes.append(try planner.replicate(records, from: source, in: txn).map { .replicated })
                             if records.contains(where: { $0.deletion != nil }) { queued = true }
                         case .mark(let key, let deletion, let erase):
-                            outcomes.append(try planner.mark(key, deletion: deletion, erase: erase, in: txn).map(WriteOutcome.marked))
+                            outcomes.append(try planner.mark(key, deletion: deletion, erase: erase, in: txn).map { WriteOutcome.marked($0.0, covered: $0.covered) })
                             queued = true
                         case .truncate(let key, let version):
                             outcomes.append(try planner.truncate(key, before: version, in: txn).map { .written })
@@ -285,10 +309,7 @@ final class Writer: @unchecked Sendable {
                 if queued { lifecycleWork = true }
                 for index in scrubs {
                     do {
-                        let report = try environment.scrubFreePages { txn in
-                            try layout.setCounter("scrubbed-at", UInt64(max(0, timestamp)), in: txn)
-                        }
-                        outcomes[index] = .success(.scrubbed(report))
+                        outcomes[index] = .success(.scrubbed(try scrub(timestampMicros: timestamp)))
                     } catch let status as LMDBStatus {
                         outcomes[index] = .failure(KirokuError(status: status, path: environment.path, doing: "scrubbing free pages"))
                     } catch let error as KirokuError {

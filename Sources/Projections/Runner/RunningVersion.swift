@@ -54,6 +54,10 @@ final class RunningVersion: Sendable {
         }
         state = Locked(State(position: position, role: role, serves: role == .active))
         queue = DispatchQueue(label: "kiroku.projection.\(name).v\(version)")
+        // An erasure applied before a crash may still owe its scrub.
+        if projection != nil, try store.read({ try $0.get(Self.scrubPendingKey, in: Self.metaTable) }) != nil {
+            try Self.scrub(store)
+        }
     }
 
     var position: UInt64 { state.withLock { $0.position } }
@@ -147,6 +151,7 @@ final class RunningVersion: Sendable {
         guard let projection else { return }
         let store = store
         let expected = position
+        let erases = batch.records.contains { $0.deletion != nil && $0.isErased }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async {
                 do {
@@ -159,11 +164,10 @@ final class RunningVersion: Sendable {
                         var position = batch.throughPosition.littleEndian
                         try txn.put(Self.positionKey, withUnsafeBytes(of: &position) { Array($0) }, in: Self.metaTable)
                         if let fingerprint { try txn.put(LogFingerprint.key, fingerprint.encoded, in: Self.metaTable) }
+                        if erases { try txn.put(Self.scrubPendingKey, [1], in: Self.metaTable) }
                     }
                     // An erasure: none of the key's bytes may stay in freed pages of this file.
-                    if batch.records.contains(where: { $0.deletion != nil && $0.isErased }) {
-                        try Self.scrub(store)
-                    }
+                    if erases { try Self.scrub(store) }
                     continuation.resume()
                 } catch {
                     continuation.resume(throwing: error)
@@ -177,10 +181,16 @@ final class RunningVersion: Sendable {
     /// search holds its snapshot for milliseconds) to let go of the ones they pin.
     static func scrub(_ store: KeyValueStore) throws {
         for _ in 0..<20 {
-            if try store.scrubFreePages(touching: metaTable).pagesPending == 0 { return }
+            if try store.scrubFreePages(touching: metaTable).pagesPending == 0 {
+                try store.write { try $0.delete(scrubPendingKey, in: metaTable) }
+                return
+            }
             Thread.sleep(forTimeInterval: 0.05)
         }
     }
+
+    /// Set in the transaction that applied an erasure, cleared once its freed pages are zeroed.
+    static let scrubPendingKey = Array("scrub-pending".utf8)
 
     private func advance(to position: UInt64) {
         state.withLock { state in
