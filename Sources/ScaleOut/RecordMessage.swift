@@ -17,6 +17,8 @@ import NIOCore
 /// Kiroku-Metadata               base64, when the record has metadata
 /// Kiroku-Checksum               the record's stored XXH64, 16 hex digits
 /// Kiroku-Commit-End             "1" on the last record of a source commit
+/// Kiroku-Deletion               "soft" or "hard" on a key's deletion marker
+/// Kiroku-Erased                 "1" on an erased record or an erasure's marker
 /// payload  the record's payload bytes
 /// ```
 public enum RecordMessage {
@@ -81,6 +83,8 @@ public enum RecordMessage {
         if let metadata = record.metadata { field("Kiroku-Metadata: ", metadata.base64EncodedString()) }
         field("Kiroku-Checksum: ", hex16(checksum))
         if commitEnd { field("Kiroku-Commit-End: ", "1") }
+        if let deletion = record.deletion { field("Kiroku-Deletion: ", deletion.rawValue) }
+        if record.isErased { field("Kiroku-Erased: ", "1") }
         bytes.append(13)
         bytes.append(10)
     }
@@ -127,9 +131,16 @@ public enum RecordMessage {
             guard let decoded = Data(base64Encoded: encoded) else { throw fail("a bad Kiroku-Metadata") }
             metadata = decoded
         }
+        var deletion: Record.Deletion?
+        if let text = headers["Kiroku-Deletion"] {
+            guard let decoded = Record.Deletion(rawValue: text) else { throw fail("a bad Kiroku-Deletion") }
+            deletion = decoded
+        }
+        let erased = headers["Kiroku-Erased"] == "1"
+        if (deletion != nil || erased) && (!payload.isEmpty || metadata != nil) { throw fail("a payload on a deletion marker or erased record") }
         let record = Record(position: position, key: key, version: version,
                             timestamp: Date(timeIntervalSince1970: Double(timestamp) / 1_000_000),
-                            type: type, payload: payload, metadata: metadata, id: id)
+                            type: type, payload: payload, metadata: metadata, id: id, isErased: erased, deletion: deletion)
         return Decoded(record: record, store: store, checksum: checksum, commitEnd: headers["Kiroku-Commit-End"] == "1")
     }
 

@@ -30,6 +30,9 @@ struct Stats: AsyncParsableCommand {
             Output.json(["storeId": storeId, "replicaOf": replicaOf as Any? ?? NSNull(),
                          "records": stats.headPosition, "keys": stats.keys, "head": stats.headPosition, "fileBytes": stats.fileBytes,
                          "mapBytes": stats.mapBytes, "usedBytes": stats.usedBytes, "freeBytes": stats.freeBytes,
+                         "firstPosition": stats.firstPosition, "removedRecords": stats.removedRecords,
+                         "removedThrough": stats.removedThrough, "erasedRecords": stats.erasedRecords,
+                         "retention": try log.retention().map(\.summary),
                          "consumers": consumers.map { ["name": $0.name, "lag": $0.lagRecords, "status": $0.isStalled ? "stalled" : "ok"] as [String: Any] },
                          "projections": projections])
             return
@@ -37,7 +40,11 @@ struct Stats: AsyncParsableCommand {
         func size(_ bytes: Int64) -> String { ByteCountFormatter.string(fromByteCount: bytes, countStyle: .binary) }
         Output.rows([
             ["store id", storeId], ["replica of", replicaOf ?? "none (takes appends)"],
-            ["records", "\(stats.headPosition)"], ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
+            ["records", stats.removedRecords == 0 ? "\(stats.headPosition)" : "\(stats.headPosition - stats.removedRecords) stored (\(stats.removedRecords) removed by retention and deletions)"],
+            ["keys", "\(stats.keys)"], ["head position", "\(stats.headPosition)"],
+            ["first position", stats.firstPosition <= 1 ? "\(stats.firstPosition)" : "\(stats.firstPosition)" + (stats.removedThrough > 0 ? " (feeds resume after \(stats.removedThrough) or from the start)" : "")],
+            ["erased records", "\(stats.erasedRecords)"],
+            ["retention", (try? log.retention().map(\.summary).joined(separator: "; ")).flatMap { $0.isEmpty ? nil : $0 } ?? "none (keeps everything)"],
             ["file size", size(stats.fileBytes)],
             ["map", "\(size(Int64(stats.usedBytes))) used of \(size(Int64(stats.mapBytes))) (\(stats.mapBytes > 0 ? stats.usedBytes * 100 / stats.mapBytes : 0)%)"],
             ["free pages", "\(size(Int64(stats.freeBytes))) (reused by later writes; kiroku backup --compact leaves them out)"],

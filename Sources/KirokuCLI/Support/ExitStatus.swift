@@ -8,7 +8,7 @@ enum ExitStatus {
 
     static func of(_ error: KirokuError) -> Int32 {
         switch error.code {
-        case .versionConflict, .idReused, .storeNotFound, .projectionNotReady, .deadLetterNotFound:
+        case .versionConflict, .idReused, .keyDeleted, .positionRemoved, .storeNotFound, .projectionNotReady, .deadLetterNotFound:
             return conflictOrNotFound
         case .corruption:
             return integrity

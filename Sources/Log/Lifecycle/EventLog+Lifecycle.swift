@@ -86,6 +86,13 @@ extension EventLog {
         try await runLifecycleSteps(run: UInt64.random(in: 1...UInt64.max), budget: stepSize)
     }
 
+    /// Finishes what deletions, erasures and truncations left (the writer does it in idle
+    /// moments too), without applying the retention policies.
+    @discardableResult
+    public func finishPendingRemovals(stepSize: Int = 10_000) async throws -> RetentionReport {
+        try await runLifecycleSteps(run: nil, budget: stepSize)
+    }
+
     /// Applies the retention policies every `interval` until the task is cancelled (for a
     /// service: run it in a task of its own, or a ServiceLifecycle service).
     public func runRetention(every interval: Duration, stepSize: Int = 10_000) async throws {

@@ -55,8 +55,9 @@ struct LogFingerprint: Equatable, Sendable {
             return "it was built from another store (\(stored.storeId.uuidString), this one is \(log.storeId.uuidString))"
         }
         if stored.position == checkpoint, try log.recordChecksum(at: checkpoint) != stored.checksum,
-           // Retention may remove the record a checkpoint names; the store id and head still hold.
-           !(try log.wasRemoved(checkpoint)) {
+           // Retention may remove the record a checkpoint names, an erasure rewrite it; the
+           // store id and the head still hold.
+           !(try log.wasRemoved(checkpoint)), try log.record(at: checkpoint)?.isErased != true {
             return "the record at its checkpoint, position \(checkpoint), is not the one it applied (the log was rolled back or restored, then appended to)"
         }
         return nil
