@@ -10,6 +10,8 @@
 //     until killed: v2 builds, then switches on.
 //   LogTestHelper crash <store> <acks> <run>
 //     The crash campaign's mixed workload, until killed (see CrashWorker.swift).
+//   LogTestHelper lifecycle <store> <acks> <run>
+//     Appends, deletions, erasures, compaction and retention steps, until killed (LifecycleWorker.swift).
 import Foundation
 import KirokuFeed
 import KirokuTestSupport
@@ -30,6 +32,10 @@ struct LogTestHelper {
 
     static func main() async {
         let arguments = CommandLine.arguments
+        if arguments.count == 5, arguments[1] == "lifecycle", let run = Int(arguments[4]) {
+            await exitOnError { try await LifecycleWorker.run(store: arguments[2], acks: arguments[3], run: run) }
+            return
+        }
         if arguments.count == 5, arguments[1] == "crash", let run = Int(arguments[4]) {
             await exitOnError { try await CrashWorker.run(store: arguments[2], acks: arguments[3], run: run) }
             return

@@ -28,17 +28,21 @@ public struct StoreStatistics: Sendable, Hashable, Codable {
     public var removedThrough: UInt64 = 0
     /// Records whose payloads were erased.
     public var erasedRecords: UInt64 = 0
+    /// Whether an erasure's freed pages still wait to be zeroed (the writer does it when the
+    /// erasure's steps are done and no reader holds the pages; ``EventLog/scrubFreePages(readerWait:)``).
+    public var scrubPending = false
 }
 
 extension EventLog {
     /// Counts and sizes of the store: records, keys, file size, map size and use.
     public func statistics() throws -> StoreStatistics {
-        let (head, keys, first, removed, through, erased) = try withReadTransaction { txn in
+        let (head, keys, first, removed, through, erased, scrub) = try withReadTransaction { txn in
             let first: UInt64 = try txn.withCursor(layout.records) { cursor in try cursor.get(MDB_FIRST).map { BigEndianKey.value($0.key) } ?? 0 }
             return (try layout.headPosition(in: txn), try txn.entryCount(layout.keys), first,
                     try layout.counter(Lifecycle.removedRecordsKey, in: txn),
                     try layout.counter(Lifecycle.removedThroughKey, in: txn),
-                    try layout.counter(Lifecycle.erasedRecordsKey, in: txn))
+                    try layout.counter(Lifecycle.erasedRecordsKey, in: txn),
+                    try layout.counter(Lifecycle.scrubPendingKey, in: txn) != 0)
         }
         var info = MDB_envinfo()
         var stat = MDB_stat()
@@ -55,6 +59,6 @@ extension EventLog {
                                usedBytes: (info.me_last_pgno + 1) * Int(stat.ms_psize),
                                freeBytes: pages.free * pages.pageSize,
                                firstPosition: first, removedRecords: removed, removedThrough: through,
-                               erasedRecords: erased)
+                               erasedRecords: erased, scrubPending: scrub)
     }
 }
