@@ -64,6 +64,7 @@ tour: bootstrap
 # benchmark (see bench-quick).
 SEARCH_DOCS ?= 1000000
 IMPORT_LINES ?= 1000000
+LIFECYCLE_RECORDS ?= 1000000
 QUICK ?=
 BENCH_COMMAND ?= make bench
 
@@ -77,6 +78,7 @@ bench:
 	$(SWIFT) build -c release --product kiroku
 	.build/release/kiroku bench relay --json > .build-bench/relay.json
 	Benchmarks/.build/release/kiroku-import-probe .build/release/kiroku $(IMPORT_LINES) > .build-bench/import.json
+	.build/release/kiroku bench lifecycle --records $(LIFECYCLE_RECORDS) --payload 800 --json > .build-bench/lifecycle.json
 	rm -rf .build-bench/tantivy-store .build-bench/tantivy-export
 	.build/release/kiroku bench search .build-bench/tantivy-store --documents $(SEARCH_DOCS) --duration 20 --export .build-bench/tantivy-export --json > .build-bench/kiroku-search.json
 	scripts/bench-tantivy .build-bench/tantivy-export .build-bench/kiroku-search.json 20 > .build-bench/tantivy.json
@@ -89,7 +91,7 @@ bench:
 # The same suite in a few minutes: shorter runs, fewer samples, 100,000 search documents.
 # Its numbers are rougher; it rewrites docs/BENCHMARKS.md too (commit the full run's).
 bench-quick:
-	$(MAKE) bench QUICK=1 SEARCH_DOCS=100000 IMPORT_LINES=100000 BENCH_COMMAND="make bench-quick"
+	$(MAKE) bench QUICK=1 SEARCH_DOCS=100000 IMPORT_LINES=100000 LIFECYCLE_RECORDS=100000 BENCH_COMMAND="make bench-quick"
 
 clean:
 	rm -rf .build .build-asan .build-tsan .build-fuzz Benchmarks/.build Fuzz/.build

@@ -16,12 +16,13 @@ struct Bench: AsyncParsableCommand {
         feed:   appends paced to --rate; a keyed processor with --lanes lanes; latency from commit to handler.
         search: --documents activity records indexed by a search view, then nine kinds of queries (the ones docs/BENCHMARKS.md compares with Tantivy) for --duration seconds.
         relay:  --records records relayed to an R3 JetStream stream beside a raw pipelined publisher, the relay's lag at --rate (default 1000) for --duration seconds, the mirror's throughput, and recovery after the stream leader is SIGKILLed. Starts its own three-node nats-server cluster on loopback unless --nats names one (then no leader is killed).
+        lifecycle: --records records of --payload bytes (20 versions a key): retention by age and compaction in steps of --step beside LMDB deleting as many records alone, a backup beside mdb_env_copy2 alone, and a durable appender's latency alone and while the compaction runs.
         Latencies are percentiles of an HdrHistogram. A temporary store is used (and removed) unless one is given.
         """)
 
-    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search, relay }
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search, relay, lifecycle }
 
-    @Argument(help: "append, feed, search or relay.") var workload: Workload
+    @Argument(help: "append, feed, search, relay or lifecycle.") var workload: Workload
     @Argument(help: "The store directory (default: a temporary one, removed afterwards).") var store: String?
     @Option(help: "Concurrent appending tasks.") var concurrency = 64
     @Option(help: "Target records per second (append: optional; feed: default 10000).") var rate: Int?
@@ -32,6 +33,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the view's documents and the queries with Kiroku's counts here, for scripts/bench-tantivy (search).") var export: String?
     @Option(help: "Records to relay (relay).") var records = 50_000
     @Option(help: "Publishes in flight (relay).") var window = 512
+    @Option(help: "Records removed per step (lifecycle).") var step = 10_000
     @Option(help: "NATS servers (relay); default: a three-node cluster started for the run.") var nats: String?
     @OptionGroup var output: OutputOptions
 
@@ -51,6 +53,10 @@ struct Bench: AsyncParsableCommand {
         case .feed: try await feed(log)
         case .search: try await search(log)
         case .relay: try await relay(log)
+        case .lifecycle:
+            guard records >= 1000, step >= 1 else { throw CommandExit.input("lifecycle needs --records of at least 1000 and a --step of at least 1.") }
+            let results = try await LifecycleBench(directory: path, records: records, payload: payload, step: step).run()
+            report(results.fields, results.lines)
         }
     }
 

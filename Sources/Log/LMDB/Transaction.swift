@@ -112,6 +112,27 @@ struct Transaction {
         }
     }
 
+    /// The bytes of the pages `dbi` uses (branch, leaf and overflow pages × the page size).
+    func pageBytes(_ dbi: MDB_dbi) throws(LMDBStatus) -> Int {
+        var stat = MDB_stat()
+        try lmdbCheck(mdb_stat(handle, dbi, &stat))
+        return (stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages) * Int(stat.ms_psize)
+    }
+
+    /// Deletes up to `count` of the first entries of `dbi` with one cursor; returns how many.
+    func deleteFirst(_ dbi: MDB_dbi, count: Int) throws(LMDBStatus) -> Int {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(handle, dbi, &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var deleted = 0
+        while deleted < count, mdb_cursor_get(cursor, &key, &value, MDB_FIRST) == 0 {
+            try lmdbCheck(mdb_cursor_del(cursor, 0))
+            deleted += 1
+        }
+        return deleted
+    }
+
     /// Number of entries in `dbi` (duplicates counted one by one).
     func entryCount(_ dbi: MDB_dbi) throws(LMDBStatus) -> Int {
         var stat = MDB_stat()

@@ -42,6 +42,12 @@ struct Lifecycle {
         case erase = 2
     }
 
+    /// How long one step may run: a step ends at its record budget or at this, whichever
+    /// comes first, so an append queued behind it waits about this long at most.
+    static let stepTime: Duration = .milliseconds(10)
+    private let deadline = ContinuousClock.now + Lifecycle.stepTime
+    private var sinceClock = 0
+
     init(layout: StoreLayout, txn: Transaction, head: UInt64, budget: Int) throws {
         self.layout = layout
         self.txn = txn
@@ -169,11 +175,7 @@ struct Lifecycle {
             let records = layout.records
             return try removeOldest { _, txn in
                 // Pages change a leaf at a time: measure every few records.
-                if removedSinceCheck == 0 {
-                    var stat = MDB_stat()
-                    try lmdbCheck(mdb_stat(txn.handle, records, &stat))
-                    over = (stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages) * Int(stat.ms_psize) > bytes
-                }
+                if removedSinceCheck == 0 { over = try txn.pageBytes(records) > bytes }
                 removedSinceCheck = (removedSinceCheck + 1) % 16
                 return over
             }
@@ -334,7 +336,17 @@ struct Lifecycle {
         removedCount += 1
         if lossy { removedThrough = max(removedThrough, position) }
         report.removed += 1
+        spend()
+    }
+
+    /// One record of the budget; past the step's time, the rest of it too.
+    private mutating func spend() {
         budget -= 1
+        sinceClock += 1
+        if sinceClock >= 32 {
+            sinceClock = 0
+            if ContinuousClock.now >= deadline { budget = 0 }
+        }
     }
 
     /// Rewrites the record at `position` without its payload and metadata (a marker or an
@@ -349,7 +361,7 @@ struct Lifecycle {
             erasedCount += 1
             report.erased += 1
         }
-        budget -= 1
+        spend()
     }
 
     private mutating func entry(_ key: [UInt8]) throws -> KeyEntry {

@@ -142,7 +142,15 @@ final class Writer: @unchecked Sendable {
             }
             if !batch.isEmpty {
                 lastBatchSize = batch.count
-                commit(batch)
+                // Appends first, in their own commit; each removal step in one of its own
+                // after them, so an append never waits for more than the step running.
+                let steps = batch.filter { if case .lifecycleStep = $0.operation { true } else { false } }
+                if steps.isEmpty || steps.count == batch.count {
+                    commit(batch)
+                } else {
+                    commit(batch.filter { if case .lifecycleStep = $0.operation { false } else { true } })
+                    for step in steps { commit([step]) }
+                }
             }
             if let interval = flushInterval, let deadline = nextFlush, done || Date() >= deadline {
                 flush()
