@@ -26,7 +26,7 @@ import Testing
         #expect(summary["projections"] as? [String] == ["activities"])
         #expect(try jsonLines(try await kiroku(["search", store, "activities", "qqzsecret OR owner:qqzowner", "--json"]).out).first?["total"] as? Int == 0)
         for secret in ["qqzsecret", "qqzowner"] {
-            #expect(LifecycleCLITests.filesContain(secret, under: store) == [], "\(secret) is still in a file")
+            #expect(dataFilesContaining(secret, under: store) == [], "\(secret) is still in a file")
         }
         #expect(try await kiroku(["verify", store]).status == 0)
         let read = try await kiroku(["read", store, "--key", "customer-7"])
@@ -65,14 +65,4 @@ import Testing
         #expect(prefixed.status == 1 && prefixed.err.contains("whole log"), "\(prefixed.err)")
     }
 
-    static func filesContain(_ needle: String, under directory: String) -> [String] {
-        let bytes = Data(needle.utf8)
-        var found: [String] = []
-        let enumerator = FileManager.default.enumerator(atPath: directory)
-        while let file = enumerator?.nextObject() as? String {
-            guard file.hasSuffix("data.mdb"), let data = FileManager.default.contents(atPath: directory + "/" + file) else { continue }
-            if data.range(of: bytes) != nil { found.append(file) }
-        }
-        return found
-    }
 }

@@ -163,3 +163,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     public mutating func next() -> UInt64 { random.next() }
 }
+
+/// The `data.mdb` files under `directory` (a store, a backup) that contain `needle`'s UTF-8
+/// bytes anywhere: in records, in free pages, in the unused middle of pages.
+public func dataFilesContaining(_ needle: String, under directory: String) -> [String] {
+    let bytes = Data(needle.utf8)
+    var found: [String] = []
+    let enumerator = FileManager.default.enumerator(atPath: directory)
+    while let file = enumerator?.nextObject() as? String {
+        guard file.hasSuffix("data.mdb"), let data = FileManager.default.contents(atPath: directory + "/" + file) else { continue }
+        if data.range(of: bytes) != nil { found.append(file) }
+    }
+    return found
+}

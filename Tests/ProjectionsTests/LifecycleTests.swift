@@ -10,17 +10,6 @@ import Testing
 /// lifecycle"). The model of the rules is `LifecycleModelPropertyTests`; these check what the
 /// model cannot see: bytes in files, feeds behind retention, views, copies.
 @Suite(.timeLimit(.minutes(5))) struct LifecycleTests {
-    /// Whether `needle` occurs in any `data.mdb` under `directory`.
-    static func filesContain(_ needle: String, under directory: String) -> [String] {
-        let bytes = Data(needle.utf8)
-        var found: [String] = []
-        let enumerator = FileManager.default.enumerator(atPath: directory)
-        while let file = enumerator?.nextObject() as? String {
-            guard file.hasSuffix("data.mdb"), let data = FileManager.default.contents(atPath: directory + "/" + file) else { continue }
-            if data.range(of: bytes) != nil { found.append(file) }
-        }
-        return found
-    }
 
     /// A mapping whose documents are not named by the key: the key's deletion must find them.
     static let byActivityMapping = """
@@ -49,7 +38,7 @@ import Testing
             try await runner.waitUntil("by-activity", hasApplied: try log.headPosition(), timeout: .seconds(60))
             try await runner.waitUntil("by-key", hasApplied: try log.headPosition(), timeout: .seconds(60))
             #expect(try runner.reader("by-activity").search(SearchRequest("zqxsecret", limit: 500)).total == 120)
-            #expect(!Self.filesContain("zqxsecret", under: directory.path).isEmpty, "the test must see the bytes before erasure")
+            #expect(!dataFilesContaining("zqxsecret", under: directory.path).isEmpty, "the test must see the bytes before erasure")
 
             let report = try await log.erase(key: "customer-1")
             #expect(report.records == 121)
@@ -66,9 +55,9 @@ import Testing
             _ = try? await running.value
 
             for secret in ["zqxsecret", "zqxowner", "zqxmetadata", "秘密メモ"] {
-                #expect(Self.filesContain(secret, under: directory.path) == [], "\(secret) is still in a file")
+                #expect(dataFilesContaining(secret, under: directory.path) == [], "\(secret) is still in a file")
             }
-            #expect(!Self.filesContain("keepme", under: directory.path).isEmpty)
+            #expect(!dataFilesContaining("keepme", under: directory.path).isEmpty)
             // The envelopes stay: positions gapless, the key's history hidden, verify clean.
             let all = try log.readAll(from: 1, limit: 1000)
             #expect(all.count == Int(head))
@@ -84,8 +73,8 @@ import Testing
             let backup = directory.sub("backup")
             try ProjectionCatalog(store: log.path).backup(into: backup)
             try log.backup(to: backup)
-            #expect(Self.filesContain("zqxsecret", under: backup) == [])
-            #expect(!Self.filesContain("keepme", under: backup).isEmpty)
+            #expect(dataFilesContaining("zqxsecret", under: backup) == [])
+            #expect(!dataFilesContaining("keepme", under: backup).isEmpty)
         }
     }
 

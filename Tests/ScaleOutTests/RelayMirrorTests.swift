@@ -71,6 +71,48 @@ import Testing
         // The relay's checkpoint shows in the source's consumers.
         #expect(try await eventually { try await Consumers(log: source).checkpoint(of: relay.consumerName) == head + 1 })
     }
+
+    @Test func deletionsAndErasuresReachTheReplica() async throws {
+        let cluster = try await NATSCluster()
+        defer { cluster.stop() }
+        let directory = TemporaryDirectory("kiroku-scaleout-lifecycle")
+        defer { directory.remove() }
+        let source = try EventLog(path: directory.sub("source"))
+        defer { source.close() }
+        for i in 0..<40 {
+            try await source.append(to: "customer-1", event("Noted", "zqxreplicasecret \(i)", metadata: "zqxreplicameta"))
+            try await source.append(to: "order-\(i % 4)", event("Noted", "kept \(i)"))
+        }
+        let relay = Relay(log: source, options: RelayOptions(servers: cluster.servers))
+        let relaying = Task { try await relay.run() }
+        defer { relaying.cancel() }
+        let replica = try EventLog(path: directory.sub("replica"))
+        defer { replica.close() }
+        let mirror = Mirror(log: replica, options: MirrorOptions(servers: cluster.servers, stream: relay.streamName))
+        let mirroring = Task { try await mirror.run() }
+        defer { mirroring.cancel() }
+        try await mirror.waitUntilApplied(try source.headPosition(), timeout: .seconds(30))
+        #expect(!dataFilesContaining("zqxreplicasecret", under: directory.sub("replica")).isEmpty)
+
+        // On the source: an erasure, a soft and a hard delete. The replica does the same.
+        _ = try await source.erase(key: "customer-1")
+        try await source.delete(key: "order-1")
+        try await source.delete(key: "order-2", mode: .hard)
+        await expectError(.replicaReadOnly) { _ = try await replica.delete(key: "order-3") }
+        try await mirror.waitUntilApplied(try source.headPosition(), timeout: .seconds(30))
+        try await replica.finishPendingRemovals()
+        #expect(try await eventually { try replica.statistics().scrubPending == false })
+        try expectEqualLogs(source, replica)
+        #expect(try replica.read(key: "customer-1").isEmpty && replica.read(key: "order-1").isEmpty && replica.read(key: "order-2").isEmpty)
+        #expect(try replica.read(key: "order-3").count == 10)
+        #expect(try replica.readAll(from: 1, limit: 1000).filter { $0.key == "customer-1" }.allSatisfy { $0.isErased && $0.payload.isEmpty })
+        #expect(try replica.statistics().removedRecords == source.statistics().removedRecords)
+        for secret in ["zqxreplicasecret", "zqxreplicameta"] {
+            #expect(dataFilesContaining(secret, under: directory.sub("replica")) == [], "\(secret) is still in the replica's file")
+            #expect(dataFilesContaining(secret, under: directory.sub("source")) == [], "\(secret) is still in the source's file")
+        }
+        #expect(try replica.verify().isClean)
+    }
 }
 
 /// Both logs hold the same records, byte for byte (checksums equal, so the bytes are).
