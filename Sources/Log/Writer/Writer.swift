@@ -48,6 +48,11 @@ final class Writer: @unchecked Sendable {
     /// Whether the `lifecycle` table may hold work (deletions, erasures, truncations) that the
     /// writer does in bounded steps while no append is queued (writer thread only).
     private var lifecycleWork: Bool
+    /// When an owed scrub found pages a reader still holds: not before this is it tried again
+    /// (writer thread only).
+    private var lifecycleRetryAt: Date?
+    private var retryDelay: TimeInterval = 0.05
+    private var lifecycleDue: Bool { lifecycleWork && (lifecycleRetryAt.map { Date() >= $0 } ?? true) }
     /// The records one idle lifecycle step removes or erases at most.
     static let idleStepBudget = 2_000
     private let finished = DispatchSemaphore(value: 0)
@@ -110,14 +115,16 @@ final class Writer: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && !stopping {
-                if lifecycleWork && failure == nil { break }
-                if let deadline = nextFlush {
+                if lifecycleDue && failure == nil { break }
+                // Wake for the next flush, or for the next try of an owed scrub.
+                let deadline = [nextFlush, lifecycleWork ? lifecycleRetryAt : nil].compactMap { $0 }.min()
+                if let deadline {
                     if !condition.wait(until: deadline) { break }
                 } else {
                     condition.wait()
                 }
             }
-            if pending.isEmpty && !stopping && lifecycleWork && failure == nil {
+            if pending.isEmpty && !stopping && lifecycleDue && failure == nil {
                 condition.unlock()
                 idleLifecycleStep()
                 continue
@@ -202,11 +209,19 @@ final class Writer: @unchecked Sendable {
                 scrubOwed = try layout.counter(Lifecycle.scrubPendingKey, in: txn) != 0
             }
             if flushInterval != nil { unsynced = true }
+            lifecycleRetryAt = nil
             if !more && scrubOwed {
-                // Once; a reader that pins pages leaves it owed (the next erasure, the next
-                // open or scrubFreePages() finishes it).
-                _ = try scrub(timestampMicros: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+                // A reader that pins pages leaves it owed: tried again a little later (and by
+                // the next erasure, the next open, or scrubFreePages()).
+                let report = try scrub(timestampMicros: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+                if report.pagesPending > 0 {
+                    // Backing off to every 5 s: each try reopens the environment.
+                    retryDelay = min(5, retryDelay * 2)
+                    lifecycleRetryAt = Date() + retryDelay
+                    return
+                }
             }
+            retryDelay = 0.05
             lifecycleWork = more
         } catch let status as LMDBStatus where status == .mapFull {
             do { try growMap() } catch { lifecycleWork = false }
@@ -314,7 +329,10 @@ final class Writer: @unchecked Sendable {
                     }
                 }
                 if let replicaLearned { settledReplicaOf = .some(replicaLearned) }
-                if queued { lifecycleWork = true }
+                if queued {
+                    lifecycleWork = true
+                    lifecycleRetryAt = nil
+                }
                 for index in scrubs {
                     do {
                         outcomes[index] = .success(.scrubbed(try scrub(timestampMicros: timestamp)))
