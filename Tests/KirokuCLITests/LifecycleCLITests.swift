@@ -66,3 +66,59 @@ import Testing
     }
 
 }
+
+/// An export keeps deletion markers and erased records; an import restores them.
+@Suite(.timeLimit(.minutes(3))) struct LifecycleExportTests {
+    @Test func erasedRecordsAndDeletionsSurviveAnExportAndImport() async throws {
+        let directory = TemporaryDirectory("kiroku-lifecycle-export")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        do {
+            let log = try EventLog(path: store)
+            defer { log.close() }
+            for i in 0..<6 {
+                try await log.append(to: "erased-key", EventData(type: "Noted", payload: Data("secret \(i)".utf8), metadata: Data("m".utf8), id: "e\(i)"))
+                try await log.append(to: "kept", event("Noted", "kept \(i)"))
+            }
+            _ = try await log.erase(key: "erased-key")
+            try await log.append(to: "erased-key", event("Noted", "again"))
+        }
+        // Gapless (an erasure removes nothing): the positions hold, and the bytes are equal.
+        let exported = directory.sub("export.jsonl")
+        #expect(try await kiroku(["export", store, exported]).status == 0)
+        let text = try String(contentsOfFile: exported, encoding: .utf8)
+        #expect(text.contains(#""deletion":"soft""#) && text.contains(#""erased":true"#) && !text.contains("secret"))
+        let copy = directory.sub("copy")
+        let imported = try await kiroku(["import", copy, exported])
+        #expect(imported.status == 0, "\(imported.err)")
+        let a = try EventLog(path: store), b = try EventLog(path: copy)
+        defer { a.close(); b.close() }
+        // Equal but for the timestamps (an import stamps its own commits).
+        func fields(_ log: EventLog) throws -> [String] {
+            try log.readAll(from: 1, limit: 100).map { "\($0.position) \($0.key) v\($0.version) \($0.type) \($0.id ?? "-") \($0.payload.base64EncodedString()) \($0.metadata?.base64EncodedString() ?? "-") \($0.isErased) \($0.deletion?.rawValue ?? "-")" }
+        }
+        #expect(try fields(a) == fields(b))
+        #expect(try b.readAll(from: 1, limit: 100).filter(\.isErased).count == 7)
+        #expect(try b.read(key: "erased-key").map(\.payload) == [Data("again".utf8)])
+        #expect(try b.verify().isClean)
+
+        // A hard delete removes history (gaps): the export imports with --ignore-positions, and
+        // the key is closed in the new store too.
+        try await a.delete(key: "kept", mode: .hard)
+        try await a.finishPendingRemovals()
+        let second = directory.sub("second.jsonl")
+        #expect(try await kiroku(["export", store, second]).status == 0)
+        let gapped = try await kiroku(["import", directory.sub("third"), second])
+        #expect(gapped.status == 1 && gapped.err.contains("--ignore-positions"), "\(gapped.err)")
+        let renumbered = try await kiroku(["import", directory.sub("fourth"), second, "--ignore-positions"])
+        #expect(renumbered.status == 0, "\(renumbered.err)")
+        let fourth = try EventLog(path: directory.sub("fourth"))
+        defer { fourth.close() }
+        await expectError(.keyDeleted) { try await fourth.append(to: "kept", event()) }
+        #expect(try fourth.read(key: "kept").isEmpty)
+        #expect(try fourth.verify().isClean)
+        // A line that claims to be erased but carries data is refused.
+        let bad = try await kiroku(["import", directory.sub("fifth"), "-"], input: #"{"position":1,"key":"k","version":1,"type":"T","erased":true,"data":{"x":1}}"#)
+        #expect(bad.status == 1 && bad.err.contains("no data and no metadata"), "\(bad.err)")
+    }
+}

@@ -10,6 +10,7 @@ struct Export: AsyncParsableCommand {
         abstract: "Write records as JSON Lines that kiroku import reads back, in log order.",
         discussion: """
         Each line: {"position": P, "key": ..., "version": V, "type": ..., "timestamp": ..., "id": ..., "data": ..., "metadata": ...}.
+        A deletion marker adds "deletion": "soft" or "hard", an erased record "erased": true (no data): an import restores both.
         data and metadata are the stored bytes as they are when they are one JSON value on one line (not null);
         other bytes are written as dataBase64 / metadataBase64. id and metadata appear when the record has them.
         kiroku import of the file into an empty store gives an equal store: the same positions, keys, versions,
@@ -98,6 +99,9 @@ struct Export: AsyncParsableCommand {
             out.append(contentsOf: #","id":"#.utf8)
             JSONEscape.appendQuoted(id, to: &out)
         }
+        // What the record is besides an event, so that an import restores it as it is.
+        if let deletion = record.deletion { out.append(contentsOf: #","deletion":"\#(deletion.rawValue)""#.utf8) }
+        if record.isErased { out.append(contentsOf: #","erased":true"#.utf8) }
         func bytes(_ name: String, _ value: Data) {
             let verbatim = value.withUnsafeBytes { ImportLine.isVerbatim($0) }
             out.append(contentsOf: ",\"\(name)\(verbatim ? "" : "Base64")\":".utf8)

@@ -99,7 +99,7 @@ struct Import: AsyncParsableCommand {
             if position == next { return true }
             if position > next {
                 try await flush()
-                try bad(line.number, "its position is \(position) but the store's next position is \(head + 1); import the file into an empty store (or resume the import that made this one), or pass --ignore-positions")
+                try bad(line.number, "its position is \(position) but the store's next position is \(head + 1); import the file into an empty store (or resume the import that made this one), or pass --ignore-positions (an export of a store that deletions or retention removed records from has gaps: import it with --ignore-positions)")
                 return false
             }
             try await flush()

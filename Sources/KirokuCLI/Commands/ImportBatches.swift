@@ -91,7 +91,10 @@ final class ImportBatches: @unchecked Sendable {
             // Derived from the line: the same file imported again gives the same ids.
             id = "import:\(number):" + String(FNV1a.hash(line), radix: 16)
         }
-        let event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id)
+        var event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id)
+        if parsed.erased || parsed.deletion != nil {
+            event.restored = EventData.Restored(isErased: parsed.erased, deletion: parsed.deletion)
+        }
         let expected: ExpectedVersion = honorPositions ? parsed.version.map { .exact($0 - 1) } ?? .any : .any
         return Line(number: number, group: AppendGroup(key: parsed.key, events: [event], expected: expected), position: position)
     }

@@ -18,6 +18,10 @@ struct ImportLine {
     var position: UInt64?
     /// The version an exported record had: the version it must become.
     var version: UInt64?
+    /// An exported deletion marker's kind (`"deletion": "soft"` or `"hard"`).
+    var deletion: Record.Deletion?
+    /// An exported erased record (`"erased": true`): restored without payload.
+    var erased = false
 
     /// Why a line cannot be imported; the message names the field or byte.
     struct Invalid: Error {
@@ -25,7 +29,8 @@ struct ImportLine {
     }
 
     /// The fields a line may have (`timestamp` is read and left: the log stamps its own commits).
-    static let fields = ["key", "type", "data", "id", "metadata", "dataBase64", "metadataBase64", "position", "version", "timestamp"]
+    static let fields = ["key", "type", "data", "id", "metadata", "dataBase64", "metadataBase64", "position", "version", "timestamp",
+                         "deletion", "erased"]
     static let fieldBytes = fields.map { Array($0.utf8) }
 
     /// Parses one line (without its newline).
@@ -33,6 +38,7 @@ struct ImportLine {
         var scanner = Scanner(bytes: line)
         var key: String?, type: String?, id: String?, data: Data?, metadata: Data?
         var position: UInt64?, version: UInt64?
+        var deletion: Record.Deletion?, erased = false
         var seen: UInt16 = 0
         scanner.skipSpace()
         guard scanner.peek == UInt8(ascii: "{") else { throw Invalid(reason: "not a JSON object") }
@@ -46,7 +52,7 @@ struct ImportLine {
                 guard scanner.peek == UInt8(ascii: "\"") else { throw scanner.fail("expected a field name") }
                 let (known, name) = try scanner.fieldName()
                 guard let field = known else {
-                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp)")
+                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp, deletion, erased)")
                 }
                 guard seen & (1 << field) == 0 else { throw Invalid(reason: "field \"\(name)\" appears twice") }
                 seen |= 1 << field
@@ -74,6 +80,16 @@ struct ImportLine {
                 case 9:
                     guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"timestamp\" must be a string") }
                     _ = try scanner.value(depth: 0)
+                case 10:
+                    guard scanner.peek == UInt8(ascii: "\""), let kind = Record.Deletion(rawValue: try scanner.string(field: "\"deletion\"")) else {
+                        throw Invalid(reason: "\"deletion\" must be \"soft\" or \"hard\"")
+                    }
+                    deletion = kind
+                case 11:
+                    let span = try scanner.value(depth: 0)
+                    if line[span].elementsEqual("true".utf8) { erased = true } else if !line[span].elementsEqual("false".utf8) {
+                        throw Invalid(reason: "\"erased\" must be true or false")
+                    }
                 case 5, 6:
                     guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"\(name)\" must be a base64 string") }
                     guard let bytes = Data(base64Encoded: try scanner.string(field: "\"\(name)\"")) else {
@@ -100,7 +116,14 @@ struct ImportLine {
         if let id, id.isEmpty { throw Invalid(reason: "\"id\" must be a non-empty string") }
         if seen & (1 << 2) != 0, seen & (1 << 5) != 0 { throw Invalid(reason: "give \"data\" or \"dataBase64\", not both") }
         if seen & (1 << 4) != 0, seen & (1 << 6) != 0 { throw Invalid(reason: "give \"metadata\" or \"metadataBase64\", not both") }
-        return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata, position: position, version: version)
+        if (deletion != nil || erased), (data.map { !$0.isEmpty } ?? false) || metadata != nil {
+            throw Invalid(reason: "an erased record or a deletion marker has no data and no metadata")
+        }
+        if erased && deletion == nil && seen & (1 << 7) == 0 {
+            throw Invalid(reason: "\"erased\" belongs to an exported record: give its \"position\" too")
+        }
+        return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata, position: position, version: version,
+                          deletion: deletion, erased: erased)
     }
 
     /// Whether `bytes` can be written into a line as they are and read back by ``parse(_:)`` as

@@ -98,8 +98,12 @@ enum RecordCodec {
 
     /// The erased and deletion flags a record carries (what a replica writes for it).
     static func flags(of record: Record) -> UInt8 {
-        var flags: UInt8 = record.isErased ? erased : 0
-        if let deletion = record.deletion { flags |= deletionMarker | (deletion == .hard ? hardDeletion : 0) }
+        flags(isErased: record.isErased, deletion: record.deletion)
+    }
+
+    static func flags(isErased: Bool, deletion: Record.Deletion?) -> UInt8 {
+        var flags: UInt8 = isErased ? erased : 0
+        if let deletion { flags |= deletionMarker | (deletion == .hard ? hardDeletion : 0) }
         return flags
     }
 

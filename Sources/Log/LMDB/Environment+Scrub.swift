@@ -45,7 +45,6 @@ extension Environment {
             mdb_env_stat(handle, &stat)
             let pageSize = Int(stat.ms_psize)
             var reusable: [Int] = []
-            var pinned: [Int] = []
             var report = ScrubReport()
             // LMDB opens no cursor on the free list in a write transaction: read it in a read
             // transaction of the same (last committed) state, begun under the write lock, so
@@ -74,10 +73,9 @@ extension Environment {
                         }
                     }
                 } else {
+                    // Still readable by a snapshot: their content stays until it ends (the pages
+                    // the last commit freed are copies of pages in use after the erasure).
                     if freedBy < lastCommitted { report.pagesPending += count }
-                    if count > 0 {
-                        for slot in 1...count { pinned.append(data.loadUnaligned(fromByteOffset: slot * MemoryLayout<Int>.size, as: Int.self)) }
-                    }
                 }
             }
             var fd: Int32 = -1
@@ -89,7 +87,9 @@ extension Environment {
             }
             reusable.sort()
             let zeros = [UInt8](repeating: 0, count: pageSize * 64)
-            report.gapsScrubbed = try zeroGaps(fd: fd, info: info, pageSize: pageSize, skipping: Set(reusable).union(pinned), zeros: zeros)
+            // Gaps of every other page, also of free pages a reader may still read (readers
+            // never look at a gap): a page the last commits freed can still carry old bytes there.
+            report.gapsScrubbed = try zeroGaps(fd: fd, info: info, pageSize: pageSize, skipping: Set(reusable), zeros: zeros)
             var index = 0
             while index < reusable.count {
                 // A run of consecutive pages is one write (of at most 64 pages).
@@ -106,9 +106,9 @@ extension Environment {
         }
     }
 
-    /// Zeroes the unused middle of every page in use (between its node pointers and its
-    /// nodes), where LMDB leaves the bytes of deleted or moved nodes; readers never look
-    /// there. Pages are read with `pread`; only gaps that are not zero yet are written.
+    /// Zeroes the unused middle of every page (between its node pointers and its nodes),
+    /// where LMDB leaves the bytes of deleted or moved nodes and of the buffer the page was
+    /// copied into; readers never look there, so it is safe on pages a snapshot still reads. Pages are read with `pread`; only gaps that are not zero yet are written.
     /// Returns how many were.
     private func zeroGaps(fd: Int32, info: MDB_envinfo, pageSize: Int, skipping: Set<Int>, zeros: [UInt8]) throws -> Int {
         let headerSize = 16, branch: UInt16 = 0x01, leaf: UInt16 = 0x02, overflow: UInt16 = 0x04, leaf2: UInt16 = 0x20

@@ -14,6 +14,20 @@ public struct EventData: Sendable, Hashable {
     /// Optional idempotency id: appending an event whose id is stored already is a no-op that
     /// returns the first append's result. At most ``EventLog/maxIdBytes`` UTF-8 bytes.
     public var id: String?
+    /// What an exported record was besides an event, so that an import restores it as it was:
+    /// an erased record or a deletion marker (both without payload and metadata). Not for
+    /// appends: deletions go through ``EventLog/delete(key:mode:)`` and ``EventLog/erase(key:readerWait:)``.
+    package var restored: Restored?
+
+    /// An erased record or a deletion marker, as an export wrote it.
+    package struct Restored: Sendable, Hashable {
+        package var isErased: Bool
+        package var deletion: Record.Deletion?
+        package init(isErased: Bool, deletion: Record.Deletion?) {
+            self.isErased = isErased
+            self.deletion = deletion
+        }
+    }
 
     /// Makes an event from bytes.
     public init(type: String, payload: Data = Data(), metadata: Data? = nil, id: String? = nil) {

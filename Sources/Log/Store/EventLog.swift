@@ -253,6 +253,9 @@ public final class EventLog: Sendable {
                 if let metadata = event.metadata, metadata.count > options.maxPayloadBytes {
                     throw KirokuError(.payloadTooLarge, "Event metadata for '\(group.key)' is \(metadata.count) bytes, over the limit of \(options.maxPayloadBytes); keep metadata small.", path: path, key: group.key)
                 }
+                if event.restored != nil, !event.payload.isEmpty || event.metadata != nil {
+                    throw KirokuError(.payloadTooLarge, "An erased record or deletion marker for '\(group.key)' carries a payload or metadata; it has neither.", path: path, key: group.key)
+                }
                 if let id = event.id {
                     let idBytes = id.utf8.count
                     guard idBytes > 0, idBytes <= Self.maxIdBytes else {

@@ -139,10 +139,17 @@ struct AppendPlanner {
                         stored.append(StoredEvent(position: original.position, version: original.version, isRepeat: true))
                     case .new:
                         head += 1
+                        let flags = event.restored.map { RecordCodec.flags(isErased: $0.isErased, deletion: $0.deletion) } ?? 0
                         try put(event, key: key, version: version, previous: latest?.position ?? 0, position: head,
-                                timestampMicros: timestampMicros, in: txn)
+                                timestampMicros: timestampMicros, flags: flags, in: txn)
                         try index.noteVersion(key, version: version, position: head, in: txn)
                         latest = VersionPosition(version: version, position: head)
+                        if let deletion = event.restored?.deletion {
+                            // An imported deletion marker does what the original did.
+                            if entry == nil { entry = KeyEntry(latest: latest!) } else { entry!.latest = latest! }
+                            try Lifecycle.noteDeletion(key, entry: &entry!, hard: deletion == .hard, erase: event.restored!.isErased,
+                                                       layout: layout, in: txn)
+                        }
                         if hasRepeats { stored.append(StoredEvent(position: head, version: version, isRepeat: false)) }
                         version += 1
                     }

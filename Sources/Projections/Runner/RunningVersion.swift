@@ -152,6 +152,7 @@ final class RunningVersion: Sendable {
         let store = store
         let expected = position
         let erases = batch.records.contains { $0.deletion != nil && $0.isErased }
+        let queue = queue
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async {
                 do {
@@ -167,7 +168,7 @@ final class RunningVersion: Sendable {
                         if erases { try txn.put(Self.scrubPendingKey, [1], in: Self.metaTable) }
                     }
                     // An erasure: none of the key's bytes may stay in freed pages of this file.
-                    if erases { try Self.scrub(store) }
+                    if erases { try Self.scrub(store, retryingOn: queue) }
                     continuation.resume()
                 } catch {
                     continuation.resume(throwing: error)
@@ -179,7 +180,9 @@ final class RunningVersion: Sendable {
 
     /// Zeroes the version's unreachable free pages, waiting up to a second for readers (a
     /// search holds its snapshot for milliseconds) to let go of the ones they pin.
-    static func scrub(_ store: KeyValueStore) throws {
+    /// Pages still pinned after that leave the scrub owed: it is tried again on `queue` every
+    /// few seconds (and when the version next opens) until it is done or the store closes.
+    static func scrub(_ store: KeyValueStore, retryingOn queue: DispatchQueue? = nil) throws {
         for _ in 0..<20 {
             if try store.scrubFreePages(touching: metaTable).pagesPending == 0 {
                 try store.write { try $0.delete(scrubPendingKey, in: metaTable) }
@@ -187,6 +190,7 @@ final class RunningVersion: Sendable {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
+        queue?.asyncAfter(deadline: .now() + 2) { try? scrub(store, retryingOn: queue) }
     }
 
     /// Set in the transaction that applied an erasure, cleared once its freed pages are zeroed.
