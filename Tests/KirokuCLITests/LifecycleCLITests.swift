@@ -31,6 +31,11 @@ import Testing
         #expect(try await kiroku(["verify", store]).status == 0)
         let read = try await kiroku(["read", store, "--key", "customer-7"])
         #expect(read.status == 0 && read.out.isEmpty)
+        // The whole log shows the envelopes as erased and the marker as a deletion.
+        let envelopes = try jsonLines(try await kiroku(["read", store, "--json", "--limit", "1000"]).out).filter { $0["key"] as? String == "customer-7" }
+        #expect(envelopes.count == 31)
+        #expect(envelopes.dropLast().allSatisfy { $0["erased"] as? Bool == true && $0["deletion"] == nil })
+        #expect(envelopes.last?["deletion"] as? String == "soft" && envelopes.last?["type"] as? String == "$erased")
 
         // A hard delete: the next append is refused with what to do.
         #expect(try await kiroku(["delete", store, "--key", "c1", "--hard"]).status == 0)

@@ -60,6 +60,8 @@ enum Output {
             "type": record.type, "timestamp": iso(record.timestamp),
         ]
         if let id = record.id { object["id"] = id }
+        if let deletion = record.deletion { object["deletion"] = deletion.rawValue }
+        if record.isErased { object["erased"] = true }
         func put(_ data: Data, _ name: String) {
             if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
                 object[name] = value
@@ -76,7 +78,8 @@ enum Output {
 
     /// A record as a line for people.
     static func line(_ record: Record) -> String {
-        let data = String(data: record.payload, encoding: .utf8) ?? "<\(record.payload.count) bytes>"
+        let data = record.deletion.map { "<\($0.rawValue) deletion>" } ?? (record.isErased ? "<erased>" : nil)
+            ?? String(data: record.payload, encoding: .utf8) ?? "<\(record.payload.count) bytes>"
         return "\(record.position)  \(record.key)@\(record.version)  \(record.type)  \(iso(record.timestamp))  \(data)"
     }
 
