@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Kiroku", targets: ["Kiroku"]),
         .library(name: "KirokuLog", targets: ["KirokuLog"]),
         .library(name: "KirokuFeed", targets: ["KirokuFeed"]),
+        .library(name: "KirokuWriteModel", targets: ["KirokuWriteModel"]),
         .library(name: "KirokuProjections", targets: ["KirokuProjections"]),
         .library(name: "KirokuSearch", targets: ["KirokuSearch"]),
         .library(name: "KirokuNATS", targets: ["KirokuNATS"]),
@@ -47,6 +48,8 @@ let package = Package(
             ],
             path: "Sources/Log"
         ),
+        // The write model (deciders, snapshots) on the log.
+        .target(name: "KirokuWriteModel", dependencies: ["KirokuLog"], path: "Sources/WriteModel"),
         .target(
             name: "KirokuFeed",
             dependencies: [
@@ -98,7 +101,7 @@ let package = Package(
         ),
         .target(
             name: "Kiroku",
-            dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuNATS", "KirokuScaleOut"],
+            dependencies: ["KirokuLog", "KirokuFeed", "KirokuWriteModel", "KirokuProjections", "KirokuSearch", "KirokuNATS", "KirokuScaleOut"],
             path: "Sources/Kiroku"
         ),
         // The demo's and the benchmarks' activity history (Japanese and English, Zipf-skewed).
@@ -119,6 +122,7 @@ let package = Package(
         .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"],
                           path: "Tests/LogTestHelper"),
         .target(name: "KirokuTestSupport", dependencies: ["KirokuLog", "KirokuCorpus"], path: "Tests/KirokuTestSupport"),
+        .testTarget(name: "WriteModelTests", dependencies: ["KirokuWriteModel", "KirokuLog", "KirokuTestSupport"]),
         .testTarget(name: "LogTests", dependencies: [
             "KirokuLog", "KirokuFeed", "LogTestHelper", "KirokuTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),

@@ -3,6 +3,7 @@
 // `KirokuProjections`, `KirokuSearch`) for code that wants less.
 @_exported import KirokuFeed
 @_exported import KirokuLog
+@_exported import KirokuWriteModel
 @_exported import KirokuProjections
 @_exported import KirokuSearch
 @_exported import KirokuNATS

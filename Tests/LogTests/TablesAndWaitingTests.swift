@@ -39,7 +39,7 @@ import Testing
         defer { directory.remove() }
         let log = try EventLog(path: directory.sub("store"))
         defer { log.close() }
-        for name in ["", "records", "keys", "ids", "meta", "version-index", String(repeating: "t", count: 65)] {
+        for name in ["", "records", "keys", "ids", "meta", "version-index", "lifecycle", String(repeating: "t", count: 65)] {
             do {
                 _ = try await log.table(named: name)
                 Issue.record("'\(name)' was accepted")

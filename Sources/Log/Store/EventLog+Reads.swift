@@ -73,6 +73,15 @@ extension EventLog {
         }
     }
 
+    /// The position of the event that carries idempotency id `id`, or `nil` when none does
+    /// (never stored, or removed by retention or a deletion).
+    public func position(ofEventId id: String) throws -> UInt64? {
+        guard !id.isEmpty, id.utf8.count <= Self.maxIdBytes else { return nil }
+        return try withReadTransaction { txn in
+            try id.withUTF8Bytes { try txn.get(layout.ids, $0).map { BigEndianKey.value($0) } }
+        }
+    }
+
     /// Up to `limit` events of one key, starting at version `from` (inclusive).
     ///
     /// Forward reads return versions `from, from+1, …`; backward reads `from, from-1, …`, where a

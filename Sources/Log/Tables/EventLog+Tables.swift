@@ -11,7 +11,7 @@ extension KirokuError.Code {
 
 extension EventLog {
     /// The names of the log's own databases, which tables cannot use.
-    static let reservedTableNames: Set<ExactString> = ["records", "keys", "version-index", "ids", "meta"]
+    static let reservedTableNames: Set<ExactString> = ["records", "keys", "version-index", "ids", "meta", "lifecycle"]
 
     /// The table called `name`, created on first use (through the writer).
     ///
