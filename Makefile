@@ -79,6 +79,7 @@ bench:
 	.build/release/kiroku bench relay --json > .build-bench/relay.json
 	Benchmarks/.build/release/kiroku-import-probe .build/release/kiroku $(IMPORT_LINES) > .build-bench/import.json
 	.build/release/kiroku bench lifecycle --records $(LIFECYCLE_RECORDS) --payload 800 --json > .build-bench/lifecycle.json
+	.build/release/kiroku bench decide --records 100000 --duration 5 --json > .build-bench/decide.json
 	rm -rf .build-bench/tantivy-store .build-bench/tantivy-export
 	.build/release/kiroku bench search .build-bench/tantivy-store --documents $(SEARCH_DOCS) --duration 20 --export .build-bench/tantivy-export --json > .build-bench/kiroku-search.json
 	scripts/bench-tantivy .build-bench/tantivy-export .build-bench/kiroku-search.json 20 > .build-bench/tantivy.json

@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "KirokuCLI",
             dependencies: [
-                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuCorpus", "KirokuScaleOut", "KirokuNATS",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuWriteModel", "KirokuCorpus", "KirokuScaleOut", "KirokuNATS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -17,12 +17,13 @@ struct Bench: AsyncParsableCommand {
         search: --documents activity records indexed by a search view, then nine kinds of queries (the ones docs/BENCHMARKS.md compares with Tantivy) for --duration seconds.
         relay:  --records records relayed to an R3 JetStream stream beside a raw pipelined publisher, the relay's lag at --rate (default 1000) for --duration seconds, the mirror's throughput, and recovery after the stream leader is SIGKILLed. Starts its own three-node nats-server cluster on loopback unless --nats names one (then no leader is killed).
         lifecycle: --records records of --payload bytes (20 versions a key): retention by age and compaction in steps of --step beside LMDB deleting as many records alone, a backup beside mdb_env_copy2 alone, and a durable appender's latency alone and while the compaction runs.
+        decide: a key of --records events, decided on (folding it all, then from a snapshot), and --concurrency tasks deciding on 1,000 keys beside plain appends for --duration seconds each.
         Latencies are percentiles of an HdrHistogram. A temporary store is used (and removed) unless one is given.
         """)
 
-    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search, relay, lifecycle }
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case append, feed, search, relay, lifecycle, decide }
 
-    @Argument(help: "append, feed, search, relay or lifecycle.") var workload: Workload
+    @Argument(help: "append, feed, search, relay, lifecycle or decide.") var workload: Workload
     @Argument(help: "The store directory (default: a temporary one, removed afterwards).") var store: String?
     @Option(help: "Concurrent appending tasks.") var concurrency = 64
     @Option(help: "Target records per second (append: optional; feed: default 10000).") var rate: Int?
@@ -53,6 +54,10 @@ struct Bench: AsyncParsableCommand {
         case .feed: try await feed(log)
         case .search: try await search(log)
         case .relay: try await relay(log)
+        case .decide:
+            guard records >= 1 else { throw CommandExit.input("decide needs --records of at least 1.") }
+            let results = try await DecideBench(log: log, history: records, concurrency: concurrency, keys: 1000, duration: duration).run()
+            report(results.fields, results.lines)
         case .lifecycle:
             guard records >= 1000, step >= 1 else { throw CommandExit.input("lifecycle needs --records of at least 1000 and a --step of at least 1.") }
             let results = try await LifecycleBench(directory: path, records: records, payload: payload, step: step).run()
