@@ -127,3 +127,25 @@ import Testing
         #expect(bad.status == 1 && bad.err.contains("no data and no metadata"), "\(bad.err)")
     }
 }
+
+/// `kiroku read --since` and `--reverse`.
+@Suite(.timeLimit(.minutes(2))) struct TimeReadCLITests {
+    @Test func readSinceAnInstantAndNewestFirst() async throws {
+        let directory = TemporaryDirectory("kiroku-read-since")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        for i in 0..<4 {
+            #expect(try await kiroku(["append", store, "--key", "k\(i % 2)", "--type", "T", "--data", "{\"n\":\(i)}"]).status == 0)
+        }
+        let all = try jsonLines(try await kiroku(["read", store, "--json"]).out)
+        let third = try #require(all.dropFirst(2).first?["timestamp"] as? String)
+        let since = try jsonLines(try await kiroku(["read", store, "--since", third, "--json"]).out)
+        #expect(since.map { $0["position"] as? Int } == [3, 4])
+        let newest = try jsonLines(try await kiroku(["read", store, "--reverse", "--limit", "3", "--json"]).out)
+        #expect(newest.map { $0["position"] as? Int } == [4, 3, 2])
+        let key = try jsonLines(try await kiroku(["read", store, "--key", "k1", "--reverse", "--json"]).out)
+        #expect(key.map { $0["version"] as? Int } == [2, 1])
+        let bad = try await kiroku(["read", store, "--since", "yesterday"])
+        #expect(bad.status == 1 && bad.err.contains("ISO 8601"), "\(bad.err)")
+    }
+}

@@ -113,6 +113,7 @@ public struct EventFeed: AsyncSequence, Sendable {
                 case .end: return try feed.log.headPosition() + 1
                 case .position(let position): return Swift.max(1, position)
                 case .checkpoint(let name): return (try await Consumers(log: feed.log).checkpoint(of: name) ?? 0) + 1
+                case .time(let date): return try feed.log.position(atOrAfter: date) ?? (try feed.log.headPosition() + 1)
                 }
             }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a feed starts.
 public enum FeedStart: Sendable, Hashable {
     /// From the first record of the log.
@@ -8,4 +10,7 @@ public enum FeedStart: Sendable, Hashable {
     case position(UInt64)
     /// After the named consumer's checkpoint; from the beginning when it has none.
     case checkpoint(String)
+    /// From the first record committed at or after this instant (after the head when there is
+    /// none yet: only new records).
+    case time(Date)
 }

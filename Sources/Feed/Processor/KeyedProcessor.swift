@@ -102,6 +102,9 @@ public final class KeyedProcessor: Service, Sendable {
             case .beginning, .checkpoint: startAfter = 0
             case .end: startAfter = try log.headPosition()
             case .position(let position): startAfter = max(position, 1) - 1
+            case .time(let date):
+                let head = try log.headPosition()
+                startAfter = try log.position(atOrAfter: date).map { max($0, 1) - 1 } ?? head
             }
             try await consumers.commit(consumer, position: startAfter, stallAfter: configuration.stallAfter)
         }

@@ -143,6 +143,59 @@ extension EventLog {
         try scan(from: position, limit: limit) { value, found in try Self.decode(value, at: found) }
     }
 
+    /// Up to `limit` records in reverse log order (newest first), from the last record before
+    /// `position` (exclusive; `UInt64.max` for the head). Page back by passing the last
+    /// returned position.
+    public func readAll(before position: UInt64, limit: Int = 1000) throws -> [Record] {
+        guard limit > 0, position > 1 else { return [] }
+        return try withReadTransaction { txn in
+            var records: [Record] = []
+            try txn.withCursor(layout.records) { cursor in
+                // The first record at or after `position`, then back from it.
+                var entry = try BigEndianKey(position).withBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
+                entry = try entry == nil ? cursor.get(MDB_LAST) : cursor.get(MDB_PREV)
+                while let current = entry, records.count < limit {
+                    let found = BigEndianKey.value(current.key)
+                    if found >= position { entry = try cursor.get(MDB_PREV); continue }
+                    records.append(try Self.decode(current.value, at: found))
+                    entry = try cursor.get(MDB_PREV)
+                }
+            }
+            return records
+        }
+    }
+
+    /// The first position whose record was committed at or after `date`, or `nil` when every
+    /// record is older. Commit timestamps grow with positions (each commit takes the clock when
+    /// it is prepared, under the write lock), so this is a binary search: about 2 log₂(n)
+    /// B-tree lookups in one read transaction.
+    public func position(atOrAfter date: Date) throws -> UInt64? {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.up))
+        return try withReadTransaction { txn in
+            func at(_ position: UInt64) throws -> (position: UInt64, micros: Int64)? {
+                try txn.withCursor(layout.records) { cursor in
+                    guard let entry = try BigEndianKey(position).withBytes({ try cursor.get(MDB_SET_RANGE, key: $0) }) else { return nil }
+                    let found = BigEndianKey.value(entry.key)
+                    let view: RecordCodec.View
+                    do { view = try RecordCodec.view(position: found, bytes: entry.value) } catch {
+                        throw KirokuError(.corruption, "The record at position \(found) is damaged (\(error)); run verify.", position: found)
+                    }
+                    return (found, view.timestampMicros)
+                }
+            }
+            let head = try layout.headPosition(in: txn)
+            guard head > 0, let last = try at(head), last.micros >= micros else { return nil }
+            // The lowest p whose first record at or after it is new enough (that timestamp grows
+            // with p, also across positions retention removed); the answer is that record.
+            var lo: UInt64 = 1, hi = head
+            while lo < hi {
+                let middle = lo + (hi - lo) / 2
+                if let found = try at(middle), found.micros >= micros { hi = middle } else { lo = middle + 1 }
+            }
+            return try at(lo)?.position
+        }
+    }
+
     /// Like ``readAll(from:limit:)``, each record with the checksum stored beside it (the relay
     /// sends both, so a replica can check that it stored the same bytes).
     package func readAllWithChecksums(from position: UInt64, limit: Int) throws -> [(record: Record, checksum: UInt64)] {
