@@ -97,6 +97,8 @@ extension EventLog {
             }
             guard let last = page.last, last.version < current else { break }
             from = last.version + 1
+            // A long fold is CPU work: leave the cooperative pool to others between pages.
+            await Task.yield()
         }
         return (state, current, fromSnapshot)
     }
