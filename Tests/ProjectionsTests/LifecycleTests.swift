@@ -78,6 +78,37 @@ import Testing
         }
     }
 
+    /// An erasure followed by a deletion before the erasure's step ran (a replica receives both
+    /// in one batch; a crash can leave both queued): the deletion removes the records first, and
+    /// the erasure still owes the scrub of their freed pages.
+    @Test func anErasureOvertakenByADeletionStillScrubs() async throws {
+        try await withLog(label: "kiroku-erase-then-delete") { source, directory in
+            for i in 0..<60 { try await source.append(to: "customer-9", event("Noted", "zqxovertaken \(i) " + String(repeating: "x", count: 200))) }
+            _ = try await source.erase(key: "customer-9")
+            try await source.delete(key: "customer-9")
+            // The replica gets the records as they were before the erasure, then both markers.
+            let before = (1...60).map { i in
+                Record(position: UInt64(i), key: "customer-9", version: UInt64(i), timestamp: Date(), type: "Noted",
+                       payload: Data(("zqxovertaken \(i - 1) " + String(repeating: "x", count: 200)).utf8))
+            }
+            // (The source removed its erasure marker with the deletion's history; the replica gets both.)
+            let markers = [
+                Record(position: 61, key: "customer-9", version: 61, timestamp: Date(), type: "$erased", payload: Data(), isErased: true, deletion: .soft),
+                Record(position: 62, key: "customer-9", version: 62, timestamp: Date(), type: "$deleted", payload: Data(), deletion: .soft),
+            ]
+            let replica = try EventLog(path: directory.sub("replica"))
+            defer { replica.close() }
+            try await replica.replicate(before, from: source.storeId)
+            #expect(!dataFilesContaining("zqxovertaken", under: directory.sub("replica")).isEmpty)
+            try await replica.replicate(markers, from: source.storeId)
+            try await replica.finishPendingRemovals()
+            #expect(try await eventually { try replica.statistics().scrubPending == false })
+            #expect(try replica.statistics().removedRecords == 61)
+            #expect(dataFilesContaining("zqxovertaken", under: directory.sub("replica")) == [])
+            #expect(try replica.verify().isClean)
+        }
+    }
+
     @Test func aFeedBehindRetentionIsToldWhatToDo() async throws {
         try await withLog(label: "kiroku-retention-feed") { log, _ in
             for i in 1...50 { try await log.append(to: "k\(i % 5)", event("Tested", "\(i)")) }

@@ -70,6 +70,9 @@ struct Lifecycle {
         entry.firstVisible = marker + 1
         if hard { entry.isClosed = true }
         try layout.raiseFormat(in: txn)
+        // An erasure owes a scrub from now on, even if a later deletion removes the records
+        // before its own step erases them (their bytes are then in freed pages all the same).
+        if erase { try layout.setCounter(scrubPendingKey, 1, in: txn) }
         if entry.lowestPresent < marker {
             try enqueue(erase ? .erase : .remove, key: key, target: marker, next: entry.lowestPresent, layout: layout, in: txn)
         }
