@@ -3,9 +3,9 @@ import KirokuLog
 
 extension EventLog {
     /// Loads a key's state, decides, and appends the decision's events with the exact version
-    /// the state was loaded at; on a version conflict (another writer got there first) loads
-    /// again and decides again, up to `maxAttempts` times (Equinox's decider, Marten's
-    /// `FetchForWriting`).
+    /// the state was loaded at; on a version conflict (another writer got there first) waits a
+    /// random moment (growing with each attempt, up to 10 ms), loads again and decides again,
+    /// up to `maxAttempts` times (Equinox's decider, Marten's `FetchForWriting`).
     ///
     /// The state is the newest snapshot of `snapshots.schema` (when there is one) folded with
     /// the key's later events by `evolve` (in place: a fold of a long history copies nothing); after the append a snapshot is taken when the
@@ -53,7 +53,13 @@ extension EventLog {
             do {
                 result = try await append(to: key, data, expected: .exact(loaded.version))
             } catch let error as KirokuError where error.code == .versionConflict {
-                if attempts < maxAttempts { continue }
+                if attempts < maxAttempts {
+                    // Back off (random, growing to 10 ms), so that racing deciders on a hot key
+                    // spread out instead of reloading in lockstep.
+                    let ceiling = min(10_000, 100 << min(attempts, 7))
+                    try await Task.sleep(for: .microseconds(Int.random(in: 0...ceiling)))
+                    continue
+                }
                 throw KirokuError(.versionConflict, "Deciding on key '\(key)' gave up after \(attempts) attempts: another writer appended to it each time (last seen at version \(error.actualVersion.map(String.init) ?? "?")). Retry the command later, or raise maxAttempts.",
                                   key: key, expectedVersion: error.expectedVersion, actualVersion: error.actualVersion)
             }

@@ -176,3 +176,11 @@ public func dataFilesContaining(_ needle: String, under directory: String) -> [S
     }
     return found
 }
+
+/// Runs blocking work (a scan of a store's files, a full verify) on a GCD thread, so that it
+/// does not hold one of the few threads of Swift's cooperative pool that every test shares.
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

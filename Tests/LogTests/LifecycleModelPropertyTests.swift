@@ -16,7 +16,7 @@ import Testing
     static let program = Gen.int(in: 0...999).array(of: 6).array(of: 1...20)
 
     @Test func randomLifecycleProgramsMatchTheModel() async {
-        await propertyCheck(count: 80, input: Self.program) { program in
+        await propertyCheck(count: 50, input: Self.program) { program in
             try await Self.run(program)
         }
     }
