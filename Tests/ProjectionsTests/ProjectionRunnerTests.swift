@@ -43,16 +43,16 @@ struct Fragile: Projection {
             for i in 0..<30 { try await log.append(to: "k\(i % 4)", EventData(type: i.isMultiple(of: 3) ? "A" : "B", payload: Data("\(i)".utf8))) }
             let runner = ProjectionRunner(log: log, projections: [EventCounts(), LatestState()], batchSize: 7)
             let running = Task { try await runner.run() }
-            try await runner.waitUntil("event-counts", hasApplied: 30)
+            try await runner.waitUntil("event-counts", hasApplied: 30, timeout: .seconds(60))
             let counts = try runner.reader("event-counts")
             #expect(try EventCounts.count(of: "A", in: counts) == 10)
             #expect(try EventCounts.count(of: "*", in: counts) == 30)
             // Read your writes: append, wait for its position, read it.
             let appended = try await log.append(to: "k9", EventData(type: "C", payload: Data("new".utf8)))
-            try await runner.waitUntil("latest-state", hasApplied: appended.position)
+            try await runner.waitUntil("latest-state", hasApplied: appended.position, timeout: .seconds(60))
             let latest = try #require(try LatestState.entry(for: "k9", in: runner.reader("latest-state")))
             #expect(latest.position == appended.position && latest.payload == Data("new".utf8))
-            try await runner.waitUntil("event-counts", hasApplied: appended.position)
+            try await runner.waitUntil("event-counts", hasApplied: appended.position, timeout: .seconds(60))
             #expect(try EventCounts.count(of: "C", in: runner.reader("event-counts")) == 1)
             let status = try runner.status()
             #expect(status.map(\.name) == ["event-counts", "latest-state"])
@@ -83,7 +83,7 @@ struct Fragile: Projection {
             }
             let runner = ProjectionRunner(log: log, projections: [EventCounts()])
             let running = Task { try await runner.run() }
-            try await runner.waitUntil("event-counts", hasApplied: 2000)
+            try await runner.waitUntil("event-counts", hasApplied: 2000, timeout: .seconds(60))
             #expect(try EventCounts.count(of: "*", in: runner.reader("event-counts")) == 2000)
             running.cancel()
             try await running.value
@@ -95,11 +95,11 @@ struct Fragile: Projection {
             try await log.append(to: "a", EventData(type: "Fine"))
             let runner = ProjectionRunner(log: log, projections: [Fragile(), EventCounts()], batchSize: 1)
             let running = Task { try await runner.run() }
-            try await runner.waitUntil("fragile", hasApplied: 1)
+            try await runner.waitUntil("fragile", hasApplied: 1, timeout: .seconds(60))
             try await log.append(to: "a", EventData(type: "Poison"))
             try await log.append(to: "a", EventData(type: "Fine"))
-            try await runner.waitUntil("event-counts", hasApplied: 3)
-            await expectError(.projectionFailed) { try await runner.waitUntil("fragile", hasApplied: 3) }
+            try await runner.waitUntil("event-counts", hasApplied: 3, timeout: .seconds(60))
+            await expectError(.projectionFailed) { try await runner.waitUntil("fragile", hasApplied: 3, timeout: .seconds(60)) }
             let fragile = try #require(try runner.status().first { $0.name == "fragile" })
             #expect(fragile.state == .failed && fragile.position == 1)
             #expect(fragile.error?.contains("cannot project Poison") == true)
@@ -115,7 +115,7 @@ struct Fragile: Projection {
             try await log.append(to: "a", EventData(type: "Poison"))
             let runner = ProjectionRunner(log: log, projections: [Fragile()])
             let running = Task { try await runner.run() }
-            await expectError(.projectionFailed) { try await runner.waitUntil("fragile", hasApplied: 1) }
+            await expectError(.projectionFailed) { try await runner.waitUntil("fragile", hasApplied: 1, timeout: .seconds(60)) }
             await expectError(.projectionNotReady) { _ = try runner.reader("fragile") }
             running.cancel()
             try await running.value
@@ -128,7 +128,7 @@ struct Fragile: Projection {
             do {
                 let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero)], batchSize: 50)
                 let running = Task { try await runner.run() }
-                try await runner.waitUntil("weighted", hasApplied: 200)
+                try await runner.waitUntil("weighted", hasApplied: 200, timeout: .seconds(60))
                 running.cancel()
                 try await running.value
             }
@@ -139,7 +139,7 @@ struct Fragile: Projection {
             let during = try runner.reader("weighted")
             #expect(during.version == 1)
             try await log.append(to: "k", EventData(type: "T"))
-            try await runner.waitUntil("weighted", hasApplied: 201)
+            try await runner.waitUntil("weighted", hasApplied: 201, timeout: .seconds(60))
             #expect(try runner.reader("weighted").get(UInt64.self, "total", in: "counts") ?? 0 >= 200)
 
             #expect(await eventually { (try? runner.reader("weighted").version) == 2 })

@@ -21,7 +21,7 @@ struct Undeclared: Projection {
             try await log.append(to: "k", EventData(type: "T"))
             let runner = ProjectionRunner(log: log, projections: [EventCounts()])
             let running = Task { try await runner.run() }
-            try await runner.waitUntil("event-counts", hasApplied: 1)
+            try await runner.waitUntil("event-counts", hasApplied: 1, timeout: .seconds(60))
             let error = await expectError(.projectionTimeout) {
                 try await runner.waitUntil("event-counts", hasApplied: 99, timeout: .milliseconds(50))
             }
@@ -36,7 +36,7 @@ struct Undeclared: Projection {
             try await log.append(to: "k", EventData(type: "T"))
             let runner = ProjectionRunner(log: log, projections: [Undeclared()])
             let running = Task { try await runner.run() }
-            let error = await expectError(.projectionFailed) { try await runner.waitUntil("undeclared", hasApplied: 1) }
+            let error = await expectError(.projectionFailed) { try await runner.waitUntil("undeclared", hasApplied: 1, timeout: .seconds(60)) }
             #expect(error?.message.contains("elsewhere") == true)
             running.cancel()
             try await running.value
@@ -78,7 +78,7 @@ struct Undeclared: Projection {
             let running = Task { try await runner.run() }
             await expectError(.projectionFailed) { try await runner.waitUntil("undeclared", hasApplied: 1, timeout: .seconds(3600)) }
             await expectError(.projectionNotReady) { try await runner.waitUntil("not-registered", hasApplied: 1, timeout: .seconds(3600)) }
-            try await runner.waitUntil("event-counts", hasApplied: 1)
+            try await runner.waitUntil("event-counts", hasApplied: 1, timeout: .seconds(60))
             let pending = Task { try await runner.waitUntil("event-counts", hasApplied: 5, timeout: .seconds(3600)) }
             try await Task.sleep(for: .milliseconds(20))
             running.cancel()
@@ -96,7 +96,7 @@ struct Undeclared: Projection {
             do {
                 let runner = ProjectionRunner(log: log, projections: [Counting(version: 1)])
                 let running = Task { try await runner.run() }
-                try await runner.waitUntil("counting", hasApplied: 3)
+                try await runner.waitUntil("counting", hasApplied: 3, timeout: .seconds(60))
                 running.cancel()
                 try await running.value
             }
@@ -119,8 +119,8 @@ struct Undeclared: Projection {
             #expect(before == [3, 1] || before?[1] == 2)
             #expect(try reader.bytes("n", in: "n") == [UInt8(head % 256), 2])
             #expect(reader.version == 2)
-            try await runner.waitUntil("counting", version: 2, hasApplied: head)
-            await expectError(.projectionNotReady) { try await runner.waitUntil("counting", version: 1, hasApplied: 1) }
+            try await runner.waitUntil("counting", version: 2, hasApplied: head, timeout: .seconds(60))
+            await expectError(.projectionNotReady) { try await runner.waitUntil("counting", version: 1, hasApplied: 1, timeout: .seconds(60)) }
             // After the old version is pruned, the reader still reads.
             #expect(try runner.prune("counting") == [1])
             #expect(try reader.bytes("n", in: "n") == [UInt8(head % 256), 2])
