@@ -199,6 +199,16 @@ enum RecordCodec {
         }
     }
 
+    /// ``view(position:bytes:)`` for a store's reads and writes: damage is a `corruption` error
+    /// naming the position (the one message every caller gives).
+    static func checkedView(position: UInt64, bytes: UnsafeRawBufferPointer) throws -> View {
+        do {
+            return try view(position: position, bytes: bytes)
+        } catch {
+            throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
+        }
+    }
+
     /// Parses and checks (format, lengths, checksum) the bytes stored at `position`.
     static func view(position: UInt64, bytes: UnsafeRawBufferPointer) throws(Failure) -> View {
         guard bytes.count >= headerSize + trailerSize else { throw .tooShort(bytes.count) }

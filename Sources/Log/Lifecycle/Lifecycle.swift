@@ -195,7 +195,7 @@ struct Lifecycle {
                 guard let first = try cursor.get(MDB_FIRST) else { return nil }
                 let position = BigEndianKey.value(first.key)
                 guard position != head else { return nil }
-                let view = try Self.view(first.value, at: position)
+                let view = try RecordCodec.checkedView(position: position, bytes: first.value)
                 guard try condition(view, txn) else { return nil }
                 return (position, view.version, Array(view.bytes[view.keyRange]), view.idRange.map { Array(view.bytes[$0]) })
             }
@@ -219,7 +219,7 @@ struct Lifecycle {
                 guard let entry = try BigEndianKey(state.scanFrom).withBytes({ try cursor.get(MDB_SET_RANGE, key: $0) }) else { return nil }
                 let position = BigEndianKey.value(entry.key)
                 guard position != head else { return nil }
-                let view = try Self.view(entry.value, at: position)
+                let view = try RecordCodec.checkedView(position: position, bytes: entry.value)
                 guard view.timestampMicros < cutoff else { return nil }
                 let key = UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange])
                 var act = prefix.map { key.starts(with: $0) } ?? true
@@ -357,7 +357,7 @@ struct Lifecycle {
     private mutating func erase(at position: UInt64) throws {
         try BigEndianKey(position).withBytes { positionBytes in
             guard let bytes = try txn.get(layout.records, positionBytes) else { return }
-            let view = try Self.view(bytes, at: position)
+            let view = try RecordCodec.checkedView(position: position, bytes: bytes)
             guard !view.isErased, view.deletion == nil else { return }
             let erased = RecordCodec.erasedCopy(of: view, position: position)
             try erased.withUnsafeBytes { try txn.put(layout.records, positionBytes, $0) }
@@ -396,14 +396,6 @@ struct Lifecycle {
         }
         // Erased bytes stay in freed pages until a scrub: it is owed, even across a crash.
         if report.erased > 0 { try layout.setCounter(Self.scrubPendingKey, 1, in: txn) }
-    }
-
-    private static func view(_ bytes: UnsafeRawBufferPointer, at position: UInt64) throws -> RecordCodec.View {
-        do {
-            return try RecordCodec.view(position: position, bytes: bytes)
-        } catch {
-            throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
-        }
     }
 
     // MARK: Stored policies

@@ -64,11 +64,7 @@ extension EventLog {
         try withReadTransaction { txn in
             try BigEndianKey(position).withBytes { positionBytes in
                 guard let bytes = try txn.get(layout.records, positionBytes) else { return false }
-                do {
-                    return try RecordCodec.view(position: position, bytes: bytes).difference(key: key, event: event) == nil
-                } catch {
-                    throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
-                }
+                return try RecordCodec.checkedView(position: position, bytes: bytes).difference(key: key, event: event) == nil
             }
         }
     }
@@ -176,11 +172,7 @@ extension EventLog {
                 try txn.withCursor(layout.records) { cursor in
                     guard let entry = try BigEndianKey(position).withBytes({ try cursor.get(MDB_SET_RANGE, key: $0) }) else { return nil }
                     let found = BigEndianKey.value(entry.key)
-                    let view: RecordCodec.View
-                    do { view = try RecordCodec.view(position: found, bytes: entry.value) } catch {
-                        throw KirokuError(.corruption, "The record at position \(found) is damaged (\(error)); run verify.", position: found)
-                    }
-                    return (found, view.timestampMicros)
+                    return (found, try RecordCodec.checkedView(position: found, bytes: entry.value).timestampMicros)
                 }
             }
             let head = try layout.headPosition(in: txn)

@@ -236,12 +236,7 @@ struct AppendPlanner {
             guard let bytes = try txn.get(layout.records, positionBytes) else {
                 throw KirokuError(.corruption, "The id index points at position \(position), which holds no record; run verify.", position: position)
             }
-            let view: RecordCodec.View
-            do {
-                view = try RecordCodec.view(position: position, bytes: bytes)
-            } catch {
-                throw KirokuError(.corruption, "The record at position \(position) is damaged (\(error)); run verify, and restore from a copy if it reports problems.", position: position)
-            }
+            let view = try RecordCodec.checkedView(position: position, bytes: bytes)
             return view.difference(key: key, event: event).map { .failure(Difference(field: $0)) } ?? .success(view.version)
         }
     }
