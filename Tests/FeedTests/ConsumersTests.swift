@@ -4,7 +4,7 @@ import KirokuLog
 import Testing
 @testable import KirokuFeed
 
-@Suite(.timeLimit(.minutes(1))) struct ConsumersTests {
+@Suite(.timeLimit(.minutes(3))) struct ConsumersTests {
     @Test func checkpointsAreDurableAndListedWithLag() async throws {
         let directory = TemporaryDirectory("kiroku-feed-test")
         defer { directory.remove() }

@@ -4,7 +4,7 @@ import KirokuLog
 import Testing
 @testable import KirokuFeed
 
-@Suite(.timeLimit(.minutes(1))) struct EventFeedTests {
+@Suite(.timeLimit(.minutes(3))) struct EventFeedTests {
     @Test func catchesUpThenFollowsLive() async throws {
         try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             for i in 1...10 { try await log.append(to: "k\(i % 3)", event("E", "\(i)")) }

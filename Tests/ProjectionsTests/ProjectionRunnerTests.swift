@@ -37,7 +37,7 @@ struct Fragile: Projection {
 }
 
 
-@Suite(.timeLimit(.minutes(1))) struct ProjectionRunnerTests {
+@Suite(.timeLimit(.minutes(3))) struct ProjectionRunnerTests {
     @Test func builtInsFollowTheLogAndReadYourWrites() async throws {
         try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             for i in 0..<30 { try await log.append(to: "k\(i % 4)", EventData(type: i.isMultiple(of: 3) ? "A" : "B", payload: Data("\(i)".utf8))) }

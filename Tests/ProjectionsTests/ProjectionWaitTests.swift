@@ -15,7 +15,7 @@ struct Undeclared: Projection {
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ProjectionWaitTests {
+@Suite(.timeLimit(.minutes(3))) struct ProjectionWaitTests {
     @Test func aWaitThatCannotBeMetTimesOut() async throws {
         try await withLog(label: "kiroku-projection-test") { log, _ async throws in
             try await log.append(to: "k", EventData(type: "T"))
@@ -47,7 +47,7 @@ struct Undeclared: Projection {
 /// Waits end at once when what they wait for cannot happen, and follow the active version.
 /// The suite's time limit is the hang guard: on the first wave's code these waits polled until
 /// their timeout (an hour in the CLI).
-@Suite(.timeLimit(.minutes(1))) struct WaitWakeUpTests {
+@Suite(.timeLimit(.minutes(3))) struct WaitWakeUpTests {
     struct Counting: Projection {
         let name = "counting"
         let version: Int
