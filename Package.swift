@@ -122,7 +122,7 @@ let package = Package(
         .executableTarget(name: "LogTestHelper", dependencies: ["KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuSearch", "KirokuTestSupport"],
                           path: "Tests/LogTestHelper"),
         .target(name: "KirokuTestSupport", dependencies: ["KirokuLog", "KirokuCorpus"], path: "Tests/KirokuTestSupport"),
-        .testTarget(name: "WriteModelTests", dependencies: ["KirokuWriteModel", "KirokuLog", "KirokuTestSupport"]),
+        .testTarget(name: "WriteModelTests", dependencies: ["KirokuWriteModel", "KirokuLog", "KirokuFeed", "KirokuProjections", "KirokuTestSupport"]),
         .testTarget(name: "LogTests", dependencies: [
             "KirokuLog", "KirokuFeed", "LogTestHelper", "KirokuTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),

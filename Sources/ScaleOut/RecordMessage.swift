@@ -19,6 +19,7 @@ import NIOCore
 /// Kiroku-Commit-End             "1" on the last record of a source commit
 /// Kiroku-Deletion               "soft" or "hard" on a key's deletion marker
 /// Kiroku-Erased                 "1" on an erased record or an erasure's marker
+/// Kiroku-Schema                 the event's schema version, when it is not 1
 /// payload  the record's payload bytes
 /// ```
 public enum RecordMessage {
@@ -85,6 +86,7 @@ public enum RecordMessage {
         if commitEnd { field("Kiroku-Commit-End: ", "1") }
         if let deletion = record.deletion { field("Kiroku-Deletion: ", deletion.rawValue) }
         if record.isErased { field("Kiroku-Erased: ", "1") }
+        if record.schemaVersion != 1 { field("Kiroku-Schema: ", String(record.schemaVersion)) }
         bytes.append(13)
         bytes.append(10)
     }
@@ -137,10 +139,16 @@ public enum RecordMessage {
             deletion = decoded
         }
         let erased = headers["Kiroku-Erased"] == "1"
+        var schema = 1
+        if let text = headers["Kiroku-Schema"] {
+            guard let decoded = Int(text), (2...Int(UInt16.max)).contains(decoded), deletion == nil else { throw fail("a bad Kiroku-Schema") }
+            schema = decoded
+        }
         if (deletion != nil || erased) && (!payload.isEmpty || metadata != nil) { throw fail("a payload on a deletion marker or erased record") }
         let record = Record(position: position, key: key, version: version,
                             timestamp: Date(timeIntervalSince1970: Double(timestamp) / 1_000_000),
-                            type: type, payload: payload, metadata: metadata, id: id, isErased: erased, deletion: deletion)
+                            type: type, payload: payload, metadata: metadata, id: id, isErased: erased, deletion: deletion,
+                            schemaVersion: schema)
         return Decoded(record: record, store: store, checksum: checksum, commitEnd: headers["Kiroku-Commit-End"] == "1")
     }
 

@@ -128,6 +128,36 @@ import Testing
     }
 }
 
+/// Schema versions from the command line: `append --schema`, `read` shows them, and an export
+/// and import keep them byte for byte (the stored form, never upcast).
+@Suite(.timeLimit(.minutes(3))) struct SchemaVersionCLITests {
+    @Test func schemaVersionsSurviveAnExportAndImport() async throws {
+        let directory = TemporaryDirectory("kiroku-schema-cli")
+        defer { directory.remove() }
+        let store = directory.sub("store")
+        #expect(try await kiroku(["append", store, "--key", "c-1", "--type", "CustomerMoved", "--data", #"{"zip":"1"}"#]).status == 0)
+        #expect(try await kiroku(["append", store, "--key", "c-1", "--type", "CustomerMoved", "--data", #"{"postalCode":"1"}"#, "--schema", "2"]).status == 0)
+        let read = try jsonLines(try await kiroku(["read", store, "--json"]).out)
+        #expect(read.map { $0["schema"] as? Int } == [nil, 2])
+        #expect(try await kiroku(["read", store]).out.contains("CustomerMoved (schema 2)"))
+        let bad = try await kiroku(["append", store, "--key", "c-1", "--type", "T", "--schema", "0"])
+        #expect(bad.status == 1 && bad.err.contains("1 to 65535"), "\(bad.err)")
+
+        let exported = directory.sub("export.jsonl")
+        #expect(try await kiroku(["export", store, exported]).status == 0)
+        #expect(try String(contentsOfFile: exported, encoding: .utf8).contains(#""schema":2"#))
+        let copy = directory.sub("copy")
+        let imported = try await kiroku(["import", copy, exported])
+        #expect(imported.status == 0, "\(imported.err)")
+        let a = try EventLog(path: store), b = try EventLog(path: copy)
+        defer { a.close(); b.close() }
+        #expect(try b.readAllStored().map(\.schemaVersion) == [1, 2])
+        #expect(try b.readAllStored().map(\.payload) == a.readAllStored().map(\.payload))
+        let badLine = try await kiroku(["import", directory.sub("other"), "-"], input: #"{"key":"k","type":"T","schema":0}"#)
+        #expect(badLine.status == 1 && badLine.err.contains("\"schema\" must be a whole number from 1 to 65535"), "\(badLine.err)")
+    }
+}
+
 /// `kiroku read --since` and `--reverse`.
 @Suite(.timeLimit(.minutes(2))) struct TimeReadCLITests {
     @Test func readSinceAnInstantAndNewestFirst() async throws {

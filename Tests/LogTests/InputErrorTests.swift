@@ -135,7 +135,7 @@ import Testing
         let log = try EventLog(path: path)
         try await log.append(to: "k", event())
         try log.environment.write { txn in
-            var format = (StoreLayout.lifecycleFormatVersion + 1).littleEndian
+            var format = (StoreLayout.newestFormatVersion + 1).littleEndian
             try StoreLayout.formatKey.withUTF8Bytes { key in
                 try withUnsafeBytes(of: &format) { try txn.put(log.layout.meta, key, $0) }
             }

@@ -59,7 +59,8 @@ import Testing
                     var group = model.group(&tape, key: LogModel.keys[keyIndex])
                     group.events = group.events.map { event in
                         fresh += 1
-                        return EventData(type: event.type, payload: event.payload, metadata: event.metadata, id: event.id.map { "\($0)-\(fresh)" })
+                        return EventData(type: event.type, payload: event.payload, metadata: event.metadata, id: event.id.map { "\($0)-\(fresh)" },
+                                         schemaVersion: event.schemaVersion)
                     }
                     return [group]
                 }
@@ -170,6 +171,8 @@ struct ModelRecord: Equatable {
     var id: [UInt8]?
     var payload: [UInt8]
     var metadata: [UInt8]?
+    /// The schema version stored: an event's own, or 1 (the log has no upcasters).
+    var schema: Int
 
     init(position: UInt64, key: String, version: UInt64, event: EventData) {
         self.position = position
@@ -179,11 +182,13 @@ struct ModelRecord: Equatable {
         id = event.id.map { Array($0.utf8) }
         payload = Array(event.payload)
         metadata = event.metadata.map(Array.init)
+        schema = event.schemaVersion ?? 1
     }
 
     init(_ record: Record) {
         self.init(position: record.position, key: record.key, version: record.version,
-                  event: EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id))
+                  event: EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id,
+                                   schemaVersion: record.schemaVersion))
     }
 
     /// Whether this stored record holds exactly `event` appended to `key`.
@@ -205,6 +210,8 @@ final class LogModel {
     static let ids: [String?] = ["a", "b", "\u{E9}", "e\u{301}", nil, nil]
     static let payloads: [Data] = [Data("{}".utf8), Data(#"{"n":1}"#.utf8), Data(), Data([0xFF, 0x00])]
     static let metadata: [Data?] = [nil, nil, Data("m".utf8), Data()]
+    /// `nil` and 1 store alike; a retry that differs only in its schema version is no repeat.
+    static let schemas: [Int?] = [nil, nil, nil, 1, 2, 65_535]
 
     var records: [ModelRecord] = []
 
@@ -215,7 +222,8 @@ final class LogModel {
         let key = given ?? Self.keys[tape.next() % Self.keys.count]
         let events = (0..<(1 + tape.next() % 3)).map { _ in
             EventData(type: Self.types[tape.next() % Self.types.count], payload: Self.payloads[tape.next() % Self.payloads.count],
-                      metadata: Self.metadata[tape.next() % Self.metadata.count], id: Self.ids[tape.next() % Self.ids.count])
+                      metadata: Self.metadata[tape.next() % Self.metadata.count], id: Self.ids[tape.next() % Self.ids.count],
+                      schemaVersion: Self.schemas[tape.next() % Self.schemas.count])
         }
         let current = version(of: Array(key.utf8))
         let expected: ExpectedVersion = switch tape.next() % 6 {

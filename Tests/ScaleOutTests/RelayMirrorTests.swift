@@ -83,6 +83,8 @@ import Testing
             try await source.append(to: "customer-1", event("Noted", "zqxreplicasecret \(i)", metadata: "zqxreplicameta"))
             try await source.append(to: "order-\(i % 4)", event("Noted", "kept \(i)"))
         }
+        // A record in another schema version travels with it (Kiroku-Schema), checksum and all.
+        try await source.append(to: "order-3", EventData(type: "Noted", payload: Data("v2".utf8), schemaVersion: 2))
         let relay = Relay(log: source, options: RelayOptions(servers: cluster.servers))
         let relaying = Task { try await relay.run() }
         defer { relaying.cancel() }
@@ -104,7 +106,8 @@ import Testing
         #expect(try await eventually { try replica.statistics().scrubPending == false })
         try expectEqualLogs(source, replica)
         #expect(try replica.read(key: "customer-1").isEmpty && replica.read(key: "order-1").isEmpty && replica.read(key: "order-2").isEmpty)
-        #expect(try replica.read(key: "order-3").count == 10)
+        #expect(try replica.read(key: "order-3").count == 11)
+        #expect(try replica.read(key: "order-3").last?.schemaVersion == 2)
         #expect(try replica.readAll(from: 1, limit: 1000).filter { $0.key == "customer-1" }.allSatisfy { $0.isErased && $0.payload.isEmpty })
         #expect(try replica.statistics().removedRecords == source.statistics().removedRecords)
         for secret in ["zqxreplicasecret", "zqxreplicameta"] {

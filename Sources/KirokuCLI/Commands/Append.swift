@@ -15,6 +15,7 @@ struct Append: AsyncParsableCommand {
     @Option(name: .customLong("data-file"), help: "A file holding the JSON payload ('-' for standard input).") var dataFile: String?
     @Option(help: "An idempotency id: appending it again returns the first result.") var id: String?
     @Option(name: .customLong("expected-version"), help: "any, no-stream, exists, or a version number.") var expectedVersion = "any"
+    @Option(help: "The schema version the payload is written in (1 to 65535; default 1). Services that register upcasters read older versions in their current form.") var schema: Int?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -22,7 +23,7 @@ struct Append: AsyncParsableCommand {
         let payload = try Self.payload(data: data, file: dataFile)
         let log = try StoreOpener.open(store, create: true)
         defer { log.close() }
-        let result = try await log.append(to: key, EventData(type: type, payload: payload, id: id), expected: expected)
+        let result = try await log.append(to: key, EventData(type: type, payload: payload, id: id, schemaVersion: schema), expected: expected)
         if output.json {
             Output.json(["position": result.positions.upperBound, "version": result.versions.upperBound])
         } else {

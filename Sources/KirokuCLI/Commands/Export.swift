@@ -10,7 +10,7 @@ struct Export: AsyncParsableCommand {
         abstract: "Write records as JSON Lines that kiroku import reads back, in log order.",
         discussion: """
         Each line: {"position": P, "key": ..., "version": V, "type": ..., "timestamp": ..., "id": ..., "data": ..., "metadata": ...}.
-        A deletion marker adds "deletion": "soft" or "hard", an erased record "erased": true (no data): an import restores both.
+        A deletion marker adds "deletion": "soft" or "hard", an erased record "erased": true (no data), an event written in a schema version other than 1 "schema": N (the stored form, never upcast): an import restores them.
         data and metadata are the stored bytes as they are when they are one JSON value on one line (not null);
         other bytes are written as dataBase64 / metadataBase64. id and metadata appear when the record has them.
         kiroku import of the file into an empty store gives an equal store: the same positions, keys, versions,
@@ -56,7 +56,7 @@ struct Export: AsyncParsableCommand {
         buffer.reserveCapacity(1 << 21)
         var position = from
         while position <= last {
-            let records = try log.readAll(from: position, limit: 4096)
+            let records = try log.readAllStored(from: position, limit: 4096)
             guard !records.isEmpty else { break }
             for record in records where record.position <= last && selection.matches(record) {
                 Self.line(record, into: &buffer)
@@ -102,6 +102,7 @@ struct Export: AsyncParsableCommand {
         // What the record is besides an event, so that an import restores it as it is.
         if let deletion = record.deletion { out.append(contentsOf: #","deletion":"\#(deletion.rawValue)""#.utf8) }
         if record.isErased { out.append(contentsOf: #","erased":true"#.utf8) }
+        if record.schemaVersion != 1 { out.append(contentsOf: #","schema":\#(record.schemaVersion)"#.utf8) }
         func bytes(_ name: String, _ value: Data) {
             let verbatim = value.withUnsafeBytes { ImportLine.isVerbatim($0) }
             out.append(contentsOf: ",\"\(name)\(verbatim ? "" : "Base64")\":".utf8)

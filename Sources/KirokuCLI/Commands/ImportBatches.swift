@@ -91,7 +91,8 @@ final class ImportBatches: @unchecked Sendable {
             // Derived from the line: the same file imported again gives the same ids.
             id = "import:\(number):" + String(FNV1a.hash(line), radix: 16)
         }
-        var event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id)
+        var event = EventData(type: parsed.type, payload: parsed.data ?? Data(), metadata: parsed.metadata, id: id,
+                              schemaVersion: parsed.schema)
         if parsed.erased || parsed.deletion != nil {
             event.restored = EventData.Restored(isErased: parsed.erased, deletion: parsed.deletion)
         }

@@ -22,6 +22,8 @@ struct ImportLine {
     var deletion: Record.Deletion?
     /// An exported erased record (`"erased": true`): restored without payload.
     var erased = false
+    /// The event's schema version (`"schema": N`), when the line gives one.
+    var schema: Int?
 
     /// Why a line cannot be imported; the message names the field or byte.
     struct Invalid: Error {
@@ -30,7 +32,7 @@ struct ImportLine {
 
     /// The fields a line may have (`timestamp` is read and left: the log stamps its own commits).
     static let fields = ["key", "type", "data", "id", "metadata", "dataBase64", "metadataBase64", "position", "version", "timestamp",
-                         "deletion", "erased"]
+                         "deletion", "erased", "schema"]
     static let fieldBytes = fields.map { Array($0.utf8) }
 
     /// Parses one line (without its newline).
@@ -39,6 +41,7 @@ struct ImportLine {
         var key: String?, type: String?, id: String?, data: Data?, metadata: Data?
         var position: UInt64?, version: UInt64?
         var deletion: Record.Deletion?, erased = false
+        var schema: Int?
         var seen: UInt16 = 0
         scanner.skipSpace()
         guard scanner.peek == UInt8(ascii: "{") else { throw Invalid(reason: "not a JSON object") }
@@ -52,7 +55,7 @@ struct ImportLine {
                 guard scanner.peek == UInt8(ascii: "\"") else { throw scanner.fail("expected a field name") }
                 let (known, name) = try scanner.fieldName()
                 guard let field = known else {
-                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp, deletion, erased)")
+                    throw Invalid(reason: "unknown field \"\(name)\" (the fields are key, type, data, id, metadata, dataBase64, metadataBase64, position, version, timestamp, deletion, erased, schema)")
                 }
                 guard seen & (1 << field) == 0 else { throw Invalid(reason: "field \"\(name)\" appears twice") }
                 seen |= 1 << field
@@ -90,6 +93,11 @@ struct ImportLine {
                     if line[span].elementsEqual("true".utf8) { erased = true } else if !line[span].elementsEqual("false".utf8) {
                         throw Invalid(reason: "\"erased\" must be true or false")
                     }
+                case 12:
+                    guard let number = scanner.unsigned(), (1...UInt64(UInt16.max)).contains(number) else {
+                        throw Invalid(reason: "\"schema\" must be a whole number from 1 to \(UInt16.max)")
+                    }
+                    schema = Int(number)
                 case 5, 6:
                     guard scanner.peek == UInt8(ascii: "\"") else { throw Invalid(reason: "\"\(name)\" must be a base64 string") }
                     guard let bytes = Data(base64Encoded: try scanner.string(field: "\"\(name)\"")) else {
@@ -119,11 +127,12 @@ struct ImportLine {
         if (deletion != nil || erased), (data.map { !$0.isEmpty } ?? false) || metadata != nil {
             throw Invalid(reason: "an erased record or a deletion marker has no data and no metadata")
         }
+        if deletion != nil, let schema, schema != 1 { throw Invalid(reason: "a deletion marker has no \"schema\"") }
         if erased && deletion == nil && seen & (1 << 7) == 0 {
             throw Invalid(reason: "\"erased\" belongs to an exported record: give its \"position\" too")
         }
         return ImportLine(key: key, type: type, id: id, data: data, metadata: metadata, position: position, version: version,
-                          deletion: deletion, erased: erased)
+                          deletion: deletion, erased: erased, schema: schema)
     }
 
     /// Whether `bytes` can be written into a line as they are and read back by ``parse(_:)`` as

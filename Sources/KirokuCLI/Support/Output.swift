@@ -62,6 +62,7 @@ enum Output {
         if let id = record.id { object["id"] = id }
         if let deletion = record.deletion { object["deletion"] = deletion.rawValue }
         if record.isErased { object["erased"] = true }
+        if record.schemaVersion != 1 { object["schema"] = record.schemaVersion }
         func put(_ data: Data, _ name: String) {
             if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
                 object[name] = value
@@ -80,7 +81,8 @@ enum Output {
     static func line(_ record: Record) -> String {
         let data = record.deletion.map { "<\($0.rawValue) deletion>" } ?? (record.isErased ? "<erased>" : nil)
             ?? String(data: record.payload, encoding: .utf8) ?? "<\(record.payload.count) bytes>"
-        return "\(record.position)  \(record.key)@\(record.version)  \(record.type)  \(iso(record.timestamp))  \(data)"
+        let type = record.schemaVersion == 1 ? record.type : "\(record.type) (schema \(record.schemaVersion))"
+        return "\(record.position)  \(record.key)@\(record.version)  \(type)  \(iso(record.timestamp))  \(data)"
     }
 
     /// Messages for people go to standard error, so standard output stays data.

@@ -34,7 +34,8 @@ import Foundation
         } catch {
             return false
         }
-        let event = EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id)
+        let event = EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id,
+                              schemaVersion: record.schemaVersion)
         let key = Array(record.key.utf8)
         var again = [UInt8](repeating: 0, count: RecordCodec.encodedSize(keyCount: key.count, event: event))
         again.withUnsafeMutableBytes { buffer in

@@ -6,7 +6,8 @@ import Foundation
 /// offset size  field
 ///  0      1    format version (1)
 ///  1      1    flags: bit 0 metadata present, bit 1 id present, bit 2 erased, bit 3 a
-///              deletion marker, bit 4 the deletion is hard (a tombstone)
+///              deletion marker, bit 4 the deletion is hard (a tombstone), bit 5 schema
+///              version present
 ///  2      2    key length (LE)
 ///  4      2    type length (LE)
 ///  6      2    id length (LE)
@@ -16,6 +17,7 @@ import Foundation
 /// 32      4    payload length (LE)
 /// 36      4    metadata length (LE)
 /// 40      …    key, type, id, payload, metadata (UTF-8 / raw bytes)
+///         2    with bit 5: the event's schema version (LE, 2 or more; absent means 1)
 /// end-8   8    XXH64 (LE) of every byte above, seeded with the record's position
 /// ```
 /// The position seeds the checksum though it is the LMDB key, so a record found under the wrong
@@ -32,11 +34,17 @@ enum RecordCodec {
     static let deletionMarker: UInt8 = 8
     /// With ``deletionMarker``: the deletion is hard.
     static let hardDeletion: UInt8 = 16
-    private static let knownFlags: UInt8 = hasMetadata | hasId | erased | deletionMarker | hardDeletion
+    /// The record carries a schema version other than 1 (format 3).
+    static let hasSchema: UInt8 = 32
+    static let schemaSize = 2
+    private static let knownFlags: UInt8 = hasMetadata | hasId | erased | deletionMarker | hardDeletion | hasSchema
+
+    /// The schema version stored for `event`: 1 (written as no field) unless it says otherwise.
+    static func schema(of event: EventData) -> UInt16 { UInt16(clamping: event.schemaVersion ?? 1) }
 
     static func encodedSize(keyCount: Int, event: EventData) -> Int {
         headerSize + keyCount + event.type.utf8.count + (event.id?.utf8.count ?? 0)
-            + event.payload.count + (event.metadata?.count ?? 0) + trailerSize
+            + event.payload.count + (event.metadata?.count ?? 0) + (schema(of: event) == 1 ? 0 : schemaSize) + trailerSize
     }
 
     /// Writes the record into `buffer`, which must be exactly `encodedSize(keyCount:event:)`
@@ -46,6 +54,8 @@ enum RecordCodec {
         var flags: UInt8 = extra
         if event.metadata != nil { flags |= hasMetadata }
         if event.id != nil { flags |= hasId }
+        let schema = schema(of: event)
+        if schema != 1 { flags |= hasSchema }
         buffer.storeBytes(of: formatVersion, toByteOffset: 0, as: UInt8.self)
         buffer.storeBytes(of: flags, toByteOffset: 1, as: UInt8.self)
         buffer.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: 2, as: UInt16.self)
@@ -62,6 +72,10 @@ enum RecordCodec {
         if let id = event.id { offset = id.withUTF8Bytes { copy($0, into: buffer, at: offset) } }
         offset = event.payload.withUnsafeBytes { copy($0, into: buffer, at: offset) }
         if let metadata = event.metadata { offset = metadata.withUnsafeBytes { copy($0, into: buffer, at: offset) } }
+        if schema != 1 {
+            buffer.storeBytes(of: schema.littleEndian, toByteOffset: offset, as: UInt16.self)
+            offset += schemaSize
+        }
         let check = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
         buffer.storeBytes(of: check.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
@@ -76,10 +90,11 @@ enum RecordCodec {
     }
 
     /// The bytes of `view`'s record with its payload and metadata erased: the same envelope
-    /// (key, type, id, version, timestamp, link), the erased flag set, a new checksum.
+    /// (key, type, id, schema version, version, timestamp, link), the erased flag set, a new checksum.
     static func erasedCopy(of view: View, position: UInt64) -> [UInt8] {
         let idCount = view.idRange?.count ?? 0
-        let size = headerSize + view.keyRange.count + view.typeRange.count + idCount + trailerSize
+        let schemaCount = view.schemaVersion == 1 ? 0 : schemaSize
+        let size = headerSize + view.keyRange.count + view.typeRange.count + idCount + schemaCount + trailerSize
         var bytes = [UInt8](repeating: 0, count: size)
         bytes.withUnsafeMutableBytes { buffer in
             buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: view.bytes[0..<headerSize]))
@@ -90,6 +105,10 @@ enum RecordCodec {
             offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[view.keyRange]), into: buffer, at: offset)
             offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[view.typeRange]), into: buffer, at: offset)
             if let idRange = view.idRange { offset = copy(UnsafeRawBufferPointer(rebasing: view.bytes[idRange]), into: buffer, at: offset) }
+            if schemaCount > 0 {
+                buffer.storeBytes(of: view.schemaVersion.littleEndian, toByteOffset: offset, as: UInt16.self)
+                offset += schemaCount
+            }
             let check = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
             buffer.storeBytes(of: check.littleEndian, toByteOffset: offset, as: UInt64.self)
         }
@@ -134,6 +153,8 @@ enum RecordCodec {
         let idRange: Range<Int>?
         let payloadRange: Range<Int>
         let metadataRange: Range<Int>?
+        /// The schema version the event was written with (1 when the record has none).
+        let schemaVersion: UInt16
 
         func string(_ range: Range<Int>) throws(Failure) -> String {
             guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) else {
@@ -171,6 +192,7 @@ enum RecordCodec {
             if !event.payload.withUnsafeBytes({ same(payloadRange, $0) }) { return "payload" }
             let sameMetadata = event.metadata.map { metadata in metadata.withUnsafeBytes { same(metadataRange, $0) } } ?? (metadataRange == nil)
             if !sameMetadata { return "metadata" }
+            if schemaVersion != RecordCodec.schema(of: event) { return "schema version" }
             return nil
         }
 
@@ -194,7 +216,8 @@ enum RecordCodec {
                 metadata: metadataRange.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) },
                 id: try id,
                 isErased: isErased,
-                deletion: deletion
+                deletion: deletion,
+                schemaVersion: Int(schemaVersion)
             )
         }
     }
@@ -218,7 +241,6 @@ enum RecordCodec {
         let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bodyCount, as: UInt64.self))
         let computed = checksum(position: position, body: UnsafeRawBufferPointer(rebasing: bytes[0..<bodyCount]))
         guard stored == computed else { throw .badChecksum(stored: stored, computed: computed) }
-        let flags = bytes.load(fromByteOffset: 1, as: UInt8.self)
         let keyCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
         let typeCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
         let idCount = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
@@ -227,7 +249,9 @@ enum RecordCodec {
         let previous = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         let payloadCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
         let metadataCount = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 36, as: UInt32.self)))
-        guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount == bodyCount else {
+        let flags = bytes.load(fromByteOffset: 1, as: UInt8.self)
+        let schemaCount = flags & hasSchema != 0 ? schemaSize : 0
+        guard headerSize + keyCount + typeCount + idCount + payloadCount + metadataCount + schemaCount == bodyCount else {
             throw .badLengths
         }
         // Only the known flags, and no bytes for a field whose flag is off: a record decodes
@@ -240,6 +264,12 @@ enum RecordCodec {
               !emptied || (payloadCount == 0 && flags & hasMetadata == 0),
               flags & hardDeletion == 0 || flags & deletionMarker != 0 else {
             throw .badFlags(flags)
+        }
+        var schemaVersion: UInt16 = 1
+        if schemaCount > 0 {
+            schemaVersion = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: bodyCount - schemaCount, as: UInt16.self))
+            // Version 1 is written as no field, and a marker has no schema: one encoding each.
+            guard schemaVersion >= 2, flags & deletionMarker == 0 else { throw .badFlags(flags) }
         }
         var offset = headerSize
         func next(_ count: Int) -> Range<Int> {
@@ -256,7 +286,8 @@ enum RecordCodec {
             keyRange: keyRange, typeRange: typeRange,
             idRange: flags & hasId != 0 ? idRange : nil,
             payloadRange: payloadRange,
-            metadataRange: flags & hasMetadata != 0 ? metadataRange : nil
+            metadataRange: flags & hasMetadata != 0 ? metadataRange : nil,
+            schemaVersion: schemaVersion
         )
     }
 }

@@ -14,6 +14,11 @@ public struct EventData: Sendable, Hashable {
     /// Optional idempotency id: appending an event whose id is stored already is a no-op that
     /// returns the first append's result. At most ``EventLog/maxIdBytes`` UTF-8 bytes.
     public var id: String?
+    /// The version of the event type's schema the payload is written in, from 1 to 65,535;
+    /// `nil` (the default) stamps the current version the log's ``Upcasters`` know for the type,
+    /// which is 1 for a type without upcasters. Reads turn older versions into the current form
+    /// (``Upcasters``), so readers only ever see the shape they know.
+    public var schemaVersion: Int?
     /// What an exported record was besides an event, so that an import restores it as it was:
     /// an erased record or a deletion marker (both without payload and metadata). Not for
     /// appends: deletions go through ``EventLog/delete(key:mode:)`` and ``EventLog/erase(key:readerWait:)``.
@@ -30,10 +35,11 @@ public struct EventData: Sendable, Hashable {
     }
 
     /// Makes an event from bytes.
-    public init(type: String, payload: Data = Data(), metadata: Data? = nil, id: String? = nil) {
+    public init(type: String, payload: Data = Data(), metadata: Data? = nil, id: String? = nil, schemaVersion: Int? = nil) {
         self.type = type
         self.payload = payload
         self.metadata = metadata
         self.id = id
+        self.schemaVersion = schemaVersion
     }
 }

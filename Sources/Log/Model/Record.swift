@@ -26,6 +26,9 @@ public struct Record: Sendable, Hashable {
     /// ``EventLog/erase(key:)``), whether soft or hard; `nil` for an event. A feed delivers the
     /// marker like any record: a consumer drops what it holds for the key.
     public let deletion: Deletion?
+    /// The version of the type's schema the payload is in: as written, or as the log's
+    /// ``Upcasters`` turned it into. 1 for events written without one.
+    public let schemaVersion: Int
 
     /// How a key was deleted.
     public enum Deletion: String, Sendable, Hashable, Codable {
@@ -38,7 +41,7 @@ public struct Record: Sendable, Hashable {
     /// Makes a record; the store makes them when reading, tests and tools may too.
     public init(position: UInt64, key: String, version: UInt64, timestamp: Date, type: String,
                 payload: Data, metadata: Data? = nil, id: String? = nil, isErased: Bool = false,
-                deletion: Deletion? = nil) {
+                deletion: Deletion? = nil, schemaVersion: Int = 1) {
         self.position = position
         self.key = key
         self.version = version
@@ -49,5 +52,6 @@ public struct Record: Sendable, Hashable {
         self.id = id
         self.isErased = isErased
         self.deletion = deletion
+        self.schemaVersion = schemaVersion
     }
 }

@@ -31,6 +31,9 @@ extension EventLog {
         /// Where the store logs (open, map growth, flush failures). Never bootstrapped by Kiroku;
         /// the default discards everything.
         public var logger = Logger(label: "kiroku.log", factory: { _ in SwiftLogNoOpLogHandler() })
+        /// What turns events written in older schemas into their current form on every read
+        /// (``Upcasters``), and the versions new appends are stamped with. Default: none.
+        public var upcasters = Upcasters()
 
         /// Default options: durable, 64 MiB initial map, 4 MiB payloads.
         public init() {}

@@ -53,6 +53,12 @@ extension EventLog {
     /// - Throws: ``KirokuError/Code/corruption`` when the stored bytes fail their checksum.
     public func record(at position: UInt64) throws -> Record? {
         try withReadTransaction { txn in try Self.record(at: position, layout: layout, in: txn) }
+            .map(options.upcasters.upcast)
+    }
+
+    /// The record at `position` as stored: in the schema it was written with (no upcasting).
+    public func storedRecord(at position: UInt64) throws -> Record? {
+        try withReadTransaction { txn in try Self.record(at: position, layout: layout, in: txn) }
     }
 
     /// Whether the record at `position` is exactly `event` appended to `key` (key, type, id,
@@ -87,7 +93,8 @@ extension EventLog {
     public func read(key: String, from version: UInt64 = 1, direction: Direction = .forward, limit: Int = 1000) throws -> [Record] {
         try Self.validate(key: key)
         guard limit > 0 else { return [] }
-        return try withReadTransaction { txn in
+        // Upcasting runs after the read transaction: user code never holds a snapshot open.
+        return try options.upcasters.upcast(try withReadTransaction { txn in
             try key.withUTF8Bytes { keyBytes in
                 let index = KeyIndex(layout: layout)
                 guard let entry = try index.entry(keyBytes, in: txn) else { return [] }
@@ -124,7 +131,7 @@ extension EventLog {
                 if direction == .forward { records.reverse() }
                 return records
             }
-        }
+        })
     }
 
     /// Up to `limit` records in log order, starting at global position `from` (inclusive).
@@ -136,6 +143,12 @@ extension EventLog {
     ///   removed records at or after it that the caller has not read (``removedThrough()``):
     ///   read from the beginning, or from after ``removedThrough()``.
     public func readAll(from position: UInt64 = 1, limit: Int = 1000) throws -> [Record] {
+        try options.upcasters.upcast(readAllStored(from: position, limit: limit))
+    }
+
+    /// ``readAll(from:limit:)`` as stored: each record in the schema it was written with (no
+    /// upcasting), as exports and copies want them.
+    public func readAllStored(from position: UInt64 = 1, limit: Int = 1000) throws -> [Record] {
         try scan(from: position, limit: limit) { value, found in try Self.decode(value, at: found) }
     }
 
@@ -144,7 +157,7 @@ extension EventLog {
     /// returned position.
     public func readAll(before position: UInt64, limit: Int = 1000) throws -> [Record] {
         guard limit > 0, position > 1 else { return [] }
-        return try withReadTransaction { txn in
+        return try options.upcasters.upcast(try withReadTransaction { txn in
             var records: [Record] = []
             try txn.withCursor(layout.records) { cursor in
                 // The first record at or after `position`, then back from it.
@@ -158,7 +171,7 @@ extension EventLog {
                 }
             }
             return records
-        }
+        })
     }
 
     /// The first position whose record was committed at or after `date`, or `nil` when every

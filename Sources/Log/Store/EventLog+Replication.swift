@@ -25,7 +25,8 @@ extension EventLog {
         for record in records {
             try Self.validate(key: record.key)
             try validate([AppendGroup(key: record.key, events: [
-                EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id),
+                EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id,
+                          schemaVersion: record.schemaVersion),
             ])])
         }
         guard case .replicated = try await writer.submit(.replicate(records, source: source)) else {

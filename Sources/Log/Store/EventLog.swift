@@ -144,7 +144,7 @@ public final class EventLog: Sendable {
     @discardableResult
     public func append(_ groups: [AppendGroup]) async throws -> [AppendResult] {
         try validate(groups)
-        guard case .appended(let results) = try await writer.submit(.append(groups)) else {
+        guard case .appended(let results) = try await writer.submit(.append(stamped(groups))) else {
             preconditionFailure("the writer answered an append with another outcome")
         }
         return results
@@ -175,7 +175,7 @@ public final class EventLog: Sendable {
                 if stopAtFirstError { break }
             }
         }
-        let valid = checked.compactMap { try? $0.get() }
+        let valid = stamped(checked.compactMap { try? $0.get() })
         var applied: [Result<AppendResult, KirokuError>] = []
         if !valid.isEmpty {
             guard case .appendedEach(let results) = try await writer.submit(.appendEach(valid, stopAtFirstError: stopAtFirstError)) else {
@@ -256,6 +256,12 @@ public final class EventLog: Sendable {
                 if event.restored != nil, !event.payload.isEmpty || event.metadata != nil {
                     throw KirokuError(.payloadTooLarge, "An erased record or deletion marker for '\(group.key)' carries a payload or metadata; it has neither.", path: path, key: group.key)
                 }
+                if let schema = event.schemaVersion, !(1...Int(UInt16.max)).contains(schema) {
+                    throw KirokuError(.invalidSchemaVersion, "An event of type '\(event.type)' for '\(group.key)' has schema version \(schema); use 1 to \(UInt16.max), or nil for the type's current version.", path: path, key: group.key)
+                }
+                if event.restored?.deletion != nil, (event.schemaVersion ?? 1) != 1 {
+                    throw KirokuError(.invalidSchemaVersion, "A deletion marker for '\(group.key)' has schema version \(event.schemaVersion ?? 1); markers have none.", path: path, key: group.key)
+                }
                 if let id = event.id {
                     let idBytes = id.utf8.count
                     guard idBytes > 0, idBytes <= Self.maxIdBytes else {
@@ -266,6 +272,18 @@ public final class EventLog: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// The groups with each event's schema version stamped (``Upcasters/currentVersion(of:)``
+    /// for those that give none).
+    private func stamped(_ groups: [AppendGroup]) -> [AppendGroup] {
+        let upcasters = options.upcasters
+        guard !upcasters.isEmpty else { return groups }
+        return groups.map { group in
+            var group = group
+            group.events = group.events.map(upcasters.stamped)
+            return group
         }
     }
 

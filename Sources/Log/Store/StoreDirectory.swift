@@ -42,7 +42,7 @@ enum StoreDirectory {
         case StoreLayout.OpenFailure.notAStore(let why):
             return KirokuError(.notAStore, "\(path) is not a Kiroku store: \(why). Give the directory of a Kiroku store, or an empty one.", path: path)
         case StoreLayout.OpenFailure.newerFormat(let format):
-            return KirokuError(.unsupportedFormat, "\(path) was written by a newer Kiroku (store format \(format)); this build reads format \(StoreLayout.lifecycleFormatVersion) and older. Upgrade Kiroku to open it.", path: path)
+            return KirokuError(.unsupportedFormat, "\(path) was written by a newer Kiroku (store format \(format)); this build reads format \(StoreLayout.newestFormatVersion) and older. Upgrade Kiroku to open it.", path: path)
         case let status as LMDBStatus where status.isNotAnEnvironment:
             return KirokuError(.notAStore, "\(path) holds a data.mdb that is not a readable LMDB environment (\(status)); give the directory of a Kiroku store, or an empty one.", path: path, underlyingCode: status.code)
         case let status as LMDBStatus:

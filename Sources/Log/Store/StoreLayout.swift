@@ -45,13 +45,14 @@ struct StoreLayout: Sendable {
         try name.withUTF8Bytes { key in try withUnsafeBytes(of: &value) { try txn.put(meta, key, $0) } }
     }
 
-    /// Raises the store's format to 2 (done by the first lifecycle write: older builds, which
-    /// would read its records as damaged, refuse the store instead).
-    func raiseFormat(in txn: Transaction) throws {
-        var version = Self.lifecycleFormatVersion.littleEndian
+    /// Raises the store's format to `format` unless it is there already: 2 by the first lifecycle
+    /// write, 3 by the first record with a schema version. Older builds, which would read the
+    /// new records as damaged, refuse the store instead.
+    func raiseFormat(to format: UInt32 = lifecycleFormatVersion, in txn: Transaction) throws {
+        var version = format.littleEndian
         try Self.formatKey.withUTF8Bytes { key in
             if let bytes = try txn.get(meta, key), bytes.count == 4,
-               UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)) >= Self.lifecycleFormatVersion { return }
+               UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)) >= format { return }
             try withUnsafeBytes(of: &version) { try txn.put(meta, key, $0) }
         }
     }
@@ -81,6 +82,11 @@ struct StoreLayout: Sendable {
     /// Format 2: format 1 plus erased records, deletion markers, extended key entries, removed
     /// records (`docs/FORMAT.md`). Builds that know only format 1 refuse it.
     static let lifecycleFormatVersion: UInt32 = 2
+    /// Format 3: format 2 plus records that carry their event's schema version (record flag
+    /// bit 5, `docs/FORMAT.md`).
+    static let schemaFormatVersion: UInt32 = 3
+    /// The newest format this build reads.
+    static let newestFormatVersion: UInt32 = schemaFormatVersion
     static let formatKey = "format"
     static let storeIdKey = "store-id"
     static let replicaOfKey = "replica-of"
@@ -124,7 +130,7 @@ struct StoreLayout: Sendable {
                 try storeIdKey.withUTF8Bytes { key in
                     try withUnsafeBytes(of: &uuid) { try txn.put(meta, key, $0) }
                 }
-            case let stored? where stored > lifecycleFormatVersion:
+            case let stored? where stored > newestFormatVersion:
                 throw OpenFailure.newerFormat(stored)
             default:
                 break

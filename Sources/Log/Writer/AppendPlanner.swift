@@ -17,6 +17,8 @@ struct AppendPlanner {
     /// replication of the transaction. A replica takes records only through
     /// ``replicate(_:from:in:)``.
     private(set) var replicaOf: UUID??
+    /// Whether this transaction raised the store to the schema format already (see ``put``).
+    private var schemaFormatRaised = false
 
     init(layout: StoreLayout, head: UInt64, timestampMicros: Int64, replicaOf: UUID?? = nil) {
         self.layout = layout
@@ -224,6 +226,7 @@ struct AppendPlanner {
         if !event.type.utf8Equals(other.type) { return "type" }
         if event.payload != other.payload { return "payload" }
         if event.metadata != other.metadata { return "metadata" }
+        if RecordCodec.schema(of: event) != RecordCodec.schema(of: other) { return "schema version" }
         return nil
     }
 
@@ -241,8 +244,13 @@ struct AppendPlanner {
         }
     }
 
-    func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64,
-             timestampMicros: Int64, flags: UInt8 = 0, in txn: Transaction) throws {
+    mutating func put(_ event: EventData, key: UnsafeRawBufferPointer, version: UInt64, previous: UInt64, position: UInt64,
+                      timestampMicros: Int64, flags: UInt8 = 0, in txn: Transaction) throws {
+        if !schemaFormatRaised, RecordCodec.schema(of: event) != 1 {
+            // A record with a schema version is format 3: older builds refuse the store.
+            try layout.raiseFormat(to: StoreLayout.schemaFormatVersion, in: txn)
+            schemaFormatRaised = true
+        }
         let size = RecordCodec.encodedSize(keyCount: key.count, event: event)
         try BigEndianKey(position).withBytes { positionBytes in
             try txn.putReserved(layout.records, positionBytes, size: size, flags: MDB_APPEND) { buffer in
@@ -302,7 +310,8 @@ struct AppendPlanner {
             try record.key.withUTF8Bytes { key in
                 let entry = try index.entry(key, in: txn)
                 head += 1
-                try put(EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id),
+                try put(EventData(type: record.type, payload: record.payload, metadata: record.metadata, id: record.id,
+                                  schemaVersion: record.schemaVersion),
                         key: key, version: record.version, previous: entry?.latest.position ?? 0, position: head,
                         timestampMicros: micros, flags: RecordCodec.flags(of: record), in: txn)
                 try index.noteVersion(key, version: record.version, position: head, in: txn)
