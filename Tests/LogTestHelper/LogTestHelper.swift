@@ -10,6 +10,8 @@
 //     until killed: v2 builds, then switches on.
 //   LogTestHelper crash <store> <acks> <run>
 //     The crash campaign's mixed workload, until killed (see CrashWorker.swift).
+//   LogTestHelper react <store>
+//     Runs the "invoicing" reacting processor (ReactionWorkload) until killed, printing "ready".
 //   LogTestHelper lifecycle <store> <acks> <run>
 //     Appends, deletions, erasures, compaction and retention steps, until killed (LifecycleWorker.swift).
 import Foundation
@@ -38,6 +40,23 @@ struct LogTestHelper {
         }
         if arguments.count == 5, arguments[1] == "crash", let run = Int(arguments[4]) {
             await exitOnError { try await CrashWorker.run(store: arguments[2], acks: arguments[3], run: run) }
+            return
+        }
+        if arguments.count == 3, arguments[1] == "react" {
+            await exitOnError {
+                let log = try EventLog(path: arguments[2])
+                var configuration = KeyedProcessor.Configuration()
+                configuration.lanes = 4
+                configuration.batchSize = 16
+                configuration.checkpointInterval = .milliseconds(20)
+                let processor = KeyedProcessor.reacting(log: log, consumer: ReactionWorkload.consumer, selection: .prefix("order-"),
+                                               configuration: configuration) { record in
+                    try await Task.sleep(for: .microseconds(Int.random(in: 0...1500)))
+                    return ReactionWorkload.react(to: record)
+                }
+                FileHandle.standardOutput.write(Data("ready\n".utf8))
+                try await processor.run()
+            }
             return
         }
         if arguments.count == 3, arguments[1] == "switch" {
