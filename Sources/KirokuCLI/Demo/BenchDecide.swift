@@ -1,9 +1,11 @@
 import Foundation
+import KirokuFeed
 import KirokuLog
 import KirokuWriteModel
 
 /// `kiroku bench decide`: decision latency on a key with a long history, with and without a
-/// snapshot, and decision throughput from concurrent tasks beside plain appends.
+/// snapshot, decision throughput from concurrent tasks beside plain appends, and reaction
+/// throughput beside plain processing.
 struct DecideBench {
     let log: EventLog
     let history: Int
@@ -65,7 +67,53 @@ struct DecideBench {
         fields["decisionsPerSecond"] = decided.rate
         fields["decisionRetries"] = decided.retries
         lines.append("\(concurrency) tasks on \(keys) keys: plain appends \(Int(plain.rate))/s, decisions \(Int(decided.rate))/s (\(decided.retries) retries)")
+
+        // 3. Reactions: a keyed processor over `reactionRecords` orders with a handler that does
+        //    nothing, then one that reacts to each with one event (exactly once).
+        let orders = Self.reactionRecords
+        var appended = 0
+        while appended < orders {
+            let count = min(1000, orders - appended)
+            try await log.append((0..<count).map { i in
+                AppendGroup(key: "order-\((appended + i) % 1000)", events: [EventData(type: "OrderPlaced", payload: Data(#"{"n":\#(appended + i)}"#.utf8))])
+            })
+            appended += count
+        }
+        let last = try log.headPosition()
+        let processed = try await process(through: last) { log, consumer, configuration in
+            KeyedProcessor(log: log, consumer: consumer, selection: .prefix("order-"), configuration: configuration) { _ in }
+        }
+        let reacted = try await process(through: last) { log, consumer, configuration in
+            KeyedProcessor.reacting(log: log, consumer: consumer, selection: .prefix("order-"), configuration: configuration) { record in
+                [AppendGroup(key: "invoice-\(record.key)", events: [EventData(type: "InvoiceDue", payload: record.payload)])]
+            }
+        }
+        fields["reactionRecords"] = orders
+        fields["processedPerSecond"] = Double(orders) / processed
+        fields["reactionsPerSecond"] = Double(orders) / reacted
+        lines.append("a processor over \(orders) records: plain \(Int(Double(orders) / processed))/s, reacting with one event each \(Int(Double(orders) / reacted))/s")
         return (fields, lines)
+    }
+
+    static let reactionRecords = 20_000
+
+    /// Runs a new consumer's processor until its checkpoint reaches `position`; the seconds it took.
+    private func process(through position: UInt64,
+                         _ make: (EventLog, String, KeyedProcessor.Configuration) -> KeyedProcessor) async throws -> Double {
+        var configuration = KeyedProcessor.Configuration()
+        configuration.checkpointInterval = .milliseconds(10)
+        let consumer = "bench-\(UUID().uuidString.prefix(8))"
+        let processor = make(log, consumer, configuration)
+        let start = ContinuousClock.now
+        let running = Task { try await processor.run() }
+        let consumers = try await Consumers(log: log)
+        while try (consumers.checkpoint(of: consumer) ?? 0) < position {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        processor.stop()
+        try await running.value
+        return seconds
     }
 
     /// Runs `concurrency` tasks calling `body` for `duration` seconds; its result counts retries.
