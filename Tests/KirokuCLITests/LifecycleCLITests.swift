@@ -159,7 +159,7 @@ import Testing
 }
 
 /// `kiroku read --since` and `--reverse`.
-@Suite(.timeLimit(.minutes(2))) struct TimeReadCLITests {
+@Suite(.timeLimit(.minutes(3))) struct TimeReadCLITests {
     @Test func readSinceAnInstantAndNewestFirst() async throws {
         let directory = TemporaryDirectory("kiroku-read-since")
         defer { directory.remove() }

@@ -6,7 +6,7 @@ import Testing
 
 /// Reads by time (`position(atOrAfter:)`, `FeedStart.time`) and newest first
 /// (`readAll(before:)`), against a brute-force scan, also across gaps retention left.
-@Suite(.timeLimit(.minutes(2))) struct TimeAndReverseReadTests {
+@Suite(.timeLimit(.minutes(3))) struct TimeAndReverseReadTests {
     @Test func theFirstPositionAtATimeMatchesAScanAlsoAcrossGaps() async throws {
         try await withLog(label: "kiroku-time") { log, _ in
             for commit in 0..<12 {

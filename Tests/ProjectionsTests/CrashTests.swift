@@ -8,7 +8,7 @@ import Testing
 /// Exactly-once under kill -9: a child process runs a counting projection while this one
 /// appends; it is killed at random moments and started again. The count always equals the
 /// checkpoint, and at the end equals the log.
-@Suite(.timeLimit(.minutes(2))) struct CrashTests {
+@Suite(.timeLimit(.minutes(3))) struct CrashTests {
     /// The count and the checkpoint, read together in one transaction of the child's store.
     func readState(_ path: String) throws -> (count: UInt64, checkpoint: UInt64)? {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { return nil }

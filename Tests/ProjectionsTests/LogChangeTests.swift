@@ -7,7 +7,7 @@ import Testing
 
 /// A projection notices a log that no longer holds what it applied, and a build torn by an
 /// OS crash is not served.
-@Suite(.timeLimit(.minutes(2))) struct LogChangeTests {
+@Suite(.timeLimit(.minutes(3))) struct LogChangeTests {
     /// Counts records (the count is the state to check).
     struct Counter: Projection {
         let name = "counter"

@@ -6,7 +6,7 @@ import Testing
 @testable import KirokuProjections
 @testable import KirokuSearch
 
-@Suite(.timeLimit(.minutes(2))) struct SearchViewTests {
+@Suite(.timeLimit(.minutes(3))) struct SearchViewTests {
     @Test func japaneseTermsPhrasesAndSingleCharacters() async throws {
         try await withSearchView { view in
             try await view.log.append(to: "a1", jsonEvent("ActivityLogged", ["text": "東京特許許可局に電話した"]))
@@ -255,7 +255,7 @@ import Testing
 }
 
 /// Document numbers never run out, and removals always end.
-@Suite(.timeLimit(.minutes(2))) struct SearchIndexLimitTests {
+@Suite(.timeLimit(.minutes(3))) struct SearchIndexLimitTests {
     static let mapping = #"{"id": "key", "fields": {"text": {"path": "$.text", "type": "text"}, "tag": {"path": "$.tag", "type": "keyword"}}, "deleteOn": ["Gone"]}"#
 
     /// Writes the view's counters before it starts, as if it had handed out `nextDoc - 1` numbers.

@@ -5,7 +5,7 @@ import KirokuTestSupport
 import Testing
 
 /// `kiroku relay` and `kiroku mirror` refuse bad options with a message that says what to give.
-@Suite(.timeLimit(.minutes(2))) struct ScaleOutCLITests {
+@Suite(.timeLimit(.minutes(3))) struct ScaleOutCLITests {
     @Test func badOptionsAreRefused() async throws {
         let directory = TemporaryDirectory("kiroku-scaleout-cli")
         defer { directory.remove() }

@@ -34,17 +34,32 @@ public struct Consumers: Sendable {
     /// Commits the consumer's checkpoint. Moving it back (to replay) is allowed; only moving
     /// forward counts as progress.
     ///
-    /// - Parameter stallAfter: how long the consumer may be behind without progress before it
-    ///   reports itself stalled; kept from the last commit when `nil` (default 60 s).
-    public func commit(_ name: String, position: UInt64, stallAfter: Duration? = nil) async throws {
+    /// - Parameters:
+    ///   - stallAfter: how long the consumer may be behind without progress before it
+    ///     reports itself stalled; kept from the last commit when `nil` (default 60 s).
+    ///   - lease: the consumer's lease this process holds: the commit is fenced by it (it
+    ///     commits only while the lease is still this process's, in the same transaction).
+    /// - Throws: `lease-lost` when another process took the lease over.
+    public func commit(_ name: String, position: UInt64, stallAfter: Duration? = nil, lease: ConsumerLease? = nil) async throws {
         try ConsumerName.validate(name)
-        let now = Date()
-        let old = try stored(name)
-        let stored = Stored(
-            position: position,
-            progressAt: old.map { position > $0.position ? now : $0.progressAt } ?? now,
-            stallAfterSeconds: stallAfter.map(Self.seconds) ?? old?.stallAfterSeconds ?? 60)
-        try await log.write([.put(table, key: Array(name.utf8), value: Array(try JSONEncoder().encode(stored)))])
+        while true {
+            let now = Date()
+            let old = try stored(name)
+            let stored = Stored(
+                position: position,
+                progressAt: old.map { position > $0.position ? now : $0.progressAt } ?? now,
+                stallAfterSeconds: stallAfter.map(Self.seconds) ?? old?.stallAfterSeconds ?? 60)
+            var writes: [TableWrite] = []
+            if let lease { writes.append(try lease.fence()) }
+            writes.append(.put(table, key: Array(name.utf8), value: Array(try JSONEncoder().encode(stored))))
+            do {
+                try await log.write(writes)
+                return
+            } catch let error as KirokuError where error.code == .tableConflict && lease != nil {
+                // A renewal rewrote the lease between the fence's read and this write: look again.
+                continue
+            }
+        }
     }
 
     /// Forgets a consumer: its checkpoint (its dead letters stay until purged).

@@ -91,7 +91,19 @@ public final class KeyedProcessor: Service, Sendable {
             throw KirokuError(.consumerBusy, "Consumer '\(consumer)' already has a processor running in this process; run one per consumer (raise lanes for more parallelism).")
         }
         defer { _ = Self.running.withLock { $0.remove(claim) } }
+        // One owner across processes: wait for (or refuse) another process's lease.
+        let lease = try await ConsumerLease(log: log, consumer: consumer, ttl: configuration.leaseDuration)
+        do {
+            try await lease.acquire(wait: configuration.waitForLease, until: { [state] in state.withLock { $0.stopRequested } })
+        } catch is CancellationError {
+            state.withLock { $0 = RunState() }
+            return
+        }
+        try await lease.hold { try await self.runOwning(lease) }
+    }
 
+    /// The run, once this process holds the consumer's lease.
+    private func runOwning(_ lease: ConsumerLease) async throws {
         let consumers = try await Consumers(log: log)
         let deadLetters = try await DeadLetters(log: log)
         let startAfter: UInt64
@@ -106,7 +118,7 @@ public final class KeyedProcessor: Service, Sendable {
                 let head = try log.headPosition()
                 startAfter = try log.position(atOrAfter: date).map { max($0, 1) - 1 } ?? head
             }
-            try await consumers.commit(consumer, position: startAfter, stallAfter: configuration.stallAfter)
+            try await consumers.commit(consumer, position: startAfter, stallAfter: configuration.stallAfter, lease: lease)
         }
         let watermark = Watermark(startingAfter: startAfter)
         let (stopSignal, stopContinuation) = AsyncStream<Void>.makeStream()
@@ -153,9 +165,8 @@ public final class KeyedProcessor: Service, Sendable {
                     }
                 }
                 group.addTask {
-                    await self.control(consumers: consumers, deadLetters: deadLetters, inboxes: inboxes.map(\.continuation),
-                                       watermark: watermark, nudges: nudges)
-                    return nil
+                    return await self.control(consumers: consumers, lease: lease, deadLetters: deadLetters,
+                                              inboxes: inboxes.map(\.continuation), watermark: watermark, nudges: nudges)
                 }
                 group.addTask {
                     for await _ in stopSignal { break }
@@ -175,7 +186,9 @@ public final class KeyedProcessor: Service, Sendable {
         // The final checkpoint: everything completed before the stop.
         let position = watermark.position
         do {
-            try await consumers.commit(consumer, position: position)
+            if (failure as? KirokuError)?.code != .leaseLost {
+                try await consumers.commit(consumer, position: position, lease: lease)
+            }
         } catch {
             logger.error("Could not commit the final checkpoint", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
             if failure == nil { failure = error }
@@ -265,16 +278,16 @@ public final class KeyedProcessor: Service, Sendable {
     /// hands the retries and releases operators asked for to their lanes. It reads only the
     /// requests (a page at a time), never the whole dead-letter store, and never waits for a
     /// lane: its messages queue in the lane's inbox.
-    private func control(consumers: Consumers, deadLetters: DeadLetters, inboxes: [AsyncStream<LaneMessage>.Continuation],
-                         watermark: Watermark, nudges: AsyncStream<Void>) async {
+    private func control(consumers: Consumers, lease: ConsumerLease, deadLetters: DeadLetters, inboxes: [AsyncStream<LaneMessage>.Continuation],
+                         watermark: Watermark, nudges: AsyncStream<Void>) async -> (any Error)? {
         var committed = watermark.position
         let ticks = AsyncTimerSequence(interval: configuration.checkpointInterval, clock: .continuous).map { _ in () }
         for await _ in merge(ticks, nudges) {
-            if Task.isCancelled { return }
+            if Task.isCancelled { return nil }
             do {
                 let position = watermark.position
                 if position != committed {
-                    try await consumers.commit(consumer, position: position)
+                    try await consumers.commit(consumer, position: position, lease: lease)
                     committed = position
                 }
                 let head = try log.headPosition()
@@ -294,9 +307,13 @@ public final class KeyedProcessor: Service, Sendable {
                 }
                 try await deadLetters.clearRequests(consumer: consumer, positions: requests.map(\.position))
                 if requests.count == 256 { nudge() }
+            } catch let error as KirokuError where error.code == .leaseLost {
+                // Another process owns the consumer now: stop, committing nothing more.
+                return error
             } catch {
                 logger.error("Feed control step failed; will try again", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
             }
         }
+        return nil
     }
 }

@@ -35,6 +35,13 @@ extension KeyedProcessor {
         /// doubling to 1 s) before the processor stops with `dead-letter-write-failed`. The lane
         /// waits meanwhile, so its keys keep their order.
         public var deadLetterWriteAttempts = 10
+        /// How long the consumer's lease lasts without renewal (``ConsumerLease``): one process
+        /// runs the consumer at a time, and another takes over at most this long (plus a quarter
+        /// of it) after the holder dies. Renewed every third of it. Default 10 s.
+        public var leaseDuration: Duration = .seconds(10)
+        /// When another process holds the lease: wait for it (the default), or fail at once
+        /// with `consumer-busy`.
+        public var waitForLease = true
 
         /// The defaults: 8 lanes, 4 attempts from 100 ms backoff, `continue`, checkpoint every second.
         public init() {}
@@ -49,6 +56,7 @@ extension KeyedProcessor {
             try check(laneCapacity >= 1, "laneCapacity must be at least 1 (got \(laneCapacity)).")
             try check(checkpointInterval > .zero, "checkpointInterval must be positive.")
             try check(batchSize >= 1, "batchSize must be at least 1 (got \(batchSize)).")
+            try check(leaseDuration >= .milliseconds(100), "leaseDuration must be at least 100 ms (got \(leaseDuration)).")
             try check(deadLetterWriteAttempts >= 1, "deadLetterWriteAttempts must be at least 1 (got \(deadLetterWriteAttempts)).")
             if case .checkpoint = start { try check(false, "start must be .beginning, .end or a position: the processor's own checkpoint comes first anyway.") }
         }

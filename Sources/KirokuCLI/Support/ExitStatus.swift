@@ -8,7 +8,8 @@ enum ExitStatus {
 
     static func of(_ error: KirokuError) -> Int32 {
         switch error.code {
-        case .versionConflict, .idReused, .keyDeleted, .positionRemoved, .storeNotFound, .projectionNotReady, .deadLetterNotFound:
+        case .versionConflict, .idReused, .keyDeleted, .positionRemoved, .storeNotFound, .projectionNotReady, .deadLetterNotFound,
+             .consumerBusy, .leaseLost:
             return conflictOrNotFound
         case .corruption:
             return integrity

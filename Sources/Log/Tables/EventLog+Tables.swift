@@ -44,10 +44,7 @@ extension EventLog {
     public func write(_ writes: [TableWrite]) async throws {
         guard !writes.isEmpty else { return }
         for write in writes {
-            let key: [UInt8]
-            switch write {
-            case .put(_, let k, _), .delete(_, let k): key = k
-            }
+            let key = write.key
             guard Transaction.isValidKeyLength(key.count) else {
                 throw KirokuError(.invalidTableKey, "A table key is \(key.count) bytes; use 1 to \(Transaction.maxKeyBytes) bytes.", path: path)
             }

@@ -15,13 +15,31 @@ public enum TableWrite: Sendable, Hashable {
     case put(LogTable, key: [UInt8], value: [UInt8])
     /// Removes `key` (nothing happens when it is absent).
     case delete(LogTable, key: [UInt8])
+    /// Writes nothing; the whole ``EventLog/write(_:)`` fails with
+    /// ``KirokuError/Code/tableConflict`` unless `key` holds exactly `value` (`nil`: is absent).
+    /// Put before other writes, it makes them a compare-and-set: another process's write
+    /// between the read and this one is noticed, never overwritten.
+    case expect(LogTable, key: [UInt8], value: [UInt8]?)
 
     /// The table written.
     public var table: LogTable {
         switch self {
-        case .put(let table, _, _), .delete(let table, _): table
+        case .put(let table, _, _), .delete(let table, _), .expect(let table, _, _): table
         }
     }
+
+    /// The key written or checked.
+    var key: [UInt8] {
+        switch self {
+        case .put(_, let key, _), .delete(_, let key), .expect(_, let key, _): key
+        }
+    }
+}
+
+extension KirokuError.Code {
+    /// A table write's ``TableWrite/expect(_:key:value:)`` did not hold: the key changed since
+    /// it was read. Read it again and decide again.
+    public static let tableConflict = Self("table-conflict")
 }
 
 /// Applies table writes inside the writer's transaction.
@@ -33,6 +51,15 @@ enum TableWriter {
                 try key.withUnsafeBytes { key in try value.withUnsafeBytes { try txn.put(table.dbi, key, $0) } }
             case .delete(let table, let key):
                 try key.withUnsafeBytes { try txn.delete(table.dbi, $0) }
+            case .expect(let table, let key, let value):
+                let holds = try key.withUnsafeBytes { key -> Bool in
+                    let current = try txn.get(table.dbi, key)
+                    guard let value else { return current == nil }
+                    return current.map { value.elementsEqual($0) } ?? false
+                }
+                guard holds else {
+                    throw KirokuError(.tableConflict, "A write to table '\(table.name)' expected a value that another write changed meanwhile; read it again and write again.")
+                }
             }
         }
     }
