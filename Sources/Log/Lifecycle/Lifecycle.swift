@@ -147,15 +147,18 @@ struct Lifecycle {
     mutating func runPolicies(run: UInt64, nowMicros: Int64) throws -> Bool {
         let policies = try Self.policies(layout: layout, in: txn)
         guard !policies.isEmpty else { return false }
-        var states = try Self.states(layout: layout, in: txn)
-        if states.map(\.policy) != policies { states = policies.map { PolicyState(policy: $0) } }
+        let stored = try Self.states(layout: layout, in: txn)
+        var states = stored.map(\.policy) == policies ? stored : policies.map { PolicyState(policy: $0) }
         var more = false
         for index in states.indices {
             if budget == 0 || scanBudget == 0 { more = true; break }
             more = try apply(&states[index], run: run, nowMicros: nowMicros) || more
         }
-        let encoded = try JSONEncoder().encode(states)
-        try Self.retentionStateKey.withUTF8Bytes { key in try encoded.withUnsafeBytes { try txn.put(layout.meta, key, $0) } }
+        // Written only when a step moved it: an idle enforcement loop writes nothing.
+        if states != stored {
+            let encoded = try JSONEncoder().encode(states)
+            try Self.retentionStateKey.withUTF8Bytes { key in try encoded.withUnsafeBytes { try txn.put(layout.meta, key, $0) } }
+        }
         return more
     }
 
