@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -104,12 +107,25 @@ let package = Package(
             dependencies: ["KirokuLog", "KirokuFeed", "KirokuWriteModel", "KirokuProjections", "KirokuSearch", "KirokuNATS", "KirokuScaleOut"],
             path: "Sources/Kiroku"
         ),
+        // HTTP: /health, /metrics and the JSON API, mountable on a service's own Hummingbird router.
+        .target(
+            name: "KirokuHTTP",
+            dependencies: [
+                "KirokuFeed", "KirokuLog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/HTTP"
+        ),
         // The demo's and the benchmarks' activity history (Japanese and English, Zipf-skewed).
         .target(name: "KirokuCorpus", dependencies: ["KirokuLog"], path: "Sources/Corpus"),
         .target(
             name: "KirokuCLI",
             dependencies: [
-                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuWriteModel", "KirokuCorpus", "KirokuScaleOut", "KirokuNATS",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuWriteModel", "KirokuCorpus", "KirokuScaleOut", "KirokuNATS", "KirokuHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +153,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "HTTPTests", dependencies: ["KirokuHTTP", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "kiroku"]),
         .testTarget(name: "FeedTests", dependencies: [
             "KirokuFeed", "KirokuLog", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -56,7 +56,7 @@ struct Kiroku: AsyncParsableCommand {
         discussion: "Every command takes the store directory first. --json prints JSON (JSON Lines for streams). Exit status: 0 ok, 1 usage or input error, 2 version conflict or not found, 3 integrity problem.",
         subcommands: [
             Append.self, Import.self, Export.self, Backup.self, Delete.self, Erase.self, Retention.self, Read.self, Tail.self, ConsumersCommand.self, DeadLettersCommand.self,
-            View.self, ProjectionsCommand.self, Search.self, Stats.self, Verify.self, RelayCommand.self, MirrorCommand.self,
+            View.self, ProjectionsCommand.self, Search.self, Stats.self, Verify.self, RelayCommand.self, MirrorCommand.self, Serve.self,
             Bench.self, Demo.self,
         ]
     )
