@@ -6,9 +6,8 @@ import Testing
 
 /// Reactions: a processor's handler returns events to append, and each exists exactly once.
 @Suite(.timeLimit(.minutes(10))) struct ReactionTests {
-    /// Checks the log: every order has its two reaction events (invoice then ledger, both
-    /// naming it), exactly once; nothing else carries the consumer's reaction ids.
-    static func expectEachOrderReactedToOnce(_ log: EventLog, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// The log's orders, and its reaction events by source position and index; ids found twice.
+    static func reactions(in log: EventLog) throws -> (orders: Set<UInt64>, reactions: [UInt64: [Int: Record]], duplicates: [String]) {
         var orders = Set<UInt64>()
         var reactions: [UInt64: [Int: Record]] = [:]
         var duplicates: [String] = []
@@ -19,11 +18,18 @@ import Testing
             for record in page {
                 if record.key.hasPrefix("order-") { orders.insert(record.position) }
                 guard let id = record.id, let source = KeyedProcessor.reactionSource(ofEventId: id) else { continue }
-                #expect(source.consumer == ReactionWorkload.consumer, sourceLocation: sourceLocation)
+                #expect(source.consumer == ReactionWorkload.consumer)
                 if reactions[source.position, default: [:]].updateValue(record, forKey: source.index) != nil { duplicates.append(id) }
             }
             position = last.position + 1
         }
+        return (orders, reactions, duplicates)
+    }
+
+    /// Checks the log: every order has its two reaction events (invoice then ledger, both
+    /// naming it), exactly once; nothing else carries the consumer's reaction ids.
+    static func expectEachOrderReactedToOnce(_ log: EventLog, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (orders, reactions, duplicates) = try Self.reactions(in: log)
         #expect(duplicates.isEmpty, "reactions made twice: \(duplicates.prefix(5))", sourceLocation: sourceLocation)
         #expect(Set(reactions.keys) == orders, "orders without a reaction: \(orders.subtracting(reactions.keys).sorted().prefix(5)); reactions to no order: \(Set(reactions.keys).subtracting(orders).sorted().prefix(5))", sourceLocation: sourceLocation)
         for (order, events) in reactions {
@@ -140,17 +146,8 @@ import Testing
 
     /// After a kill: no order has more than one reaction, and each reaction is whole.
     static func expectEachOrderReactedToOnceSoFar(_ log: EventLog, seed: UInt64) throws {
-        var seen: [UInt64: Set<Int>] = [:]
-        var position: UInt64 = 1
-        while true {
-            let page = try log.readAll(from: position, limit: 2000)
-            guard let last = page.last else { break }
-            for record in page {
-                guard let id = record.id, let source = KeyedProcessor.reactionSource(ofEventId: id) else { continue }
-                #expect(seen[source.position, default: []].insert(source.index).inserted, "seed \(seed): \(id) twice")
-            }
-            position = last.position + 1
-        }
-        #expect(seen.values.allSatisfy { $0 == [0, 1] }, "seed \(seed): a reaction was cut in half")
+        let (_, reactions, duplicates) = try Self.reactions(in: log)
+        #expect(duplicates.isEmpty, "seed \(seed): \(duplicates.prefix(5)) twice")
+        #expect(reactions.values.allSatisfy { Set($0.keys) == [0, 1] }, "seed \(seed): a reaction was cut in half")
     }
 }

@@ -64,7 +64,7 @@ public final class ConsumerLease: Sendable {
     private static func read(_ table: LogTable, _ consumer: String, _ log: EventLog) throws -> LeaseHolder? {
         guard let bytes = try log.value(in: table, for: Array(consumer.utf8)) else { return nil }
         do {
-            return try decoder.decode(LeaseHolder.self, from: Data(bytes))
+            return try decode(bytes)
         } catch {
             throw KirokuError(.corruption, "The lease of consumer '\(consumer)' is damaged (\(error)); the next process that runs the consumer replaces it.")
         }
@@ -78,16 +78,16 @@ public final class ConsumerLease: Sendable {
         return Array(try encoder.encode(lease))
     }
 
-    private static var decoder: JSONDecoder {
+    private static func decode(_ bytes: [UInt8]) throws -> LeaseHolder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
-        return decoder
+        return try decoder.decode(LeaseHolder.self, from: Data(bytes))
     }
 
     private func current() throws -> (lease: LeaseHolder?, bytes: [UInt8]?) {
         let bytes = try log.value(in: table, for: key)
         // A damaged lease reads as none: the next holder replaces it.
-        return (bytes.flatMap { try? Self.decoder.decode(LeaseHolder.self, from: Data($0)) }, bytes)
+        return (bytes.flatMap { try? Self.decode($0) }, bytes)
     }
 
     /// Takes the lease: at once when it is free, expired or already this process's; else

@@ -186,9 +186,8 @@ public final class KeyedProcessor: Service, Sendable {
         // The final checkpoint: everything completed before the stop.
         let position = watermark.position
         do {
-            if (failure as? KirokuError)?.code != .leaseLost {
-                try await consumers.commit(consumer, position: position, lease: lease)
-            }
+            // Fenced by the lease: after `lease-lost` this commit is refused and writes nothing.
+            try await consumers.commit(consumer, position: position, lease: lease)
         } catch {
             logger.error("Could not commit the final checkpoint", metadata: ["consumer": "\(consumer)", "error": "\(error)"])
             if failure == nil { failure = error }
