@@ -13,7 +13,8 @@ build: bootstrap
 
 # The whole test suite on the real LMDB (temporary directories, real helper processes), then
 # README's library example built and run in a package of its own (one `import Kiroku`).
-test: bootstrap
+test:
+	@scripts/bootstrap test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	scripts/check-library-example
@@ -21,7 +22,8 @@ test: bootstrap
 # The crash campaign at full length: 200 SIGKILLs of a worker running the mixed workload, the
 # store checked after each (`make test` runs 20). Replay a run with KIROKU_SEED=<seed>.
 CRASH_KILLS ?= 200
-crash-test: bootstrap
+crash-test:
+	@scripts/bootstrap test
 	$(SWIFT) build --build-tests
 	KIROKU_CRASH_KILLS=$(CRASH_KILLS) $(SWIFT) test --skip-build --filter CrashCampaignTests
 

@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "KirokuSearch", targets: ["KirokuSearch"]),
         .library(name: "KirokuNATS", targets: ["KirokuNATS"]),
         .library(name: "KirokuScaleOut", targets: ["KirokuScaleOut"]),
+        // The HTTP routes (console, health, metrics, JSON API) on Hummingbird: not in `Kiroku`, so
+        // a service that does not serve them does not build Hummingbird.
+        .library(name: "KirokuHTTP", targets: ["KirokuHTTP"]),
         // Exported so the benchmark package can drive raw LMDB as its baseline.
         .library(name: "CLMDB", targets: ["CLMDB"]),
         .library(name: "KirokuCLI", targets: ["KirokuCLI"]),
@@ -48,6 +51,7 @@ let package = Package(
             dependencies: [
                 "CLMDB",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Sources/Log"
         ),
@@ -76,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "KirokuSearch",
-            dependencies: ["KirokuProjections", "KirokuFeed", "KirokuLog"],
+            dependencies: ["KirokuProjections", "KirokuFeed", "KirokuLog", .product(name: "Metrics", package: "swift-metrics")],
             path: "Sources/Search"
         ),
         // A NATS client on SwiftNIO: what the relay and the mirror need (core protocol, JetStream API).
@@ -111,7 +115,8 @@ let package = Package(
         .target(
             name: "KirokuHTTP",
             dependencies: [
-                "KirokuFeed", "KirokuLog",
+                "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -153,7 +158,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "HTTPTests", dependencies: ["KirokuHTTP", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "kiroku"]),
+        .testTarget(name: "HTTPTests", dependencies: [
+            "KirokuHTTP", "KirokuSearch", "KirokuProjections", "KirokuFeed", "KirokuLog", "KirokuTestSupport", "kiroku",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .testTarget(name: "FeedTests", dependencies: [
             "KirokuFeed", "KirokuLog", "LogTestHelper", "KirokuTestSupport",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

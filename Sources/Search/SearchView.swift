@@ -2,6 +2,7 @@ import KirokuFeed
 import Foundation
 import KirokuLog
 import KirokuProjections
+import Metrics
 
 /// An inverted-index search view over the log: a ``Projection`` like any other (exactly-once,
 /// blue/green rebuilds, read-your-writes), whose state is a full-text and filter index.
@@ -52,12 +53,15 @@ public struct SearchView: Projection {
 }
 
 extension ProjectionReader {
-    /// Searches a search view (see ``SearchView``) as of what it has applied.
+    /// Searches a search view (see ``SearchView``) as of what it has applied. Its latency goes
+    /// to swift-metrics as `kiroku_search_duration_seconds` (dimension `view`).
     ///
     /// - Throws: ``KirokuError/Code/querySyntax`` (with the column) or
     ///   ``KirokuError/Code/invalidQuery`` for a bad query, sort, facet or cursor.
     public func search(_ request: SearchRequest) throws -> SearchResults {
-        try withStore { try SearchExecution.run(request, in: $0) }
+        let started = ContinuousClock.now
+        defer { Metrics.Timer(label: "kiroku_search_duration_seconds", dimensions: [("view", name)]).record(duration: ContinuousClock.now - started) }
+        return try withStore { try SearchExecution.run(request, in: $0) }
     }
 
     /// The search index's own account of its soundness: its live documents and the postings

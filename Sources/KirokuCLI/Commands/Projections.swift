@@ -85,36 +85,16 @@ struct ProjectionsCommand: AsyncParsableCommand {
     private func rebuild(_ name: String) async throws {
         let log = try StoreOpener.open(store)
         defer { log.close() }
-        let registry = Registry.shared
         let catalog = ProjectionCatalog(store: log.path)
-        let current = try registry.projection(name, store: log.path)
-        let active = catalog.activeVersion(of: name)
-        let onDisk = catalog.versions(of: name)
-        // Resume a rebuild that did not finish; else the next version.
-        let target: Int
-        if let highest = onDisk.max(), highest > (active ?? 0) {
-            target = highest
-        } else {
-            target = max(onDisk.max() ?? 0, registry.viewVersions(log.path, name).max() ?? 0, current.version - 1) + 1
-        }
-        if let view = current as? SearchView, !registry.viewVersions(log.path, name).contains(target) {
-            guard let json = view.mapping.json else { throw CommandExit.input("View '\(name)' has no JSON mapping to rebuild from.") }
-            _ = try catalog.defineView(name, mapping: json, version: target)
-        }
-        var projections = [try registry.projection(name, store: log.path, version: target)]
-        if let active, active != target { projections.append(try registry.projection(name, store: log.path, version: active)) }
-        _ = try await Running.untilActive(log, projections, name: name, version: target, label: "rebuilding \(name) v\(target)")
-        var pruned: [Int] = []
-        if prune {
-            for version in catalog.versions(of: name) where version != target {
-                try catalog.remove(name, version: version)
-                pruned.append(version)
-            }
-        }
+        let code = Registry.shared.registered()
+        let target = try catalog.rebuildTarget(of: name, code: code)
+        let progress = Running.rebuildProgress("rebuilding \(name) v\(target)", total: try log.headPosition())
+        let rebuild = try await catalog.rebuild(name, log: log, code: code, prune: prune, progress: progress.report)
+        progress.bar.withLock { $0.update($0.total ?? 0, force: true); $0.finish() }
         if output.json {
-            Output.json(["name": name, "version": target, "position": try log.headPosition(), "pruned": pruned])
+            Output.json(["name": name, "version": rebuild.version, "position": try log.headPosition(), "pruned": rebuild.pruned])
         } else {
-            print("\(name) v\(target) is active" + (pruned.isEmpty ? "." : "; pruned \(pruned.map { "v\($0)" }.joined(separator: ", "))."))
+            print("\(name) v\(rebuild.version) is active" + (rebuild.pruned.isEmpty ? "." : "; pruned \(rebuild.pruned.map { "v\($0)" }.joined(separator: ", "))."))
         }
     }
 

@@ -32,7 +32,7 @@ struct View: AsyncParsableCommand {
             let version = try catalog.defineSearchView(name, mapping: data)
             var projections = [try registry.projection(name, store: log.path, version: version)]
             if let active { projections.append(try registry.projection(name, store: log.path, version: active)) }
-            _ = try await Running.untilActive(log, projections, name: name, version: version, label: "building \(name) v\(version)")
+            try await Running.untilActive(log, projections, name: name, version: version, label: "building \(name) v\(version)")
             let head = try log.headPosition()
             if output.json {
                 Output.json(["name": name, "version": version, "position": head, "previous": active.map { $0 as Any } ?? NSNull()])

@@ -9,7 +9,7 @@ enum ExitStatus {
     static func of(_ error: KirokuError) -> Int32 {
         switch error.code {
         case .versionConflict, .idReused, .keyDeleted, .positionRemoved, .storeNotFound, .projectionNotReady, .deadLetterNotFound,
-             .consumerBusy, .leaseLost:
+             .consumerBusy, .leaseLost, .projectionNotFound:
             return conflictOrNotFound
         case .corruption:
             return integrity

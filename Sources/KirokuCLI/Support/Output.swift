@@ -54,28 +54,7 @@ enum Output {
 
     /// A record as the JSON object of `read` and `tail`: `data` is the payload's JSON when it
     /// is JSON, else its UTF-8 text, else `dataBase64`.
-    static func object(_ record: Record) -> [String: Any] {
-        var object: [String: Any] = [
-            "position": record.position, "key": record.key, "version": record.version,
-            "type": record.type, "timestamp": iso(record.timestamp),
-        ]
-        if let id = record.id { object["id"] = id }
-        if let deletion = record.deletion { object["deletion"] = deletion.rawValue }
-        if record.isErased { object["erased"] = true }
-        if record.schemaVersion != 1 { object["schema"] = record.schemaVersion }
-        func put(_ data: Data, _ name: String) {
-            if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
-                object[name] = value
-            } else if let text = String(data: data, encoding: .utf8) {
-                object[name] = text
-            } else {
-                object[name + "Base64"] = data.base64EncodedString()
-            }
-        }
-        put(record.payload, "data")
-        if let metadata = record.metadata { put(metadata, "metadata") }
-        return object
-    }
+    static func object(_ record: Record) -> [String: Any] { record.jsonObject() }
 
     /// A record as a line for people.
     static func line(_ record: Record) -> String {

@@ -5,41 +5,20 @@ import KirokuProjections
 /// Runs projections in this process for as long as a command needs them.
 enum Running {
     /// Runs `projections` until `version` of `name` is active and has applied the head as it
-    /// was when called, showing progress on a terminal. Ends at once with the error when the
-    /// version fails or the runner cannot start; the wait is woken by each applied batch.
+    /// was when called (``ProjectionRunner/runUntilActive(log:projections:name:version:batchSize:progress:)``),
+    /// showing progress on a terminal.
     static func untilActive(_ log: EventLog, _ projections: [any Projection], name: String, version: Int,
-                            label: String) async throws -> ProjectionRunner {
-        let runner = ProjectionRunner(log: log, projections: projections, batchSize: 5000)
-        let running = Task { try await runner.run() }
-        let head = try log.headPosition()
-        defer { running.cancel() }
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await runner.waitUntil(name, version: version, hasApplied: head, timeout: .seconds(365 * 86_400))
-                }
-                group.addTask {
-                    // Only draws the bar; the wait above decides when this ends.
-                    var progress = Progress(label, total: head)
-                    while !Task.isCancelled {
-                        if let status = try? runner.status().first(where: { $0.name == name && $0.version == version }) {
-                            progress.update(status.position)
-                        }
-                        try? await Task.sleep(for: .milliseconds(100))
-                    }
-                    progress.update(head, force: true)
-                    progress.finish()
-                }
-                defer { group.cancelAll() }
-                try await group.next()
-            }
-        } catch {
-            running.cancel()
-            _ = try? await running.value
-            throw error
+                            label: String) async throws {
+        let bar = Locked(Progress(label, total: try log.headPosition()))
+        try await ProjectionRunner.runUntilActive(log: log, projections: projections, name: name, version: version) { position, _ in
+            bar.withLock { $0.update(position) }
         }
-        running.cancel()
-        _ = try? await running.value
-        return runner
+        bar.withLock { $0.update($0.total ?? 0, force: true); $0.finish() }
+    }
+
+    /// A progress bar for a rebuild (version, position, target).
+    static func rebuildProgress(_ label: String, total: UInt64) -> (bar: Locked<Progress>, report: @Sendable (Int, UInt64, UInt64) -> Void) {
+        let bar = Locked(Progress(label, total: total))
+        return (bar, { _, position, _ in bar.withLock { $0.update(position) } })
     }
 }

@@ -56,6 +56,7 @@ final class Writer: @unchecked Sendable {
     /// The records one idle lifecycle step removes or erases at most.
     static let idleStepBudget = 2_000
     private let finished = DispatchSemaphore(value: 0)
+    private let metrics = WriterMetrics()
 
     init(environment: Environment, layout: StoreLayout, durability: Durability, maxBatch: Int,
          coalesceWindow: Duration, logger: Logger, onCommit: @escaping @Sendable (UInt64) -> Void) {
@@ -235,7 +236,9 @@ final class Writer: @unchecked Sendable {
     private func flush() {
         guard unsynced, failure == nil else { return }
         do {
+            let started = ContinuousClock.now
             try environment.sync()
+            metrics.flushDuration.record(duration: ContinuousClock.now - started)
             unsynced = false
             lastFlush = Date()
         } catch {
@@ -265,6 +268,7 @@ final class Writer: @unchecked Sendable {
                 var replicaLearned: UUID??
                 var queued = false
                 var scrubs: [Int] = []
+                let started = ContinuousClock.now
                 try environment.write { txn in
                     startHead = try layout.headPosition(in: txn)
                     var planner = AppendPlanner(layout: layout, head: startHead, timestampMicros: timestamp,
@@ -345,7 +349,12 @@ final class Writer: @unchecked Sendable {
                     }
                 }
                 if flushInterval != nil { unsynced = true }
-                if endHead > startHead { onCommit(endHead) }
+                if endHead > startHead {
+                    metrics.commitDuration.record(duration: ContinuousClock.now - started)
+                    metrics.appended.increment(by: Int64(endHead - startHead))
+                    metrics.commitRecords.record(Int64(endHead - startHead))
+                    onCommit(endHead)
+                }
                 for (request, outcome) in zip(batch, outcomes) {
                     request.continuation.resume(with: outcome)
                 }

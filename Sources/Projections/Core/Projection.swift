@@ -64,6 +64,8 @@ extension KirokuError.Code {
     public static let projectionNotReady = Self("projection-not-ready")
     /// Waiting for a projection to reach a position took longer than the timeout.
     public static let projectionTimeout = Self("projection-timeout")
+    /// No projection or view of that name (or with that version) is known for the store.
+    public static let projectionNotFound = Self("projection-not-found")
 }
 
 extension Projection {

@@ -55,6 +55,9 @@ public final class ProjectionRunner: Service, Sendable {
         self.logger = logger
     }
 
+    /// The names of the projections this runner runs (each with one or more versions).
+    public var projectionNames: [String] { Array(Set(projections.map(\.name))).sorted() }
+
     /// Opens every projection version and applies the log until graceful shutdown or cancellation.
     ///
     /// - Throws: ``KirokuError`` with ``KirokuError/Code/invalidProjection`` or what opening a
