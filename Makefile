@@ -12,12 +12,15 @@ build: bootstrap
 	$(SWIFT) build
 
 # The whole test suite on the real LMDB (temporary directories, real helper processes), then
-# README's library example built and run in a package of its own (one `import Kiroku`).
+# README's library example built and run in a package of its own (one `import Kiroku`), and
+# Examples/ActivityService built and driven over HTTP (scripts/check-activity-service).
+# Bootstrap with `test` also installs chromium, for the console's browser test.
 test:
 	@scripts/bootstrap test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	scripts/check-library-example
+	scripts/check-activity-service
 
 # The crash campaign at full length: 200 SIGKILLs of a worker running the mixed workload, the
 # store checked after each (`make test` runs 20). Replay a run with KIROKU_SEED=<seed>.

@@ -37,6 +37,8 @@ public enum KirokuMetrics {
 
     /// Bootstraps swift-metrics with ``factory(registry:)`` the first time it is called (later
     /// calls return the same registry): for a process that has no metrics backend of its own,
-    /// as `kiroku serve`. A process may bootstrap swift-metrics only once.
+    /// as `kiroku serve`. A process may bootstrap swift-metrics only once. Call it before opening
+    /// the log: the writer makes its metrics when the log opens, and swift-metrics handlers made
+    /// before the bootstrap stay no-ops.
     public static func bootstrapPrometheus() -> PrometheusCollectorRegistry { bootstrapped }
 }

@@ -128,16 +128,29 @@ public struct KirokuRoutes<Context: RequestContext>: Sendable {
     }
 }
 
-/// A request's query parameters, read with errors that name the parameter.
+/// A request's query parameters, read with errors that name the parameter. Values are
+/// decoded as HTML forms and `URLSearchParams` encode them: `+` is a space, `%2B` a plus, and
+/// percent-escapes are UTF-8 bytes (a key's bytes arrive as they were sent).
 struct QueryParameters {
-    let request: Request
+    let pairs: [(name: String, value: String)]
+
+    init(request: Request) {
+        pairs = (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
 
     func string(_ name: String) -> String? {
-        request.uri.queryParameters.get(name).map { String($0) }
+        pairs.first { $0.name == name }?.value
     }
 
     func all(_ name: String) -> [String] {
-        request.uri.queryParameters.getAll(name).map { String($0) }
+        pairs.filter { $0.name == name }.map(\.value)
     }
 
     func number<T: FixedWidthInteger>(_ name: String, _ type: T.Type = T.self, in range: ClosedRange<T>? = nil) throws -> T? {

@@ -201,6 +201,35 @@ import Testing
         }
     }
 
+    /// While a rebuild runs in the server, a second one, a switch and a prune of that projection
+    /// are refused (409 `rebuild-running`); a projection the service's own runner runs is not
+    /// rebuilt by the API (409 `already-open`).
+    @Test func conflictingProjectionWritesAreRefused() async throws {
+        try await withLog(label: "kiroku-api-rebuild-running") { log, _ async throws in
+            for i in 0..<20 { try await log.append(to: "n\(i)", event()) }
+            let gate = Locked(false)
+            let slow = Gated(gate: gate)
+            try await withServer(log, options: .init(access: .token(Self.token), projections: [slow])) { client in
+                let started = try await client.post("/api/projections/gated/rebuild", token: Self.token)
+                #expect(started.status == 202, "\(started)")
+                for path in ["/api/projections/gated/rebuild", "/api/projections/gated/switch?version=1", "/api/projections/gated/prune?version=1"] {
+                    let refused = try await client.post(path, token: Self.token)
+                    #expect(refused.status == 409 && refused.code == "rebuild-running", "\(path): \(refused)")
+                }
+                #expect(try await client.get("/api/projections").array.first?["rebuilding"] as? Bool == true)
+                gate.withLock { $0 = true }
+                #expect(try await eventually {
+                    try await client.get("/api/projections").array.contains { $0["state"] as? String == "active" && $0["lag"] as? Int == 0 && $0["rebuilding"] as? Bool == false }
+                })
+            }
+            let runner = ProjectionRunner(log: log, projections: [EventCounts()])
+            try await withServer(log, options: .init(access: .token(Self.token), runner: runner)) { client in
+                let refused = try await client.post("/api/projections/event-counts/rebuild", token: Self.token)
+                #expect(refused.status == 409 && refused.code == "already-open", "\(refused)")
+            }
+        }
+    }
+
     /// Through the service's runner a search waits for the position of its own append
     /// (read-your-writes); facets and cursor pages agree with a brute-force count.
     @Test func searchReadsYourWritesWithFacetsAndCursors() async throws {
@@ -219,6 +248,9 @@ import Testing
                 let counts = ((facets.object["facets"] as? [String: Any])?["owner"] as? [[String: Any]] ?? [])
                     .reduce(into: [String: Int]()) { $0[$1["value"] as? String ?? ""] = $1["count"] as? Int }
                 #expect(counts == ["o0": 14, "o1": 13, "o2": 13], "\(facets)")
+                // A form-encoded query, as URLSearchParams sends it: "+" is a space, "%2B" a plus.
+                let filtered = try await client.get("/api/search/notes?q=\(encoded("商談"))+owner%3Ao1&limit=1")
+                #expect(filtered.object["total"] as? Int == 13, "\(filtered)")
                 var ids: [String] = []
                 var after: String?
                 repeat {
@@ -232,5 +264,17 @@ import Testing
             running.cancel()
             _ = try? await running.value
         }
+    }
+}
+
+/// A projection whose apply waits for a gate: a rebuild that runs until the test lets it end.
+struct Gated: Projection {
+    let gate: Locked<Bool>
+    var name: String { "gated" }
+    var version: Int { 1 }
+    var selection: Selection { .all }
+    var tables: [String] { ["state"] }
+    func apply(_ records: [Record], to state: ProjectionState) throws {
+        while !gate.withLock({ $0 }) { usleep(10_000) }
     }
 }

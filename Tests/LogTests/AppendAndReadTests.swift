@@ -4,6 +4,26 @@ import Testing
 @testable import KirokuLog
 
 @Suite struct AppendAndReadTests {
+    /// A Codable event appended again with its id (a client's retry) is a repeat, every time:
+    /// Foundation's JSONEncoder orders keys differently from one encoding to the next on Linux,
+    /// so `EventData.json` sorts them. Found through Examples/ActivityService, whose repeated
+    /// POST was refused as `id-reused`.
+    @Test func aCodableEventAppendedAgainWithItsIdIsARepeat() async throws {
+        struct ActivityLogged: Codable {
+            var id: String, deal: String, text: String, owner: String
+            var status: String?, amount: Double?, date: String?
+        }
+        let activity = ActivityLogged(id: "a-1", deal: "deal-7", text: "見積を送付", owner: "alice", status: "open", amount: 120_000, date: "2024-05-01")
+        try await withLog { log, _ async throws in
+            let first = try await log.append(to: "deal-7", .json(activity, type: "ActivityLogged", id: "a-1"))
+            for _ in 0..<50 {
+                let again = try await log.append(to: "deal-7", .json(activity, type: "ActivityLogged", id: "a-1"))
+                #expect(again.repeats == 1 && again.position == first.position)
+            }
+            #expect(try log.headPosition() == 1)
+        }
+    }
+
     @Test func appendReturnsPositionsAndVersions() async throws {
         try await withLog { log, _ async throws in
             let first = try await log.append(to: "a", [event(), event()])

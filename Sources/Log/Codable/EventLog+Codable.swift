@@ -11,13 +11,23 @@ extension EventData {
     /// An event whose payload is `value` encoded as JSON. The store stays byte-oriented: this is
     /// a convenience, and other encodings append their bytes with ``init(type:payload:metadata:id:)``.
     ///
+    /// The default encoder sorts keys. Foundation's `JSONEncoder` does not keep key order from one
+    /// encoding to the next (on Linux two encodings of one value differ), and an idempotent
+    /// repeat must carry the same bytes as the first append, or it is refused as `id-reused`.
+    /// Give an encoder of your own with `.sortedKeys` in its `outputFormatting` for the same reason.
+    ///
     /// ```swift
     /// struct OrderPlaced: Codable { var total: Int }
     /// try await log.append(to: "order-1", .json(OrderPlaced(total: 30), type: "OrderPlaced"))
     /// ```
     /// - Throws: ``KirokuError/Code/payloadEncoding`` when `value` does not encode.
     public static func json<Value: Encodable>(_ value: Value, type: String, id: String? = nil, metadata: Data? = nil,
-                                              encoder: JSONEncoder = JSONEncoder()) throws -> EventData {
+                                              encoder: JSONEncoder? = nil) throws -> EventData {
+        let encoder = encoder ?? {
+            let sorted = JSONEncoder()
+            sorted.outputFormatting = .sortedKeys
+            return sorted
+        }()
         do {
             return EventData(type: type, payload: try encoder.encode(value), metadata: metadata, id: id)
         } catch {

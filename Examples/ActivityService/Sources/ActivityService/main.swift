@@ -25,7 +25,7 @@ let token = environment["KIROKU_TOKEN"] ?? UUID().uuidString
 let mapping = try SearchMapping(json: Data("""
 {
   "types": ["ActivityLogged"],
-  "id": "id",
+  "id": "$.id",
   "fields": {
     "text": {"path": "$.text", "type": "text"},
     "deal": {"path": "$.deal", "type": "keyword"},
@@ -56,10 +56,12 @@ struct Appended: ResponseEncodable {
     var repeated: Bool
 }
 
+// swift-metrics first: the log's writer makes its metrics when the log opens, and a metric
+// made before the bootstrap stays a no-op.
+let metrics = KirokuMetrics.bootstrapPrometheus()
 let log = try EventLog(path: storePath)
 let view = SearchView(name: "activities", mapping: mapping)
 let runner = ProjectionRunner(log: log, projections: [view])
-let metrics = KirokuMetrics.bootstrapPrometheus()
 let kiroku = KirokuRoutes<BasicRequestContext>(log: log, options: .init(access: .token(token), runner: runner, metrics: metrics))
 
 let router = Router()
@@ -69,11 +71,15 @@ router.post("activities") { request, context -> Appended in
     let activity = try await request.decode(as: Activity.self, context: context)
     guard !activity.id.isEmpty, !activity.deal.isEmpty else { throw HTTPError(.badRequest, message: "id and deal must not be empty") }
     // The activity's id is the event's id: a client that retries after a timeout appends it once.
-    let result = try await log.append(to: activity.deal, EventData(type: "ActivityLogged", payload: try JSONEncoder().encode(activity), id: activity.id))
+    // A repeat must carry the same bytes, so the payload is encoded with sorted keys (without
+    // it, JSONEncoder's key order can differ between two encodings, and the repeat is id-reused).
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let result = try await log.append(to: activity.deal, EventData(type: "ActivityLogged", payload: try encoder.encode(activity), id: activity.id))
     return Appended(id: activity.id, key: activity.deal, position: result.position, version: result.version, repeated: result.repeats > 0)
 }
 router.get("activities/search") { request, _ -> Response in
-    let q = request.uri.queryParameters.get("q").map(String.init) ?? ""
+    let q = request.uri.queryParameters.get("q").map { String($0) } ?? ""
     let position = request.uri.queryParameters.get("position").flatMap { UInt64(String($0)) }
     // Read-your-writes: wait until the view has applied the caller's append.
     if let position { try await runner.waitUntil("activities", hasApplied: position) }
