@@ -128,8 +128,8 @@ const colors = ["#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#2e7d32", "#ad1457"
 function statusOf(node) { return node.kind === "consumer" ? node.status : node.stalled ? "stalled" : node.state === "failed" ? "failed" : node.state === "building" ? "building" : "ok"; }
 function drawPipeline(p) {
   const svg = $("pipeline");
-  const nodes = p.consumers.map((c) => ({ kind: "consumer", id: c.name, label: c.name, lag: c.lagRecords, rate: c.rate, status: c.status }))
-    .concat(p.projections.filter((x) => x.state !== "retired").map((x) => ({ kind: "projection", id: x.name + "/v" + x.version, label: x.name + " v" + x.version, lag: x.lag, rate: x.rate, state: x.state, stalled: x.stalled })));
+  const nodes = p.consumers.map((c) => ({ kind: "consumer", id: c.name, label: c.name, lag: c.lagRecords, lagSeconds: c.lagSeconds, rate: c.rate, status: c.status }))
+    .concat(p.projections.filter((x) => x.state !== "retired").map((x) => ({ kind: "projection", id: x.name + "/v" + x.version, label: x.name + " v" + x.version, lag: x.lag, lagSeconds: x.lagSeconds, rate: x.rate, state: x.state, stalled: x.stalled })));
   const width = svg.clientWidth || 1200, rowH = 34;
   const height = Math.max(80, nodes.length * rowH + 20);
   svg.setAttribute("height", height);
@@ -143,7 +143,7 @@ function drawPipeline(p) {
     out += `<g class="node ${n.kind}" data-name="${esc(n.id)}" data-lag="${n.lag}" data-status="${s}">` +
       `<rect x="340" y="${y}" width="${Math.min(520, width - 360)}" height="26" rx="4" fill="#fff" stroke="${color}" stroke-width="2"/>` +
       `<text x="350" y="${y + 17}"><tspan font-weight="600">${esc(n.label)}</tspan> <tspan class="muted">${n.kind}</tspan>` +
-      ` · lag ${fmt(n.lag)} · ${fmt(n.rate)}/s · <tspan fill="${color}">${s}</tspan></text></g>`;
+      ` · lag ${fmt(n.lag)}${n.lag ? " (" + fmt(n.lagSeconds) + " s)" : ""} · ${fmt(n.rate)}/s · <tspan fill="${color}">${s}</tspan></text></g>`;
   });
   if (nodes.length === 0) out += `<text x="340" y="${height / 2 + 4}" class="muted">no consumers or projections yet</text>`;
   svg.innerHTML = out;

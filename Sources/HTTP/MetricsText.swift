@@ -47,6 +47,7 @@ enum MetricsText {
                 gauge("projection_version", "The projection's active version (or the one being built).", labels).set(to: Double(serving.version))
                 gauge("projection_position", "What the projection's active version has applied.", labels).set(to: Double(serving.position))
                 gauge("projection_lag_records", "Records past what the projection's active version has applied.", labels).set(to: Double(serving.lag))
+                gauge("projection_lag_seconds", "Age of the oldest record the projection's active version has not applied.", labels).set(to: serving.lagSeconds)
                 gauge("projection_rate", "Records the projection applied per second over the last few seconds.", labels).set(to: serving.rate)
             }
             gauge("projection_stalled", "1 when a version of the projection is behind and has not moved for the stall time.", labels)

@@ -82,7 +82,7 @@ public struct PipelineHealth: Sendable, Codable, Hashable {
             } else if projection.stalled {
                 reasons.append(Reason(kind: "stalled", projection: projection.name, version: projection.version,
                                       message: "Projection '\(projection.name)' v\(projection.version) (\(projection.state)) is \(projection.lag) records behind and has not moved since \(projection.lastProgress.formatted(.iso8601)). Check that the process running it is up (kiroku projections status).",
-                                      lagRecords: projection.lag, since: projection.lastProgress))
+                                      lagRecords: projection.lag, lagSeconds: projection.lagSeconds, since: projection.lastProgress))
             }
         }
         return PipelineHealth(status: reasons.isEmpty ? "ok" : "unhealthy", head: snapshot.head, reasons: reasons)

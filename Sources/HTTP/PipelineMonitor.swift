@@ -41,6 +41,8 @@ public final class PipelineMonitor: Service, Sendable {
         public var state: String
         public var position: UInt64
         public var lag: UInt64
+        /// Age of the oldest record it has not applied; 0 when caught up.
+        public var lagSeconds: Double
         /// Records applied per second over the last samples.
         public var rate: Double
         /// Whether it is behind and has not moved for the stall time.
@@ -218,8 +220,11 @@ public final class PipelineMonitor: Service, Sendable {
                     error = failure
                 }
                 let lag = head &- min(head, position)
+                var lagSeconds = 0.0
+                if lag > 0, let oldest = try log.record(at: position + 1) { lagSeconds = max(0, now.timeIntervalSince(oldest.timestamp)) }
                 let stalled = stateName != "retired" && stateName != "failed" && lag > 0 && now.timeIntervalSince(since) > stallAfter.seconds
-                rows.append(Projection(name: name, version: version, state: stateName, position: position, lag: lag, rate: rate,
+                rows.append(Projection(name: name, version: version, state: stateName, position: position, lag: lag,
+                                       lagSeconds: lagSeconds, rate: rate,
                                        stalled: stalled, lastProgress: since, error: error,
                                        rebuilding: rebuild?.running == true && rebuild?.version == version))
             }

@@ -169,6 +169,48 @@ import Testing
 
     struct Failure: Error, CustomStringConvertible { var description: String { "mail server down" } }
 
+    /// Under `holdKey`, a failed record holds its key: `/health` names the held key, the
+    /// letter that holds it and how many records wait behind it; a skip releases them.
+    @Test func healthNamesTheKeyADeadLetterHolds() async throws {
+        try await withLog(label: "kiroku-api-held") { log, _ async throws in
+            var configuration = KeyedProcessor.Configuration()
+            configuration.maxAttempts = 1
+            configuration.keyPolicy = .holdKey
+            configuration.checkpointInterval = .milliseconds(50)
+            let handled = Locked<[UInt64]>([])
+            let processor = KeyedProcessor(log: log, consumer: "ledger", configuration: configuration) { record in
+                if record.key == "acct-1", record.version == 1 { throw Failure() }
+                handled.withLock { $0.append(record.position) }
+            }
+            let running = Task { try await processor.run() }
+            defer { running.cancel() }
+            let holding = try await log.append(to: "acct-1", event())
+            try await log.append(to: "acct-1", event())
+            try await log.append(to: "acct-1", event())
+            try await log.append(to: "acct-2", event())
+            try await withServer(log, options: .init(access: .token(Self.token))) { client in
+                #expect(try await eventually { try await client.get("/api/deadletters?consumer=ledger").array.count == 3 })
+                let health = try await client.get("/health")
+                let reason = try #require((health.object["reasons"] as? [[String: Any]])?.first { $0["kind"] as? String == "dead-letters" }, "\(health)")
+                let letter = try #require(reason["deadLetter"] as? [String: Any])
+                #expect(letter["key"] as? String == "acct-1" && letter["holdsKey"] as? Bool == true && letter["position"] as? Int == Int(holding.position), "\(health)")
+                #expect(reason["failedDeadLetters"] as? Int == 1 && reason["heldDeadLetters"] as? Int == 2, "\(health)")
+                #expect((reason["message"] as? String)?.contains("2 later record(s) of held keys wait behind") == true, "\(health)")
+                let states = try await client.get("/api/deadletters?consumer=ledger").array.compactMap { $0["state"] as? String }
+                #expect(states == ["failed", "held", "held"])
+                // Retrying a held letter is refused: the one that holds the key decides.
+                let held = try await client.post("/api/deadletters/ledger/\(holding.position + 1)/retry", token: Self.token)
+                #expect(held.status == 404 && held.code == "dead-letter-not-found", "\(held)")
+                #expect(try await client.post("/api/deadletters/ledger/\(holding.position)/skip", token: Self.token).status == 200)
+                #expect(try await eventually { try await client.get("/health").status == 200 })
+                // The released records follow, in order.
+                #expect(await eventually { handled.withLock { $0 }.contains(holding.position + 2) }, "\(handled.withLock { $0 })")
+            }
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+
     /// Rebuild over HTTP runs blue/green in the server (202, progress in /api/projections), then
     /// switch back to the old version and prune; the search answers throughout.
     @Test func projectionsAreRebuiltSwitchedAndPrunedOverHTTP() async throws {

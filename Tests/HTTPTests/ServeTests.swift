@@ -115,6 +115,10 @@ import Testing
                 #expect(try await eventually { try await client.get("/health").status == 503 })
                 let health = try await client.get("/health")
                 #expect(health.body.contains(#""projection":"event-counts""#) && health.body.contains(#""kind":"stalled""#), "\(health)")
+                let metrics = parsePrometheus(try await client.get("/metrics").body)
+                #expect(metrics[#"kiroku_projection_lag_records{projection="event-counts"}"#] == 1, "\(metrics)")
+                #expect(try #require(metrics[#"kiroku_projection_lag_seconds{projection="event-counts"}"#]) > 0.2, "\(metrics)")
+                #expect(metrics[#"kiroku_projection_stalled{projection="event-counts"}"#] == 1, "\(metrics)")
                 // It runs again and catches up: healthy.
                 let catchingUp = Task { try await ProjectionRunner.runUntilActive(log: log, projections: [EventCounts()], name: "event-counts", version: 1) }
                 try await catchingUp.value

@@ -166,6 +166,7 @@ struct Demo: AsyncParsableCommand {
           kiroku projections \(log.path) status
           kiroku stats \(log.path)
           kiroku verify \(log.path)
+          kiroku serve \(log.path)   # the web console, /health and /metrics on http://127.0.0.1:8080
         """)
     }
 }
