@@ -17,6 +17,10 @@ import KirokuProjections
 ///
 /// Positions count characters inside CJK runs (the bigram at run offset `i` has position
 /// `start + i`) and words one by one, so adjacency in positions is adjacency in the text.
+///
+/// With `foldKana` (a text field's `"foldKana": true`), katakana fold to hiragana after NFKC
+/// (`カタカナ`, `ｶﾀｶﾅ` and `かたかな` are one term), so a query in either script finds both;
+/// the prolonged sound mark `ー` and the iteration marks follow (`ヽヾ` → `ゝゞ`).
 public struct Analyzer: Sendable {
     /// One indexed term.
     public struct Token: Sendable, Hashable {
@@ -31,14 +35,36 @@ public struct Analyzer: Sendable {
         public var isCJK: Bool
     }
 
-    /// Makes an analyzer.
-    public init() {}
+    /// Whether katakana fold to hiragana.
+    public let foldKana: Bool
+
+    /// Makes an analyzer; `foldKana` folds katakana to hiragana.
+    public init(foldKana: Bool = false) {
+        self.foldKana = foldKana
+    }
+
+    /// The analyzer of a field: its options (``SearchMapping/Field/foldKana``).
+    public init(for field: SearchMapping.Field) {
+        self.init(foldKana: field.foldKana)
+    }
+
+    /// Katakana → hiragana: ァ…ヶ (U+30A1…U+30F6) to ぁ…ゖ, ヽヾ to ゝゞ; anything else as it is.
+    static func foldedKana(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        switch scalar.value {
+        case 0x30A1...0x30F6, 0x30FD, 0x30FE: return Unicode.Scalar(scalar.value - 0x60)!
+        default: return scalar
+        }
+    }
 
     /// The normalized form of `text`: Unicode NFKC, then lowercase. Tokens are the terms of
     /// this text (``tokens(_:)`` normalizes character by character, to keep track of where
     /// each term came from).
     public func normalize(_ text: String) -> String {
-        text.precomposedStringWithCompatibilityMapping.lowercased()
+        let normalized = text.precomposedStringWithCompatibilityMapping.lowercased()
+        guard foldKana else { return normalized }
+        var folded = String.UnicodeScalarView()
+        for scalar in normalized.unicodeScalars { folded.append(Self.foldedKana(scalar)) }
+        return String(folded)
     }
 
     /// The terms of `text`, in order.
@@ -77,11 +103,12 @@ public struct Analyzer: Sendable {
             position += cjk.count
             cjk.removeAll(keepingCapacity: true)
         }
+        let foldKana = foldKana
         func add(_ scalar: Unicode.Scalar) {
             switch Self.kind(scalar) {
             case .cjk:
                 flushWord(end: index)
-                cjk.append((scalar, index))
+                cjk.append((foldKana ? Self.foldedKana(scalar) : scalar, index))
             case .word:
                 flushRun()
                 if word.isEmpty { wordStart = index }
@@ -90,7 +117,7 @@ public struct Analyzer: Sendable {
                 // A combining mark composes with the letter before it (e + ◌́ → é, ｶ + ﾞ → ガ),
                 // or stays with its word.
                 if !cjk.isEmpty, let composed = Self.compose(cjk[cjk.count - 1].scalar, scalar) {
-                    cjk[cjk.count - 1].scalar = composed
+                    cjk[cjk.count - 1].scalar = foldKana ? Self.foldedKana(composed) : composed
                 } else if let last = word.last {
                     if let composed = Self.compose(last, scalar) {
                         word.removeLast()

@@ -37,6 +37,34 @@ final class DocValueReader {
         }
     }
 
+    /// Visits the distinct keywords (their bytes) each of `docs` (in doc order) holds in a
+    /// field, with the document's index in `docs`: each block decoded once.
+    func forEachKeywords(_ field: Int, of docs: [UInt32], _ body: (Int, [[UInt8]]) throws -> Void) throws {
+        guard columnar else {
+            for (i, doc) in docs.enumerated() {
+                if case .keywords(let values)? = try stored(field, doc) {
+                    var seen = Set<[UInt8]>()
+                    try body(i, values.map { Array($0.utf8) }.filter { seen.insert($0).inserted })
+                } else {
+                    try body(i, [])
+                }
+            }
+            return
+        }
+        var index = 0
+        while index < docs.count {
+            let block = docs[index] / SearchTables.normsPerBlock
+            var end = index
+            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+            let decoded = try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { $0.map(DocValues.Keywords.init(decoding:)) }
+            for i in index..<end {
+                guard let decoded else { try body(i, []); continue }
+                try body(i, decoded.values(Int(docs[i] % SearchTables.normsPerBlock)).map { decoded.dictionary[$0] })
+            }
+            index = end
+        }
+    }
+
     /// The first keyword a document holds in a field (what sorting by the field uses).
     func firstKeyword(_ field: Int, _ doc: UInt32) throws -> String? {
         guard columnar else {

@@ -10,7 +10,8 @@ final class QueryExecutor {
     let schema: SearchSchema
     var fields: [SearchMapping.Field] { schema.fields }
     let stats: IndexStats
-    let analyzer = Analyzer()
+    /// A text field's analyzer (its options: ``SearchMapping/Field/foldKana``).
+    func analyzer(_ field: Int) -> Analyzer { Analyzer(for: fields[field]) }
     /// The hits' number, date and keyword values (for ranges here, sorts and facets after).
     let values: DocValueReader
 
@@ -236,7 +237,7 @@ final class QueryExecutor {
     /// A term of a phrase: an exact term, or any term starting with a prefix.
 
     private func textMatch(_ field: Int, _ text: String, lastIsPrefix: Bool, within: [UInt32]? = nil) throws -> DocScores {
-        let tokens = analyzer.tokens(text)
+        let tokens = analyzer(field).tokens(text)
         guard !tokens.isEmpty else { return DocScores() }
         let matchers = QueryTerms.matchers(tokens, lastIsPrefix: lastIsPrefix)
         if matchers.count == 1 {

@@ -36,7 +36,7 @@ enum SearchExecution {
             // What each text field highlights depends on the query only: analyzed once.
             let highlights: [(index: Int, terms: Snippet)] = request.snippets
                 ? fields.indices.filter { fields[$0].type == .text }
-                    .map { ($0, Snippet.terms(of: query, field: fields[$0].name, analyzer: executor.analyzer)) }
+                    .map { ($0, Snippet.terms(of: query, field: fields[$0].name, analyzer: executor.analyzer($0))) }
                     .filter { !$0.terms.isEmpty }
                 : []
             var hits: [SearchHit] = []
@@ -49,7 +49,7 @@ enum SearchExecution {
                     var snippet: String?
                     for (index, terms) in highlights where snippet == nil {
                         guard case .text(let text)? = stored.values[index] else { continue }
-                        snippet = terms.highlight(text, analyzer: executor.analyzer)
+                        snippet = terms.highlight(text, analyzer: executor.analyzer(index))
                     }
                     let score: Double = if case .score(let s) = key { Double(s) } else { Double(matches.score(of: doc)) }
                     hits.append(SearchHit(id: stored.id, score: score, fields: values, snippet: snippet))
@@ -63,7 +63,9 @@ enum SearchExecution {
                     .prefix(max(0, request.facetSize))
                     .map { FacetCount(value: String(decoding: $0.key, as: UTF8.self), count: $0.value) }
             }
-            return SearchResults(total: matches.count, hits: hits, facets: facets, next: next)
+            let aggregations = try AggregationExecution(values: executor.values, schema: executor.schema)
+                .run(request.aggregations, docs: matches.docs)
+            return SearchResults(total: matches.count, hits: hits, facets: facets, next: next, aggregations: aggregations)
         }
     }
 }

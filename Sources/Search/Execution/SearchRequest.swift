@@ -43,16 +43,20 @@ public struct SearchRequest: Sendable {
     public var facetSize: Int
     /// Whether hits carry a highlighted snippet of the matching text.
     public var snippets: Bool
+    /// Aggregations over all hits, by name (see ``Aggregation``).
+    public var aggregations: [String: Aggregation]
 
     /// A request for query language text.
     public init(_ text: String, limit: Int = 10, after: String? = nil, sort: Sort? = nil,
-                facets: [String] = [], facetSize: Int = 10, snippets: Bool = true) {
-        self.init(query: .text(text), limit: limit, after: after, sort: sort, facets: facets, facetSize: facetSize, snippets: snippets)
+                facets: [String] = [], facetSize: Int = 10, snippets: Bool = true, aggregations: [String: Aggregation] = [:]) {
+        self.init(query: .text(text), limit: limit, after: after, sort: sort, facets: facets, facetSize: facetSize, snippets: snippets,
+                  aggregations: aggregations)
     }
 
     /// A request for a built query.
     public init(query: Query, limit: Int = 10, after: String? = nil, sort: Sort? = nil,
-                facets: [String] = [], facetSize: Int = 10, snippets: Bool = true) {
+                facets: [String] = [], facetSize: Int = 10, snippets: Bool = true, aggregations: [String: Aggregation] = [:]) {
+        self.aggregations = aggregations
         self.query = query
         self.limit = limit
         self.after = after

@@ -11,8 +11,10 @@ public struct SearchResults: Sendable, Encodable {
     public var facets: [String: [FacetCount]]
     /// The cursor of the next page (`after`), or `nil` on the last page.
     public var next: String?
+    /// The request's aggregations over all hits, by name.
+    public var aggregations: [String: AggregationResult] = [:]
 
-    enum CodingKeys: String, CodingKey { case total, hits, facets, next }
+    enum CodingKeys: String, CodingKey { case total, hits, facets, next, aggregations }
 
     /// Encodes `next` as `null` on the last page.
     public func encode(to encoder: any Encoder) throws {
@@ -21,6 +23,7 @@ public struct SearchResults: Sendable, Encodable {
         try container.encode(hits, forKey: .hits)
         try container.encode(facets, forKey: .facets)
         try container.encode(next, forKey: .next)
+        if !aggregations.isEmpty { try container.encode(aggregations, forKey: .aggregations) }
     }
 }
 

@@ -101,9 +101,22 @@ struct IndexStats {
 
     /// Saves the schema when the view is new (and marks it as keeping doc values); returns
     /// whether the view keeps doc values (views written before them do not).
+    ///
+    /// - Throws: ``KirokuError/Code/invalidMapping`` when the view was built with another type
+    ///   or analysis (``SearchMapping/Field/foldKana``) of a field than the mapping gives now:
+    ///   its index holds the terms of the old one, and a mapping change is a new view version
+    ///   (blue/green), never a silent reinterpretation of what is indexed.
     @discardableResult
     static func saveSchema(_ fields: [SearchMapping.Field], _ txn: KeyValueTransaction) throws -> Bool {
-        guard try txn.get(schemaKey, in: SearchTables.meta) == nil else { return try hasDocValues(txn) }
+        if let stored = try schema(txn) {
+            for field in fields {
+                guard let old = stored.first(where: { $0.name == field.name }) else { continue }
+                if old.type != field.type || old.foldKana != field.foldKana {
+                    throw KirokuError(.invalidMapping, "Field \"\(field.name)\" of this view was indexed as \(old.type.rawValue)\(old.foldKana ? " with foldKana" : ""), and the mapping now says \(field.type.rawValue)\(field.foldKana ? " with foldKana" : ""); the index holds the old analysis. Give the view a new version (kiroku view create, or a higher SearchView version) so it is rebuilt blue/green.")
+                }
+            }
+            return try hasDocValues(txn)
+        }
         try txn.put(schemaKey, Array(try JSONEncoder().encode(fields)), in: SearchTables.meta)
         try txn.put(DocValues.flagKey, [1], in: SearchTables.meta)
         return true

@@ -13,7 +13,6 @@ import KirokuProjections
 struct IndexWriter {
     let txn: KeyValueTransaction
     let mapping: SearchMapping
-    let analyzer = Analyzer()
 
     private struct Touched {
         var original: (doc: UInt32, stored: StoredDocument)?
@@ -41,7 +40,6 @@ struct IndexWriter {
     }
 
     static func prepare(_ records: [Record], mapping: SearchMapping) throws -> Prepared {
-        let analyzer = Analyzer()
         return Prepared(items: try records.map { record -> Prepared.Item? in
             // A deletion marker removes what the key wrote; an erased record has nothing to map.
             if record.deletion != nil {
@@ -52,7 +50,7 @@ struct IndexWriter {
             guard case .upsert(let id, let fields) = change else { return Prepared.Item(change: change, fields: []) }
             return Prepared.Item(change: change, key: id.utf8Equals(record.key) ? nil : record.key, fields: try fields.map { name, value in
                 let index = try index(of: name, for: value, record: record, mapping: mapping)
-                return (index, value, terms(index, value, analyzer: analyzer))
+                return (index, value, terms(index, value, analyzer: Analyzer(for: mapping.fields[index])))
             })
         })
     }
@@ -122,7 +120,7 @@ struct IndexWriter {
                 if let current = state.current, current.count == stored.values.count,
                    current.allSatisfy({ $0.value.identical(to: stored.values[$0.key]) }) { continue }
                 for (field, value) in stored.values where !unchanged.contains(field) {
-                    let terms = Self.terms(field, value, analyzer: analyzer)
+                    let terms = Self.terms(field, value, analyzer: Analyzer(for: mapping.fields[field]))
                     for term in terms.keys { removals[term, default: []].append(doc) }
                     if let number = value.number {
                         try txn.delete(IndexKey.range(field, number, doc), in: SearchTables.ranges)
@@ -141,7 +139,7 @@ struct IndexWriter {
             let doc = try state.original?.doc ?? stats.allocateDoc(txn)
             for (field, value) in current where !unchanged.contains(field) {
                 if docValues, value.hasDocValue { values[field, default: [:]][doc] = value }
-                let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: analyzer)
+                let terms = state.analyzed[field] ?? Self.terms(field, value, analyzer: Analyzer(for: mapping.fields[field]))
                 for (term, positions) in terms {
                     additions[term, default: []].append(PostingBlock.Entry(doc: doc, positions: positions))
                 }

@@ -60,7 +60,21 @@ extension SearchMapping {
             guard let type = FieldType(rawValue: typeText) else {
                 throw KirokuError(.invalidMapping, "Field \"\(name)\" has type \"\(typeText)\"; use text, keyword, number or date.")
             }
-            fields.append(Field(name, type))
+            let known: Set<String> = ["path", "type", "foldKana"]
+            if let unknown = spec.keys.sorted().first(where: { !known.contains($0) }) {
+                throw KirokuError(.invalidMapping, "Field \"\(name)\" has an unknown key \"\(unknown)\"; a field takes path, type and (text fields) foldKana.")
+            }
+            var foldKana = false
+            if let fold = spec["foldKana"] {
+                guard let flag = fold as? Bool else {
+                    throw KirokuError(.invalidMapping, "Field \"\(name)\": foldKana must be true or false.")
+                }
+                guard type == .text else {
+                    throw KirokuError(.invalidMapping, "Field \"\(name)\" is a \(type.rawValue) field; foldKana applies to text fields only.")
+                }
+                foldKana = flag
+            }
+            fields.append(Field(name, type, foldKana: foldKana))
             collectedPaths.append(try JSONPath(pathText, field: name))
         }
         let idSource: IDSource

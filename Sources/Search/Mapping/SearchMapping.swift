@@ -27,10 +27,34 @@ public struct SearchMapping: Sendable {
         public var name: String
         /// Its type.
         public var type: FieldType
+        /// Text fields: katakana and hiragana fold to one form (see ``Analyzer``), in the
+        /// index and in queries. Changing it is a new view version: the index holds the terms
+        /// of the analysis it was built with.
+        public var foldKana: Bool
+
         /// Makes a field.
-        public init(_ name: String, _ type: FieldType) {
+        public init(_ name: String, _ type: FieldType, foldKana: Bool = false) {
             self.name = name
             self.type = type
+            self.foldKana = foldKana
+        }
+
+        enum CodingKeys: String, CodingKey { case name, type, foldKana }
+
+        /// Decodes a field; a view's schema stored before `foldKana` existed has none (false).
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            type = try container.decode(FieldType.self, forKey: .type)
+            foldKana = try container.decodeIfPresent(Bool.self, forKey: .foldKana) ?? false
+        }
+
+        /// Encodes a field; `foldKana` only when set, so schemas without it keep their bytes.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(type, forKey: .type)
+            if foldKana { try container.encode(true, forKey: .foldKana) }
         }
     }
 
