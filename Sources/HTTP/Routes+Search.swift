@@ -6,7 +6,7 @@ import KirokuSearch
 
 extension KirokuRoutes {
     /// `GET /api/views`: the search views with their fields (the console's search box);
-    /// `GET /api/search/:view?q=…&limit=&after=&sort=&facet=…&position=`.
+    /// `GET /api/search/:view?q=…&limit=&after=&sort=&facet=…&agg=…&position=`.
     ///
     /// With the service's runner, a search reads the runner's view and, given `position` (an
     /// append's position), first waits until the view has applied it: read-your-writes. Without
@@ -30,7 +30,8 @@ extension KirokuRoutes {
             let search = SearchRequest(text, limit: try query.number("limit", Int.self, in: 1...10_000) ?? 10,
                                        after: query.string("after"), sort: query.string("sort").map(SearchRequest.Sort.init(parsing:)),
                                        facets: query.all("facet"), facetSize: try query.number("facetSize", Int.self, in: 1...1000) ?? 10,
-                                       snippets: !(try query.flag("noSnippets")))
+                                       snippets: !(try query.flag("noSnippets")),
+                                       aggregations: try AggregationParser.named(query.all("agg")))
             let position = try query.number("position", UInt64.self)
             if let runner = options.runner, runner.projectionNames.contains(name) {
                 if let position { try await runner.waitUntil(name, hasApplied: position, timeout: options.searchWait) }

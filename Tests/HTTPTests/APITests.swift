@@ -290,6 +290,14 @@ import Testing
                 let counts = ((facets.object["facets"] as? [String: Any])?["owner"] as? [[String: Any]] ?? [])
                     .reduce(into: [String: Int]()) { $0[$1["value"] as? String ?? ""] = $1["count"] as? Int }
                 #expect(counts == ["o0": 14, "o1": 13, "o2": 13], "\(facets)")
+                // Aggregations in their text form, repeatable; a bad one is a 400 that says why.
+                let aggregated = try await client.get("/api/search/notes?q=\(encoded("商談"))&limit=1&agg=\(encoded("terms(owner) > count"))&agg=count")
+                let aggregations = try #require(aggregated.object["aggregations"] as? [String: Any], "\(aggregated)")
+                #expect((aggregations["count"] as? [String: Any])?["value"] as? Int == 40)
+                let buckets = ((aggregations["terms_owner"] as? [String: Any])?["buckets"] as? [[String: Any]] ?? []).map { $0["count"] as? Int ?? 0 }
+                #expect(buckets == [14, 13, 13], "\(aggregated)")
+                let badAggregation = try await client.get("/api/search/notes?q=x&agg=\(encoded("sum(owner)"))")
+                #expect(badAggregation.status == 400 && badAggregation.code == "invalid-query", "\(badAggregation)")
                 // A form-encoded query, as URLSearchParams sends it: "+" is a space, "%2B" a plus.
                 let filtered = try await client.get("/api/search/notes?q=\(encoded("商談"))+owner%3Ao1&limit=1")
                 #expect(filtered.object["total"] as? Int == 13, "\(filtered)")

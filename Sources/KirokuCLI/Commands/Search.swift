@@ -17,6 +17,8 @@ struct Search: AsyncParsableCommand {
     @Option(help: "The next cursor of the previous page.") var after: String?
     @Option(help: "FIELD or FIELD:desc (default: BM25 score).") var sort: String?
     @Option(help: "A keyword field to count values of (repeatable).") var facet: [String] = []
+    @Option(name: .customLong("agg"), help: "An aggregation over all hits, e.g. 'by_month=date_histogram(date, month, Asia/Tokyo) > sum(amount)' (repeatable; docs/SEARCH.md#aggregations).")
+    var aggregations: [String] = []
     @Flag(name: .customLong("stale-ok"), help: "Answer from what the view has applied, without catching up.") var staleOK = false
     @OptionGroup var output: OutputOptions
 
@@ -26,7 +28,8 @@ struct Search: AsyncParsableCommand {
         guard let projection = try Registry.shared.projection(view, store: log.path) as? SearchView else {
             throw CommandExit.input("'\(view)' is not a search view; list them with `kiroku view list \(store)`.")
         }
-        let request = SearchRequest(query, limit: limit, after: after, sort: sort.map(SearchRequest.Sort.init(parsing:)), facets: facet)
+        let request = SearchRequest(query, limit: limit, after: after, sort: sort.map(SearchRequest.Sort.init(parsing:)), facets: facet,
+                                    aggregations: try AggregationParser.named(aggregations))
         let results: SearchResults
         if staleOK {
             results = try ProjectionCatalog(store: log.path).withReader(view, tables: projection.tables) { try $0.search(request) }
@@ -50,6 +53,10 @@ struct Search: AsyncParsableCommand {
         })
         for (field, counts) in results.facets.sorted(by: { $0.key < $1.key }) {
             print("\n\(field): " + counts.map { "\($0.value) (\($0.count))" }.joined(separator: ", "))
+        }
+        for (name, result) in results.aggregations.sorted(by: { $0.key < $1.key }) {
+            print("")
+            for line in AggregationParser.lines(name, result) { print(line) }
         }
         if let next = results.next { print("\nnext page: --after \(next)") }
     }

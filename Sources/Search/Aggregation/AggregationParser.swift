@@ -51,6 +51,47 @@ public enum AggregationParser {
         return (name ?? auto, aggregation)
     }
 
+    /// Several specs by name (`kiroku search --agg`, the HTTP API's `agg=`).
+    ///
+    /// - Throws: ``KirokuError/Code/invalidQuery`` for a bad spec or a name given twice.
+    public static func named(_ specs: [String]) throws -> [String: Aggregation] {
+        var named: [String: Aggregation] = [:]
+        for spec in specs {
+            let (name, aggregation) = try parse(spec)
+            guard named[name] == nil else {
+                throw KirokuError(.invalidQuery, "Invalid aggregation '\(spec)': the name '\(name)' is given twice; name one of them (NAME=…).")
+            }
+            named[name] = aggregation
+        }
+        return named
+    }
+
+    /// An aggregation's result as indented lines for people: metrics as `name: value`, buckets
+    /// as `key  count` with their sub-aggregations under them.
+    public static func lines(_ name: String, _ result: AggregationResult, indent: String = "") -> [String] {
+        func number(_ value: Double?) -> String {
+            guard let value else { return "-" }
+            return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.2f", value)
+        }
+        switch result {
+        case .value(let value, let text):
+            return ["\(indent)\(name): \(text ?? number(value))"]
+        case .stats(let stats):
+            return ["\(indent)\(name): count \(stats.count), sum \(number(stats.sum)), min \(number(stats.min)), max \(number(stats.max)), avg \(number(stats.avg))"]
+        case .buckets(let buckets, let other):
+            var lines = ["\(indent)\(name):"]
+            let width = buckets.map(\.key.count).max() ?? 0
+            for bucket in buckets {
+                lines.append("\(indent)  \(bucket.key.padding(toLength: width, withPad: " ", startingAt: 0))  \(bucket.count)")
+                for (sub, inner) in bucket.aggregations.sorted(by: { $0.key < $1.key }) {
+                    lines += Self.lines(sub, inner, indent: indent + "    ")
+                }
+            }
+            if let other, other > 0 { lines.append("\(indent)  (other)  \(other)") }
+            return lines
+        }
+    }
+
     private static func nest(_ aggregation: Aggregation, _ sub: [String: Aggregation]) -> Aggregation? {
         switch aggregation {
         case .terms(let f, let size, _): .terms(f, size: size, sub: sub)
