@@ -5,7 +5,7 @@ import KirokuProjections
 /// Runs a ``SearchRequest`` in one read transaction of a view: evaluate, order, page, facet,
 /// then load the page's stored fields and snippets.
 enum SearchExecution {
-    static func run(_ request: SearchRequest, in store: KeyValueStore) throws -> SearchResults {
+    static func run(_ request: SearchRequest, in store: KeyValueStore, join: (SearchJoin, JoinSide)? = nil) throws -> SearchResults {
         guard (1...10_000).contains(request.limit) else {
             throw KirokuError(.invalidQuery, "Invalid query: limit is \(request.limit); ask for 1 to 10000 hits per page and page with the next cursor.")
         }
@@ -20,7 +20,48 @@ enum SearchExecution {
             let after = try request.after.map { try Cursor(decoding: $0) }
             // Later pages score with the first page's statistics (see ScoringSnapshot).
             let executor = try QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn), scoring: after?.scoring)
-            let matches = try executor.evaluate(query)
+            var matches = try executor.evaluate(query)
+            // A join keeps the hits B's matches point at, and may order them by what B gave.
+            var joined: [UInt32: SearchJoinMatch] = [:]
+            if let (join, side) = join {
+                if join.orderBy != nil, request.sort != nil {
+                    throw SearchSchema.invalid("a join ordered by its \(join.orderBy == .count ? "count" : "metric") takes no sort; give one or the other")
+                }
+                if let local = join.localField {
+                    let (field, declared) = try executor.schema.resolve(local)
+                    guard declared.type == .keyword else { throw SearchSchema.invalid("the join's local field '\(local)' is a \(declared.type.rawValue) field; give a keyword field") }
+                    try executor.values.forEachKeywords(field, of: matches.docs) { i, keys in
+                        let match = side.match(keys)
+                        if match.count > 0 { joined[matches.docs[i]] = match }
+                    }
+                } else {
+                    // A's documents by id: B's distinct values looked up in A's id table.
+                    for key in side.values.keys {
+                        let id = String(decoding: key, as: UTF8.self)
+                        guard let bytes = try txn.get(IndexKey.id(id), in: SearchTables.ids) else { continue }
+                        let doc = bytes.withUnsafeBytes { IndexKey.readDoc($0, at: 0) }
+                        if key.count > 400 {
+                            // A long id is hashed in the key: check the document's own.
+                            let stored = try txn.withValue(IndexKey.doc(doc), in: SearchTables.docs) { $0.map(StoredDocument.init(decoding:)) }
+                            guard stored?.id.utf8Equals(id) == true else { continue }
+                        }
+                        joined[doc] = side.match([key])
+                    }
+                }
+                var kept = DocScores()
+                for (doc, score) in zip(matches.docs, matches.scores) {
+                    guard let match = joined[doc], match.count >= max(1, join.minCount) else { continue }
+                    kept.docs.append(doc)
+                    switch join.orderBy {
+                    case nil: kept.scores.append(score)
+                    case .count?: kept.scores.append(Float(join.descending ? match.count : -match.count))
+                    case .metric?:
+                        let value = match.metric.map { join.descending ? $0 : -$0 } ?? -.greatestFiniteMagnitude
+                        kept.scores.append(Float(value))
+                    }
+                }
+                matches = kept
+            }
             let order = try Order(request.sort, schema: executor.schema)
 
             let facetFields = try request.facets.map { name -> Int in
@@ -52,7 +93,17 @@ enum SearchExecution {
                         snippet = terms.highlight(text, analyzer: executor.analyzer(index))
                     }
                     let score: Double = if case .score(let s) = key { Double(s) } else { Double(matches.score(of: doc)) }
-                    hits.append(SearchHit(id: stored.id, score: score, fields: values, snippet: snippet))
+                    var hit = SearchHit(id: stored.id, score: score, fields: values, snippet: snippet)
+                    if let (join, _) = join {
+                        hit.join = joined[doc]
+                        // Ordered by the join: the score is the value it is ordered by.
+                        switch join.orderBy {
+                        case .count?: hit.score = Double(hit.join?.count ?? 0)
+                        case .metric?: hit.score = hit.join?.metric ?? 0
+                        case nil: break
+                        }
+                    }
+                    hits.append(hit)
                 }
             }
             let next = more ? page.prefix(request.limit).last.map { Cursor(position: ($0.key, $0.doc), scoring: executor.scoring.recorded).encoded() } : nil

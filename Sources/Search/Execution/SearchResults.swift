@@ -37,8 +37,10 @@ public struct SearchHit: Sendable, Encodable {
     public var fields: [String: FieldValue]
     /// A piece of its text with the matches in `<em>…</em>`, when a text field matched.
     public var snippet: String?
+    /// What a join found for it in the other view (``SearchJoin``).
+    public var join: SearchJoinMatch?
 
-    enum CodingKeys: String, CodingKey { case id, score, fields, snippet }
+    enum CodingKeys: String, CodingKey { case id, score, fields, snippet, join }
 
     /// Encodes `snippet` as `null` when there is none.
     public func encode(to encoder: any Encoder) throws {
@@ -47,6 +49,7 @@ public struct SearchHit: Sendable, Encodable {
         try container.encode(score, forKey: .score)
         try container.encode(fields, forKey: .fields)
         try container.encode(snippet, forKey: .snippet)
+        try container.encodeIfPresent(join, forKey: .join)
     }
 }
 

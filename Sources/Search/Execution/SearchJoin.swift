@@ -1,0 +1,189 @@
+import Foundation
+import KirokuLog
+import KirokuProjections
+
+/// A join of two search views of one store: the documents of view A (the one searched) whose
+/// id, or a keyword field, is among the values a keyword field of view B holds in B's
+/// documents that match B's query. "Deals whose activities mention 見積 in the last 90 days":
+///
+/// ```swift
+/// let join = SearchJoin(view: "activities", query: "見積 date:>=2024-10-01", field: "deal",
+///                       metric: .sum("amount"), orderBy: .count)
+/// let deals = try runner.searchJoined("deals", SearchRequest("stage:open"), joining: join, atOrAfter: appended.position)
+/// // each hit's `join` has how many of B's matches point at it, and the sum of their amount
+/// ```
+///
+/// B's match count per A document (and a metric over B's matches: sum, avg, min or max of a
+/// number or date field) filters A (`minCount`) and can order it (`orderBy`; then a hit's
+/// `score` is that value, and pages follow the cursor as usual).
+public struct SearchJoin: Sendable {
+    /// What orders A's hits.
+    public enum Order: Sendable, Hashable {
+        /// B's match count.
+        case count
+        /// The metric over B's matches.
+        case metric
+    }
+
+    /// View B's name.
+    public var view: String
+    /// B's query.
+    public var query: SearchRequest.Query
+    /// B's keyword field that holds A's id (or A's `localField` values).
+    public var field: String
+    /// A's keyword field to match instead of A's document id.
+    public var localField: String?
+    /// A's documents with fewer of B's matches are left out.
+    public var minCount: Int
+    /// `.sum`, `.avg`, `.min` or `.max` of one of B's number or date fields, over the B matches
+    /// of each A document.
+    public var metric: Aggregation?
+    /// Orders A's hits by B's count or the metric (else A's own order: score or sort).
+    public var orderBy: Order?
+    /// Largest first (default) when ordered by the join.
+    public var descending: Bool
+
+    /// A join with B's query as text.
+    public init(view: String, query: String, field: String, localField: String? = nil, minCount: Int = 1,
+                metric: Aggregation? = nil, orderBy: Order? = nil, descending: Bool = true) {
+        self.init(view: view, query: .text(query), field: field, localField: localField, minCount: minCount,
+                  metric: metric, orderBy: orderBy, descending: descending)
+    }
+
+    /// A join with B's query built.
+    public init(view: String, query: SearchRequest.Query, field: String, localField: String? = nil, minCount: Int = 1,
+                metric: Aggregation? = nil, orderBy: Order? = nil, descending: Bool = true) {
+        self.view = view
+        self.query = query
+        self.field = field
+        self.localField = localField
+        self.minCount = minCount
+        self.metric = metric
+        self.orderBy = orderBy
+        self.descending = descending
+    }
+}
+
+/// What a hit of A got from B through a join.
+public struct SearchJoinMatch: Sendable, Hashable, Encodable {
+    /// B's matching documents that point at this hit.
+    public var count: Int
+    /// The join's metric over them (`nil` without a metric, or when none holds the field).
+    public var metric: Double?
+}
+
+/// B's side of a join, computed in B's read transaction: per join value (its bytes), the count
+/// of B's matches holding it and the metric's accumulation.
+struct JoinSide {
+    struct Accumulated {
+        var count = 0
+        var present = 0
+        var sum = 0.0
+        var min: Double?
+        var max: Double?
+    }
+
+    var values: [[UInt8]: Accumulated] = [:]
+    let kind: String?
+
+    static func compute(_ join: SearchJoin, in store: KeyValueStore) throws -> JoinSide {
+        guard join.minCount >= 0 else { throw SearchSchema.invalid("the join's minCount is \(join.minCount); give 0 or more") }
+        return try store.read { txn in
+            guard let fields = try IndexStats.schema(txn) else { return JoinSide(kind: nil) }
+            let query: SearchQuery
+            switch join.query {
+            case .text(let text): query = try QueryParser.parse(text, fields: fields)
+            case .built(let built): query = built
+            }
+            let executor = try QueryExecutor(txn: txn, fields: fields, stats: try IndexStats(txn))
+            let (field, declared) = try executor.schema.resolve(join.field)
+            guard declared.type == .keyword else {
+                throw SearchSchema.invalid("the join's field '\(join.field)' of view '\(join.view)' is a \(declared.type.rawValue) field; join on a keyword field")
+            }
+            let docs = try executor.evaluate(query).docs
+            var side = JoinSide(kind: join.metric.map(AggregationExecution.kind))
+            var keys = [[[UInt8]]](repeating: [], count: docs.count)
+            try executor.values.forEachKeywords(field, of: docs) { i, values in keys[i] = values }
+            for values in keys { for value in values { side.values[value, default: Accumulated()].count += 1 } }
+            switch join.metric {
+            case nil: return side
+            case .sum(let name)?, .avg(let name)?, .min(let name)?, .max(let name)?:
+                return try side.accumulate(name, docs: docs, keys: keys, executor: executor)
+            case let other?:
+                throw SearchSchema.invalid("the join's metric is \(AggregationExecution.kind(other)); give sum, avg, min or max of a field of '\(join.view)'")
+            }
+        }
+    }
+
+    private func accumulate(_ name: String, docs: [UInt32], keys: [[[UInt8]]], executor: QueryExecutor) throws -> JoinSide {
+        var side = self
+        let (field, declared) = try executor.schema.resolve(name)
+        guard declared.type == .number || declared.type == .date else {
+            throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
+        }
+        try executor.values.forEachNumber(field, of: docs) { i, value in
+            guard let value else { return }
+            for key in keys[i] {
+                side.values[key]!.present += 1
+                side.values[key]!.sum += value
+                side.values[key]!.min = Swift.min(side.values[key]!.min ?? value, value)
+                side.values[key]!.max = Swift.max(side.values[key]!.max ?? value, value)
+            }
+        }
+        return side
+    }
+
+    /// The match of a document that points at these values (several values: B's matches of
+    /// each added up).
+    func match(_ keys: [[UInt8]]) -> SearchJoinMatch {
+        var total = Accumulated()
+        for key in keys {
+            guard let found = values[key] else { continue }
+            total.count += found.count
+            total.present += found.present
+            total.sum += found.sum
+            if let low = found.min { total.min = Swift.min(total.min ?? low, low) }
+            if let high = found.max { total.max = Swift.max(total.max ?? high, high) }
+        }
+        let metric: Double? = switch kind {
+        case "sum": total.present > 0 ? total.sum : nil
+        case "avg": total.present > 0 ? total.sum / Double(total.present) : nil
+        case "min": total.min
+        case "max": total.max
+        default: nil
+        }
+        return SearchJoinMatch(count: total.count, metric: metric)
+    }
+}
+
+extension ProjectionReader {
+    /// Searches this view (A) joined with view B (`other`, see ``SearchJoin``): A's hits are
+    /// those of `request` that B's matches point at, each with its ``SearchJoinMatch``.
+    ///
+    /// The two views are read in a transaction each, B first. For both to be at or after one
+    /// log position, wait for it first, or use ``ProjectionRunner/searchJoined(_:_:joining:atOrAfter:timeout:)``.
+    ///
+    /// - Throws: ``KirokuError/Code/invalidQuery`` (either query, a join field that is not a
+    ///   keyword field, a bad metric), ``KirokuError/Code/querySyntax``.
+    public func search(_ request: SearchRequest, joining join: SearchJoin, with other: ProjectionReader) throws -> SearchResults {
+        let side = try other.withStore { try JoinSide.compute(join, in: $0) }
+        let started = ContinuousClock.now
+        defer { recordSearchLatency(since: started) }
+        return try withStore { try SearchExecution.run(request, in: $0, join: (join, side)) }
+    }
+}
+
+extension ProjectionRunner {
+    /// Searches view `name` joined with `join.view` (see ``SearchJoin``), both run by this
+    /// runner, once both have applied `position` (read-your-writes for both views).
+    ///
+    /// - Throws: what ``waitUntil(_:version:hasApplied:timeout:)`` and the search throw.
+    public func searchJoined(_ name: String, _ request: SearchRequest, joining join: SearchJoin,
+                             atOrAfter position: UInt64? = nil, timeout: Duration = .seconds(5)) async throws -> SearchResults {
+        if let position {
+            try await waitUntil(name, hasApplied: position, timeout: timeout)
+            try await waitUntil(join.view, hasApplied: position, timeout: timeout)
+        }
+        return try reader(name).search(request, joining: join, with: try reader(join.view))
+    }
+}
