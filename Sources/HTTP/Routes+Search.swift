@@ -33,18 +33,32 @@ extension KirokuRoutes {
                                        snippets: !(try query.flag("noSnippets")),
                                        aggregations: try AggregationParser.named(query.all("agg")))
             let position = try query.number("position", UInt64.self)
-            if let runner = options.runner, runner.projectionNames.contains(name) {
+            let join = try query.string("join").map {
+                try SearchJoin(parsing: $0, query: query.string("joinQ") ?? "*", minCount: try query.number("joinMin", Int.self, in: 0...Int.max) ?? 1,
+                               metric: query.string("joinMetric"), order: query.string("joinOrder"))
+            }
+            if let runner = options.runner, runner.projectionNames.contains(name), join.map({ runner.projectionNames.contains($0.view) }) ?? true {
+                if let join { return try JSONBody.response(try await runner.searchJoined(name, search, joining: join, atOrAfter: position, timeout: options.searchWait)) }
                 if let position { try await runner.waitUntil(name, hasApplied: position, timeout: options.searchWait) }
                 return try JSONBody.response(try runner.reader(name).search(search))
             }
-            guard let view = try catalog.searchView(name) else {
-                throw KirokuError(.projectionNotFound, "No search view named '\(name)'; GET /api/views lists them.")
+            // Without the service's runner: as of what the views have applied.
+            let views: [(String, SearchView)] = try ([name] + (join.map { [$0.view] } ?? [])).map { viewName in
+                guard let view = try catalog.searchView(viewName) else {
+                    throw KirokuError(.projectionNotFound, "No search view named '\(viewName)'; GET /api/views lists them.")
+                }
+                return (viewName, view)
             }
             let results: SearchResults = try await ViewFiles.reading {
-                if let position, let applied = try catalog.activeCheckpoint(of: name)?.position, applied < position {
-                    throw KirokuError(.projectionNotReady, "View '\(name)' has applied up to \(applied), not yet \(position); the process that runs it is behind (or not running). Try again.", position: position)
+                for (viewName, _) in views {
+                    if let position, let applied = try catalog.activeCheckpoint(of: viewName)?.position, applied < position {
+                        throw KirokuError(.projectionNotReady, "View '\(viewName)' has applied up to \(applied), not yet \(position); the process that runs it is behind (or not running). Try again.", position: position)
+                    }
                 }
-                return try catalog.withReader(name, tables: view.tables) { try $0.search(search) }
+                return try catalog.withReader(name, tables: views[0].1.tables) { reader in
+                    guard let join else { return try reader.search(search) }
+                    return try catalog.withReader(join.view, tables: views[1].1.tables) { try reader.search(search, joining: join, with: $0) }
+                }
             }
             return try JSONBody.response(results)
         }

@@ -237,6 +237,16 @@ import Testing
                 #expect(pruned.status == 200 && catalog.versions(of: "notes") == [1], "\(pruned)")
                 search = try await client.get("/api/search/notes?q=\(encoded("見積"))&limit=1")
                 #expect(search.object["total"] as? Int == 300, "\(search)")
+                // A join over HTTP: one document per owner, with how many notes each owner has.
+                let owners = try catalog.defineSearchView("owners", mapping: Data(#"{"types": ["Note"], "id": "$.owner", "fields": {"owner": {"path": "$.owner", "type": "keyword"}}}"#.utf8))
+                try await ProjectionRunner.runUntilActive(log: log, projections: [try #require(try catalog.searchView("owners"))], name: "owners", version: owners)
+                let joined = try await client.get("/api/search/owners?q=*&join=notes:owner&joinQ=\(encoded("見積"))&joinOrder=count&joinMetric=count&limit=10")
+                #expect(joined.status == 400 && joined.code == "invalid-query", "count is no join metric: \(joined)")
+                let ranked = try await client.get("/api/search/owners?q=*&join=notes:owner&joinQ=\(encoded("見積"))&joinOrder=count&limit=10")
+                let counts = (ranked.object["hits"] as? [[String: Any]] ?? []).map { (($0["join"] as? [String: Any])?["count"] as? Int) ?? 0 }
+                #expect(counts == [75, 75, 75, 75], "\(ranked)")
+                let badJoin = try await client.get("/api/search/owners?q=*&join=notes")
+                #expect(badJoin.status == 400 && badJoin.code == "invalid-query", "\(badJoin)")
                 let views = try await client.get("/api/views")
                 #expect(views.array.first?["name"] as? String == "notes" && views.body.contains(#""type":"keyword""#), "\(views)")
             }

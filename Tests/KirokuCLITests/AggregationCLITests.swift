@@ -37,5 +37,29 @@ import Testing
         #expect(bad.status == 1 && bad.err.contains("terms count keyword fields"), "\(bad.err)")
         let twice = try await runProcess(kiroku, ["search", store, "activities", "見積", "--agg", "count", "--agg", "count"])
         #expect(twice.status == 1 && twice.err.contains("given twice"), "\(twice.err)")
+
+        // A join: customers (one document per customer) whose activities mention 見積, with
+        // the count and the sum of amount per customer, as a terms aggregation counts them.
+        let mapping = directory.sub("customers.json")
+        try Data(#"{"types": ["ActivityLogged"], "id": "$.customer", "fields": {"customer": {"path": "$.customer", "type": "keyword"}}}"#.utf8).write(to: URL(fileURLWithPath: mapping))
+        _ = try await run(kiroku, ["view", "create", store, "customers", "--mapping", mapping])
+        let joined = try await run(kiroku, ["search", store, "customers", "*", "--limit", "100", "--json", "--join", "activities:customer",
+                                            "--join-query", "見積", "--join-metric", "sum(amount)", "--join-order", "count"])
+        let hits = try #require((try JSONSerialization.jsonObject(with: Data(joined.utf8)) as? [String: Any])?["hits"] as? [[String: Any]])
+        let counts = hits.map { (($0["join"] as? [String: Any])?["count"] as? Int) ?? 0 }
+        #expect(!counts.isEmpty && counts == counts.sorted(by: >), "\(counts)")
+        let terms = try await run(kiroku, ["search", store, "activities", "見積", "--limit", "1", "--json", "--agg", "terms(customer, 100) > sum(amount)"])
+        let buckets = (((try JSONSerialization.jsonObject(with: Data(terms.utf8)) as? [String: Any])?["aggregations"] as? [String: Any])?["terms_customer"] as? [String: Any])?["buckets"] as? [[String: Any]] ?? []
+        let byCustomer = Dictionary(buckets.map { ($0["key"] as? String ?? "", ($0["count"] as? Int ?? 0, (($0["aggregations"] as? [String: Any])?["sum_amount"] as? [String: Any])?["value"] as? Double)) }, uniquingKeysWith: { a, _ in a })
+        for hit in hits {
+            let join = hit["join"] as? [String: Any]
+            let want = byCustomer[hit["id"] as? String ?? ""]
+            #expect(join?["count"] as? Int == want?.0 && join?["metric"] as? Double == want?.1, "\(hit) vs \(String(describing: want))")
+        }
+        #expect(hits.count == byCustomer.count)
+        let badJoin = try await runProcess(kiroku, ["search", store, "customers", "*", "--join", "activities"])
+        #expect(badJoin.status == 1 && badJoin.err.contains("VIEW:FIELD"), "\(badJoin.err)")
+        let stray = try await runProcess(kiroku, ["search", store, "customers", "*", "--join-min", "2"])
+        #expect(stray.status == 1 && stray.err.contains("go with --join"), "\(stray.err)")
     }
 }

@@ -20,7 +20,22 @@ struct Search: AsyncParsableCommand {
     @Option(name: .customLong("agg"), help: "An aggregation over all hits, e.g. 'by_month=date_histogram(date, month, Asia/Tokyo) > sum(amount)' (repeatable; docs/SEARCH.md#aggregations).")
     var aggregations: [String] = []
     @Flag(name: .customLong("stale-ok"), help: "Answer from what the view has applied, without catching up.") var staleOK = false
+    @Option(name: .customLong("join"), help: "Join another view: VIEW:FIELD[:LOCAL] keeps the hits whose id (or LOCAL keyword field) VIEW's FIELD holds in its --join-query matches (docs/SEARCH.md#joins).")
+    var join: String?
+    @Option(name: .customLong("join-query"), help: "The joined view's query (default: every document).") var joinQuery = "*"
+    @Option(name: .customLong("join-min"), help: "Keep hits with at least this many matches in the joined view.") var joinMin = 1
+    @Option(name: .customLong("join-metric"), help: "sum(F), avg(F), min(F) or max(F) of the joined view's matches, per hit.") var joinMetric: String?
+    @Option(name: .customLong("join-order"), help: "Order hits by the join: count or metric, :asc for smallest first.") var joinOrder: String?
     @OptionGroup var output: OutputOptions
+
+    /// The `--join` options as a join.
+    func parsedJoin() throws -> SearchJoin? {
+        guard let join else {
+            if joinMetric != nil || joinOrder != nil || joinQuery != "*" || joinMin != 1 { throw CommandExit.input("--join-query, --join-min, --join-metric and --join-order go with --join VIEW:FIELD.") }
+            return nil
+        }
+        return try SearchJoin(parsing: join, query: joinQuery, minCount: joinMin, metric: joinMetric, order: joinOrder)
+    }
 
     func run() async throws {
         let log = try StoreOpener.open(store)
@@ -31,14 +46,32 @@ struct Search: AsyncParsableCommand {
         let request = SearchRequest(query, limit: limit, after: after, sort: sort.map(SearchRequest.Sort.init(parsing:)), facets: facet,
                                     aggregations: try AggregationParser.named(aggregations))
         let results: SearchResults
+        let join = try parsedJoin()
+        var other: SearchView?
+        if let join {
+            guard let joined = try Registry.shared.projection(join.view, store: log.path) as? SearchView else {
+                throw CommandExit.input("'\(join.view)' (--join) is not a search view; list them with `kiroku view list \(store)`.")
+            }
+            other = joined
+        }
         if staleOK {
-            results = try ProjectionCatalog(store: log.path).withReader(view, tables: projection.tables) { try $0.search(request) }
+            let catalog = ProjectionCatalog(store: log.path)
+            results = try catalog.withReader(view, tables: projection.tables) { reader in
+                guard let join, let other else { return try reader.search(request) }
+                return try catalog.withReader(join.view, tables: other.tables) { try reader.search(request, joining: join, with: $0) }
+            }
         } else {
-            let runner = ProjectionRunner(log: log, projections: [projection], batchSize: 5000)
+            // Both views catch up with the head as of now: read-your-writes for both.
+            let runner = ProjectionRunner(log: log, projections: [projection] + (other.map { [$0] } ?? []), batchSize: 5000)
             let running = Task { try await runner.run() }
             defer { running.cancel() }
-            try await runner.waitUntil(view, hasApplied: try log.headPosition(), timeout: .seconds(3600))
-            results = try runner.reader(view).search(request)
+            let head = try log.headPosition()
+            if let join {
+                results = try await runner.searchJoined(view, request, joining: join, atOrAfter: head, timeout: .seconds(3600))
+            } else {
+                try await runner.waitUntil(view, hasApplied: head, timeout: .seconds(3600))
+                results = try runner.reader(view).search(request)
+            }
             running.cancel()
             _ = try? await running.value
         }
@@ -47,9 +80,11 @@ struct Search: AsyncParsableCommand {
             return
         }
         print("\(results.total) hits")
-        Output.table(["ID", "SCORE", "MATCH"], results.hits.map { hit in
+        let joined = results.hits.contains { $0.join != nil }
+        Output.table(["ID", "SCORE"] + (joined ? ["JOINED", "METRIC"] : []) + ["MATCH"], results.hits.map { hit in
             let text = hit.snippet ?? hit.fields.values.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.first ?? ""
-            return [hit.id, String(format: "%.3f", hit.score), String(text.replacingOccurrences(of: "\n", with: " ").prefix(120))]
+            let join = joined ? ["\(hit.join?.count ?? 0)", hit.join?.metric.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : String(format: "%.2f", $0) } ?? "-"] : []
+            return [hit.id, String(format: "%.3f", hit.score)] + join + [String(text.replacingOccurrences(of: "\n", with: " ").prefix(120))]
         })
         for (field, counts) in results.facets.sorted(by: { $0.key < $1.key }) {
             print("\n\(field): " + counts.map { "\($0.value) (\($0.count))" }.joined(separator: ", "))

@@ -64,6 +64,38 @@ public struct SearchJoin: Sendable {
     }
 }
 
+extension SearchJoin {
+    /// A join from its text form, as `kiroku search --join` and the HTTP API's `join=` take it:
+    /// `VIEW:FIELD[:LOCAL]`, B's query (`*` for every document), the minimum count, a metric
+    /// (`sum(F)`, `avg(F)`, `min(F)`, `max(F)`) and an order (`count` or `metric`, `:asc` for
+    /// smallest first).
+    ///
+    /// - Throws: ``KirokuError/Code/invalidQuery`` saying what to write.
+    public init(parsing spec: String, query: String = "*", minCount: Int = 1, metric: String? = nil, order: String? = nil) throws {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty, parts.count == 2 || !parts[2].isEmpty else {
+            throw KirokuError(.invalidQuery, "Invalid join '\(spec)': write VIEW:FIELD or VIEW:FIELD:LOCAL, e.g. activities:deal (docs/SEARCH.md#joins).")
+        }
+        var orderBy: Order?
+        var descending = true
+        if let order {
+            let pieces = order.lowercased().split(separator: ":")
+            switch pieces.first {
+            case "count": orderBy = .count
+            case "metric": orderBy = .metric
+            default: throw KirokuError(.invalidQuery, "Invalid join order '\(order)': write count or metric, optionally :asc (smallest first).")
+            }
+            guard pieces.count == 1 || (pieces.count == 2 && ["asc", "desc"].contains(pieces[1])) else {
+                throw KirokuError(.invalidQuery, "Invalid join order '\(order)': write count or metric, optionally :asc (smallest first).")
+            }
+            descending = !(pieces.count > 1 && pieces[1] == "asc")
+        }
+        self.init(view: parts[0], query: query.trimmingCharacters(in: .whitespaces) == "*" ? .built(.all) : .text(query), field: parts[1],
+                  localField: parts.count == 3 ? parts[2] : nil, minCount: minCount,
+                  metric: try metric.map { try AggregationParser.parse($0).aggregation }, orderBy: orderBy, descending: descending)
+    }
+}
+
 /// What a hit of A got from B through a join.
 public struct SearchJoinMatch: Sendable, Hashable, Encodable {
     /// B's matching documents that point at this hit.
