@@ -62,6 +62,8 @@ public struct Activity: Sendable, Codable {
     public var date: String
     /// Seconds since 1970.
     public var epoch: Double
+    /// The deal it belongs to, `D000000` to `D099999` (the join benchmark's deals).
+    public var deal: String
 }
 
 /// The corpus: `Activity` number `i` is the same on every run.
@@ -85,6 +87,10 @@ public struct ActivityCorpus: Sendable {
     public static func owner(_ i: Int) -> String { String(format: "user-%03d", i) }
     /// The customer of rank `i`.
     public static func customer(_ i: Int) -> String { String(format: "C%04d", i) }
+    /// Distinct deals.
+    public static let deals = 100_000
+    /// The deal numbered `i`.
+    public static func deal(_ i: Int) -> String { String(format: "D%06d", i) }
 
     static let familyNames = ["山田", "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "中村", "小林", "加藤", "吉田", "山本", "松本", "井上", "木村", "林", "清水", "森", "池田", "橋本"]
     static let places = ["東京", "大阪", "京都", "名古屋", "横浜", "札幌", "福岡", "神戸", "仙台", "広島"]
@@ -135,8 +141,10 @@ public struct ActivityCorpus: Sendable {
             }
         }
         let date = Date(timeIntervalSince1970: epoch).formatted(.iso8601)
+        // Drawn last, so the fields before it are what they were before deals existed.
+        let deal = Self.deal(Int.random(in: 0..<Self.deals, using: &random))
         return Activity(key: "activity-\(i)", text: text, owner: Self.owner(owner), customer: Self.customer(customer),
-                        status: status, amount: amount, date: date, epoch: epoch)
+                        status: status, amount: amount, date: date, epoch: epoch, deal: deal)
     }
 
     /// Appends activities `range` to `log` as `ActivityLogged` records, 1000 per commit, and
@@ -164,7 +172,22 @@ public struct ActivityCorpus: Sendable {
         "customer": {"path": "$.customer", "type": "keyword"},
         "status":   {"path": "$.status",   "type": "keyword"},
         "amount":   {"path": "$.amount",   "type": "number"},
-        "date":     {"path": "$.date",     "type": "date"}
+        "date":     {"path": "$.date",     "type": "date"},
+        "deal":     {"path": "$.deal",     "type": "keyword"}
+      }
+    }
+    """
+
+    /// A view of the deals: one document per deal (its id is the deal), with the customer,
+    /// owner and status of its latest activity. The join benchmark joins it with the activities.
+    public static let dealsMapping = """
+    {
+      "types": ["ActivityLogged"],
+      "id": "$.deal",
+      "fields": {
+        "customer": {"path": "$.customer", "type": "keyword"},
+        "owner":    {"path": "$.owner",    "type": "keyword"},
+        "status":   {"path": "$.status",   "type": "keyword"}
       }
     }
     """

@@ -182,6 +182,75 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // (f) Per month, the count and the sum of amount over a phrase's hits.
+    Benchmark("Search query f, date histogram by month with a sum over a phrase's hits: Kiroku") { benchmark in
+        let view = try await stores.view()
+        let monthly: [String: Aggregation] = ["months": .dateHistogram("date", .month, sub: ["amount": .sum("amount")])]
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest("\"\(Queries.facetQueries[i % 3])\"", limit: 1, snippets: false, aggregations: monthly)))
+        }
+    }
+    Benchmark("Search query f, date histogram by month with a sum over a phrase's hits: SQLite GROUP BY") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in
+                blackHole(try Row.fetchAll(db, sql: """
+                    SELECT strftime('%Y-%m', a.date, 'unixepoch') AS month, COUNT(*), SUM(a.amount) FROM activities_fts f
+                    JOIN activities a ON a.id = f.rowid WHERE activities_fts MATCH ? GROUP BY month ORDER BY month
+                    """, arguments: ["\"\(Queries.facetQueries[i % 3])\""]))
+            }
+        }
+    }
+
+    // (g) The top owners with the sum of their amount over a phrase's hits.
+    Benchmark("Search query g, top owners with a sum over a phrase's hits: Kiroku") { benchmark in
+        let view = try await stores.view()
+        let owners: [String: Aggregation] = ["owners": .terms("owner", size: 10, sub: ["amount": .sum("amount")])]
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            blackHole(try view.search(SearchRequest("\"\(Queries.facetQueries[i % 3])\"", limit: 1, snippets: false, aggregations: owners)))
+        }
+    }
+    Benchmark("Search query g, top owners with a sum over a phrase's hits: SQLite GROUP BY") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in
+                blackHole(try Row.fetchAll(db, sql: """
+                    SELECT a.owner, COUNT(*) AS n, SUM(a.amount) FROM activities_fts f JOIN activities a ON a.id = f.rowid
+                    WHERE activities_fts MATCH ? GROUP BY a.owner ORDER BY n DESC, a.owner LIMIT 10
+                    """, arguments: ["\"\(Queries.facetQueries[i % 3])\""]))
+            }
+        }
+    }
+
+    // (h) The 100,000 deals joined with their activities: the 20 deals with the most
+    // activities matching a phrase, with the sum of their amount.
+    Benchmark("Search query h, join of 100,000 deals with their activities: Kiroku") { benchmark in
+        let activities = try await stores.view()
+        let deals = try await stores.deals()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            let join = SearchJoin(view: "activities", query: "\"\(Queries.facetQueries[i % 3])\"", field: "deal", metric: .sum("amount"), orderBy: .count)
+            blackHole(try deals.search(SearchRequest(query: .built(.all), limit: 20, snippets: false), joining: join, with: activities))
+        }
+    }
+    Benchmark("Search query h, join of 100,000 deals with their activities: SQLite JOIN") { benchmark in
+        let db = try stores.database()
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            try db.read { db in
+                blackHole(try Row.fetchAll(db, sql: """
+                    SELECT d.id, d.customer, d.owner, d.status, COUNT(*) AS n, SUM(a.amount) FROM activities_fts f
+                    JOIN activities a ON a.id = f.rowid JOIN deals d ON d.id = a.deal
+                    WHERE activities_fts MATCH ? GROUP BY d.id ORDER BY n DESC, d.id LIMIT 20
+                    """, arguments: ["\"\(Queries.facetQueries[i % 3])\""]))
+            }
+        }
+    }
+
     // Append-to-searchable: durable appends at a steady rate, the search view following.
     for rate in [20, 63, 200, 1000, 10_000] {
         Benchmark(String(format: "Searchable latency %05d/s", rate),

@@ -24,6 +24,11 @@ public final class SearchSystems: @unchecked Sendable {
     var logReady: String { root + "/log-complete" }
     var viewReady: String { root + "/view-complete" }
     var sqliteReady: String { root + "/sqlite-complete" }
+    var dealsReady: String { root + "/deals-complete" }
+    var dealsRunner: ProjectionRunner?
+    var dealsRunning: Task<Void, any Error>?
+    /// The deals view (one document per deal, ``ActivityCorpus/dealsMapping``), for joins.
+    public var dealsReader: ProjectionReader?
 
     public init(root: String, documents: Int) {
         self.root = root
@@ -70,8 +75,27 @@ public final class SearchSystems: @unchecked Sendable {
         reader = try runner.reader("activities")
     }
 
+    /// The deals view, built from the log the first time (in a runner of its own, so the
+    /// activities view's index time does not include it).
+    public func deals() async throws -> ProjectionReader {
+        if let dealsReader { return dealsReader }
+        let log = try await eventLog()
+        let view = SearchView(name: "deals", mapping: try SearchMapping(json: Data(ActivityCorpus.dealsMapping.utf8)))
+        let runner = ProjectionRunner(log: log, projections: [view], batchSize: 5000)
+        dealsRunning = Task { try await runner.run() }
+        try await runner.waitUntil("deals", hasApplied: try log.headPosition(), timeout: .seconds(3600))
+        _ = FileManager.default.createFile(atPath: dealsReady, contents: nil)
+        dealsRunner = runner
+        dealsReader = try runner.reader("deals")
+        return dealsReader!
+    }
+
     /// Stops the view's runner.
     public func stopView() {
+        dealsRunning?.cancel()
+        dealsRunning = nil
+        dealsReader = nil
+        dealsRunner = nil
         running?.cancel()
         running = nil
         reader = nil
@@ -106,7 +130,9 @@ public final class SearchSystems: @unchecked Sendable {
         try queue.write { db in
             try db.execute(sql: """
                 CREATE TABLE activities(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, text TEXT NOT NULL, owner TEXT NOT NULL,
-                                        customer TEXT NOT NULL, status TEXT NOT NULL, amount REAL NOT NULL, date REAL NOT NULL);
+                                        customer TEXT NOT NULL, status TEXT NOT NULL, amount REAL NOT NULL, date REAL NOT NULL, deal TEXT NOT NULL);
+                CREATE TABLE deals(id TEXT PRIMARY KEY, customer TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL) WITHOUT ROWID;
+                CREATE INDEX activities_deal ON activities(deal);
                 CREATE INDEX activities_owner ON activities(owner);
                 CREATE INDEX activities_customer ON activities(customer);
                 CREATE INDEX activities_status ON activities(status);
@@ -116,12 +142,15 @@ public final class SearchSystems: @unchecked Sendable {
         }
         for start in stride(from: 0, to: documents, by: 5000) {
             try queue.write { db in
-                let insert = try db.makeStatement(sql: "INSERT INTO activities(id, key, text, owner, customer, status, amount, date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                let insert = try db.makeStatement(sql: "INSERT INTO activities(id, key, text, owner, customer, status, amount, date, deal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 let index = try db.makeStatement(sql: "INSERT INTO activities_fts(rowid, text) VALUES (?, ?)")
+                // A deal is what its latest activity says, as the deals view keeps it.
+                let deal = try db.makeStatement(sql: "INSERT OR REPLACE INTO deals(id, customer, owner, status) VALUES (?, ?, ?, ?)")
                 for i in start..<min(documents, start + 5000) {
                     let a = corpus.activity(i)
-                    try insert.execute(arguments: [i + 1, a.key, a.text, a.owner, a.customer, a.status, a.amount, a.epoch])
+                    try insert.execute(arguments: [i + 1, a.key, a.text, a.owner, a.customer, a.status, a.amount, a.epoch, a.deal])
                     try index.execute(arguments: [i + 1, a.text])
+                    try deal.execute(arguments: [a.deal, a.customer, a.owner, a.status])
                 }
             }
         }
