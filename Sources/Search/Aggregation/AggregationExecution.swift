@@ -50,16 +50,28 @@ struct AggregationExecution {
             let (field, declared) = try schema.resolve(name)
             guard declared.type == .keyword else { throw SearchSchema.invalid("terms aggregation on '\(name)', a \(declared.type.rawValue) field; terms count keyword fields") }
             guard (1...Self.maxBuckets).contains(size) else { throw SearchSchema.invalid("terms size is \(size); give 1 to \(Self.maxBuckets)") }
-            var members: [[UInt8]: [UInt32]] = [:]
-            try values.forEachKeywords(field, of: docs) { i, keywords in
-                for keyword in keywords { members[keyword, default: []].append(docs[i]) }
+            // By bucket number: each block's values mapped to buckets once, hits appended by number.
+            var keys: [[UInt8]] = []
+            var bucketOf: [[UInt8]: Int] = [:]
+            var members: [[UInt32]] = []
+            var local: [Int] = []
+            try values.forEachKeywordOrdinals(field, of: docs, block: { dictionary in
+                local = dictionary.map { value in
+                    if let known = bucketOf[value] { return known }
+                    keys.append(value)
+                    members.append([])
+                    bucketOf[value] = keys.count - 1
+                    return keys.count - 1
+                }
+            }) { i, ordinals in
+                for ordinal in ordinals { members[local[ordinal]].append(docs[i]) }
             }
-            let ordered = members.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key.lexicographicallyPrecedes($1.key) }
-            let top = ordered.prefix(size)
-            let other = ordered.dropFirst(size).reduce(0) { $0 + $1.value.count }
-            return .buckets(try top.map { key, members in
-                AggregationBucket(key: String(decoding: key, as: UTF8.self), count: members.count,
-                                  aggregations: try run(sub, docs: members, depth: depth + 1))
+            // A block's dictionary holds the values of all its documents: keep the ones hits hold.
+            let ordered = keys.indices.filter { !members[$0].isEmpty }.sorted { members[$0].count != members[$1].count ? members[$0].count > members[$1].count : keys[$0].lexicographicallyPrecedes(keys[$1]) }
+            let other = ordered.dropFirst(size).reduce(0) { $0 + members[$1].count }
+            return .buckets(try ordered.prefix(size).map { bucket in
+                AggregationBucket(key: String(decoding: keys[bucket], as: UTF8.self), count: members[bucket].count,
+                                  aggregations: try run(sub, docs: members[bucket], depth: depth + 1))
             }, other: other)
         case .histogram(let name, let interval, let sub):
             let (field, _) = try numeric(name, for: aggregation, allowDates: false)

@@ -37,6 +37,33 @@ final class DocValueReader {
         }
     }
 
+    /// Visits each of `docs` (in doc order) with its distinct keywords in a field as numbers
+    /// into the current block's dictionary, which `block` gets first (each block decoded once,
+    /// no byte string made per document): what counting by value needs.
+    func forEachKeywordOrdinals(_ field: Int, of docs: [UInt32], block: ([[UInt8]]) throws -> Void,
+                                _ body: (Int, ArraySlice<Int>) throws -> Void) throws {
+        guard columnar else {
+            try forEachKeywords(field, of: docs) { i, values in
+                try block(values)
+                try body(i, ArraySlice(values.indices))
+            }
+            return
+        }
+        var index = 0
+        let none = ArraySlice<Int>()
+        while index < docs.count {
+            let number = docs[index] / SearchTables.normsPerBlock
+            var end = index
+            while end < docs.count, docs[end] / SearchTables.normsPerBlock == number { end += 1 }
+            let decoded = try txn.withValue(DocValues.key(field, block: number), in: SearchTables.values) { $0.map(DocValues.Keywords.init(decoding:)) }
+            try block(decoded?.dictionary ?? [])
+            for i in index..<end {
+                try body(i, decoded?.values(Int(docs[i] % SearchTables.normsPerBlock)) ?? none)
+            }
+            index = end
+        }
+    }
+
     /// Visits the distinct keywords (their bytes) each of `docs` (in doc order) holds in a
     /// field, with the document's index in `docs`: each block decoded once.
     func forEachKeywords(_ field: Int, of docs: [UInt32], _ body: (Int, [[UInt8]]) throws -> Void) throws {

@@ -134,35 +134,53 @@ struct JoinSide {
             }
             let docs = try executor.evaluate(query).docs
             var side = JoinSide(kind: join.metric.map(AggregationExecution.kind))
-            var keys = [[[UInt8]]](repeating: [], count: docs.count)
-            try executor.values.forEachKeywords(field, of: docs) { i, values in keys[i] = values }
-            for values in keys { for value in values { side.values[value, default: Accumulated()].count += 1 } }
+            // Each hit's values as numbers of distinct values (most hits hold one): counted
+            // without a byte string per hit.
+            var distinct: [[UInt8]] = []
+            var numberOf: [[UInt8]: Int] = [:]
+            var counts: [Int] = []
+            var first = [Int](repeating: -1, count: docs.count)
+            var more: [Int: [Int]] = [:]
+            var local: [Int] = []
+            try executor.values.forEachKeywordOrdinals(field, of: docs, block: { dictionary in
+                local = dictionary.map { value in
+                    if let known = numberOf[value] { return known }
+                    distinct.append(value)
+                    counts.append(0)
+                    numberOf[value] = distinct.count - 1
+                    return distinct.count - 1
+                }
+            }) { i, ordinals in
+                for (n, ordinal) in ordinals.enumerated() {
+                    let number = local[ordinal]
+                    counts[number] += 1
+                    if n == 0 { first[i] = number } else { more[i, default: []].append(number) }
+                }
+            }
+            var accumulated = counts.map { Accumulated(count: $0) }
             switch join.metric {
-            case nil: return side
+            case nil: break
             case .sum(let name)?, .avg(let name)?, .min(let name)?, .max(let name)?:
-                return try side.accumulate(name, docs: docs, keys: keys, executor: executor)
+                let (metricField, declared) = try executor.schema.resolve(name)
+                guard declared.type == .number || declared.type == .date else {
+                    throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
+                }
+                try executor.values.forEachNumber(metricField, of: docs) { i, value in
+                    guard let value, first[i] >= 0 else { return }
+                    for number in [first[i]] + (more[i] ?? []) {
+                        accumulated[number].present += 1
+                        accumulated[number].sum += value
+                        accumulated[number].min = Swift.min(accumulated[number].min ?? value, value)
+                        accumulated[number].max = Swift.max(accumulated[number].max ?? value, value)
+                    }
+                }
             case let other?:
                 throw SearchSchema.invalid("the join's metric is \(AggregationExecution.kind(other)); give sum, avg, min or max of a field of '\(join.view)'")
             }
+            // A block's dictionary holds the values of all its documents: keep the ones hits hold.
+            side.values = Dictionary(uniqueKeysWithValues: zip(distinct, accumulated).filter { $0.1.count > 0 })
+            return side
         }
-    }
-
-    private func accumulate(_ name: String, docs: [UInt32], keys: [[[UInt8]]], executor: QueryExecutor) throws -> JoinSide {
-        var side = self
-        let (field, declared) = try executor.schema.resolve(name)
-        guard declared.type == .number || declared.type == .date else {
-            throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
-        }
-        try executor.values.forEachNumber(field, of: docs) { i, value in
-            guard let value else { return }
-            for key in keys[i] {
-                side.values[key]!.present += 1
-                side.values[key]!.sum += value
-                side.values[key]!.min = Swift.min(side.values[key]!.min ?? value, value)
-                side.values[key]!.max = Swift.max(side.values[key]!.max ?? value, value)
-            }
-        }
-        return side
     }
 
     /// The match of a document that points at these values (several values: B's matches of
