@@ -54,17 +54,28 @@ struct AggregationExecution {
             var keys: [[UInt8]] = []
             var bucketOf: [[UInt8]: Int] = [:]
             var members: [[UInt32]] = []
+            // A block's values are mapped when a hit first holds them (a field with a value per
+            // document, such as a deal, would otherwise map a whole block per hit's block).
             var local: [Int] = []
-            try values.forEachKeywordOrdinals(field, of: docs, block: { dictionary in
-                local = dictionary.map { value in
-                    if let known = bucketOf[value] { return known }
-                    keys.append(value)
-                    members.append([])
-                    bucketOf[value] = keys.count - 1
-                    return keys.count - 1
-                }
+            var dictionary: [[UInt8]] = []
+            try values.forEachKeywordOrdinals(field, of: docs, block: { values in
+                dictionary = values
+                local = [Int](repeating: -1, count: values.count)
             }) { i, ordinals in
-                for ordinal in ordinals { members[local[ordinal]].append(docs[i]) }
+                for ordinal in ordinals {
+                    var bucket = local[ordinal]
+                    if bucket < 0 {
+                        let value = dictionary[ordinal]
+                        bucket = bucketOf[value] ?? {
+                            keys.append(value)
+                            members.append([])
+                            bucketOf[value] = keys.count - 1
+                            return keys.count - 1
+                        }()
+                        local[ordinal] = bucket
+                    }
+                    members[bucket].append(docs[i])
+                }
             }
             // A block's dictionary holds the values of all its documents: keep the ones hits hold.
             let ordered = keys.indices.filter { !members[$0].isEmpty }.sorted { members[$0].count != members[$1].count ? members[$0].count > members[$1].count : keys[$0].lexicographicallyPrecedes(keys[$1]) }

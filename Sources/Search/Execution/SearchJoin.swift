@@ -141,18 +141,25 @@ struct JoinSide {
             var counts: [Int] = []
             var first = [Int](repeating: -1, count: docs.count)
             var more: [Int: [Int]] = [:]
+            // A block's values are mapped when a hit first holds them.
             var local: [Int] = []
-            try executor.values.forEachKeywordOrdinals(field, of: docs, block: { dictionary in
-                local = dictionary.map { value in
-                    if let known = numberOf[value] { return known }
-                    distinct.append(value)
-                    counts.append(0)
-                    numberOf[value] = distinct.count - 1
-                    return distinct.count - 1
-                }
+            var dictionary: [[UInt8]] = []
+            try executor.values.forEachKeywordOrdinals(field, of: docs, block: { values in
+                dictionary = values
+                local = [Int](repeating: -1, count: values.count)
             }) { i, ordinals in
                 for (n, ordinal) in ordinals.enumerated() {
-                    let number = local[ordinal]
+                    var number = local[ordinal]
+                    if number < 0 {
+                        let value = dictionary[ordinal]
+                        number = numberOf[value] ?? {
+                            distinct.append(value)
+                            counts.append(0)
+                            numberOf[value] = distinct.count - 1
+                            return distinct.count - 1
+                        }()
+                        local[ordinal] = number
+                    }
                     counts[number] += 1
                     if n == 0 { first[i] = number } else { more[i, default: []].append(number) }
                 }
@@ -165,14 +172,17 @@ struct JoinSide {
                 guard declared.type == .number || declared.type == .date else {
                     throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
                 }
+                func add(_ number: Int, _ value: Double) {
+                    accumulated[number].present += 1
+                    accumulated[number].sum += value
+                    accumulated[number].min = Swift.min(accumulated[number].min ?? value, value)
+                    accumulated[number].max = Swift.max(accumulated[number].max ?? value, value)
+                }
+                let several = !more.isEmpty
                 try executor.values.forEachNumber(metricField, of: docs) { i, value in
                     guard let value, first[i] >= 0 else { return }
-                    for number in [first[i]] + (more[i] ?? []) {
-                        accumulated[number].present += 1
-                        accumulated[number].sum += value
-                        accumulated[number].min = Swift.min(accumulated[number].min ?? value, value)
-                        accumulated[number].max = Swift.max(accumulated[number].max ?? value, value)
-                    }
+                    add(first[i], value)
+                    if several, let extra = more[i] { for number in extra { add(number, value) } }
                 }
             case let other?:
                 throw SearchSchema.invalid("the join's metric is \(AggregationExecution.kind(other)); give sum, avg, min or max of a field of '\(join.view)'")
