@@ -23,11 +23,10 @@ enum MetricsText {
             return labels.isEmpty ? registry.makeGauge(descriptor: descriptor) : registry.makeGauge(descriptor: descriptor, labels: labels)
         }
         let snapshot = try await monitor.snapshot(now: now)
-        let statistics = try monitor.log.statistics()
         gauge("log_head_position", "The position of the log's last record.").set(to: Double(snapshot.head))
         gauge("log_keys", "Keys in the log.").set(to: Double(snapshot.keys))
         gauge("log_file_bytes", "Size of the log's data file.").set(to: Double(snapshot.fileBytes))
-        gauge("log_removed_records", "Records removed by deletions and retention.").set(to: Double(statistics.removedRecords))
+        gauge("log_removed_records", "Records removed by deletions and retention.").set(to: Double(snapshot.removedRecords))
         gauge("log_append_rate", "Records appended per second over the last few seconds.").set(to: snapshot.appendRate)
         for consumer in snapshot.consumers {
             let labels = [("consumer", consumer.name)]

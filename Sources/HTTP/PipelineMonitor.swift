@@ -73,6 +73,8 @@ public final class PipelineMonitor: Service, Sendable {
         public var appendRate: Double
         public var keys: UInt64
         public var fileBytes: UInt64
+        /// Records removed by deletions and retention.
+        public var removedRecords: UInt64
         public var consumers: [Consumer]
         public var projections: [Projection]
         public var history: [Sample]
@@ -146,7 +148,7 @@ public final class PipelineMonitor: Service, Sendable {
                 return Double(now &- min(now, then)) / span
             }
             var snapshot = Snapshot(time: now, head: head, appendRate: rate(head, base?.head), keys: UInt64(statistics.keys),
-                                    fileBytes: UInt64(max(0, statistics.fileBytes)), consumers: consumers, projections: projections, history: state.samples)
+                                    fileBytes: UInt64(max(0, statistics.fileBytes)), removedRecords: UInt64(statistics.removedRecords), consumers: consumers, projections: projections, history: state.samples)
             for i in snapshot.consumers.indices {
                 snapshot.consumers[i].rate = rate(snapshot.consumers[i].position, base?.consumers[snapshot.consumers[i].name])
             }
@@ -238,7 +240,6 @@ final class Rebuilds: Sendable {
     struct Progress: Sendable, Hashable {
         var version: Int
         var position: UInt64
-        var target: UInt64
         var error: String?
         var running: Bool
     }
@@ -257,17 +258,14 @@ final class Rebuilds: Sendable {
         for task in tasks.withLock({ $0.values }) { task.cancel() }
     }
 
-    /// The rebuilds running, by projection.
-    func current() -> [String: Progress] { state.withLock { $0.filter { $0.value.running } } }
-
     /// The last rebuild of `name` (running, finished or failed).
     func last(_ name: String) -> Progress? { state.withLock { $0[name] } }
 
     /// Claims `name` for a rebuild of `version`; `false` when one runs.
-    func start(_ name: String, version: Int, target: UInt64) -> Bool {
+    func start(_ name: String, version: Int) -> Bool {
         state.withLock { all in
             if all[name]?.running == true { return false }
-            all[name] = Progress(version: version, position: 0, target: target, error: nil, running: true)
+            all[name] = Progress(version: version, position: 0, error: nil, running: true)
             return true
         }
     }

@@ -45,7 +45,7 @@ extension KirokuRoutes {
             let name = try changeable(context)
             let prune = try QueryParameters(request: request).flag("prune")
             let target = try catalog.rebuildTarget(of: name, code: options.projections)
-            guard monitor.rebuilds.start(name, version: target, target: try log.headPosition()) else {
+            guard monitor.rebuilds.start(name, version: target) else {
                 throw KirokuError(.rebuildRunning, "A rebuild of '\(name)' is running in this server; wait for it (GET /api/projections shows its progress).")
             }
             let rebuilds = monitor.rebuilds
