@@ -80,7 +80,7 @@ import Testing
         do {
             let runner = ProjectionRunner(log: log, projections: [Weighted(version: 1, delay: .zero)])
             let running = Task { try await runner.run() }
-            try await runner.waitUntil("weighted", hasApplied: 3000)
+            try await runner.waitUntil("weighted", hasApplied: 3000, timeout: .seconds(60))
             running.cancel()
             try await running.value
         }

@@ -62,10 +62,20 @@ import Testing
             for slot in wanted { for ordinal in decoded.values(slot) { expectedCounts[decoded.dictionary[ordinal], default: 0] += 1 } }
             var counted: [[UInt8]: Int] = [:]
             var scratch: [Int] = []
+            var ranges: [Range<Int>] = []
             encoded.withUnsafeBytes { bytes in
-                DocValues.Keywords.count(bytes, slots: wanted, into: &scratch) { counted[$0, default: 0] += $1 }
+                DocValues.Keywords.count(bytes, slots: wanted, into: &scratch, ranges: &ranges) { counted[$0, default: 0] += $1 }
             }
             #expect(counted == expectedCounts, "seed \(seed), round \(round): facet counts")
+            // Each wanted slot's values read in place, in order, equal the decoded block's.
+            var visited = [[[UInt8]]](repeating: [], count: wanted.count)
+            encoded.withUnsafeBytes { bytes in
+                let start = DocValues.Keywords.dictionary(bytes, into: &ranges)
+                DocValues.Keywords.forEachValue(bytes, from: start, slots: wanted) { position, ordinal in
+                    visited[position].append([UInt8](UnsafeRawBufferPointer(rebasing: bytes[ranges[ordinal]])))
+                }
+            }
+            #expect(visited == wanted.map { slot in decoded.values(slot).map { decoded.dictionary[$0] } }, "seed \(seed), round \(round): values in place")
             // Each slot keeps its distinct values in their first order.
             let wrong = slots.indices.first { slot in
                 var distinct: [[UInt8]] = []

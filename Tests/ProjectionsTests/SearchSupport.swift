@@ -35,6 +35,10 @@ struct SearchFixture {
 
     /// Searches as of the log's head (read-your-writes).
     func search(_ request: SearchRequest) async throws -> SearchResults {
+        // Differential loops call this back to back with CPU-bound oracles in between; the
+        // yield lets other tests' tasks (projection runners waiting to commit their next batch)
+        // run, since two such loops would otherwise hold both of this machine's cooperative threads.
+        await Task.yield()
         try await runner.waitUntil("activities", hasApplied: try log.headPosition(), timeout: .seconds(30))
         return try runner.reader("activities").search(request)
     }

@@ -226,7 +226,7 @@ import Testing
             try await log.append(to: "k", jsonEvent("Noted", ["id": "n1", "title": "First note", "tags": ["red", "blue"]]))
             try await log.append(to: "k", EventData(type: "Noted", payload: Data(#"{"id": "n1", "title": "Second note", "tags": ["red"]}"#.utf8), id: "evt-2"))
             let head = try log.headPosition()
-            for name in ["notes", "events", "paths"] { try await runner.waitUntil(name, hasApplied: head) }
+            for name in ["notes", "events", "paths"] { try await runner.waitUntil(name, hasApplied: head, timeout: .seconds(60)) }
             let notes = try runner.reader("notes").search(SearchRequest("note", facets: ["tags"]))
             #expect(notes.hits.map(\.id) == ["n1"])
             #expect(notes.hits.first?.fields["title"] == .text("Second note"))
@@ -368,6 +368,11 @@ import Testing
                 SearchRequest("status:open date:[2024-01-10 TO 2024-02-01]", limit: 25, sort: .init("date", descending: false), facets: ["owner"]),
                 SearchRequest("訪問", limit: 25, sort: .init("owner", descending: true), facets: ["status"]),
                 SearchRequest("*", limit: 50, sort: .init("amount", descending: false)),
+                // Aggregations read the same values, by block or from stored documents.
+                SearchRequest(query: .text("*"), limit: 5, aggregations: [
+                    "owners": .terms("owner", sub: ["amount": .stats("amount"), "months": .dateHistogram("date", .week, sub: ["n": .count])]),
+                    "amounts": .histogram("amount", interval: 250, sub: ["status": .terms("status")]),
+                ]),
             ]
             var withValues: [SearchResults] = []
             for request in requests { withValues.append(try await view.search(request)) }
@@ -389,7 +394,9 @@ import Testing
                 #expect(results.total == expected.total && results.total > 0)
                 #expect(results.hits.map(\.id) == expected.hits.map(\.id), "\(request.query)")
                 #expect(results.facets == expected.facets, "\(request.query)")
+                #expect(results.aggregations == expected.aggregations, "\(request.query)")
             }
+            #expect(withValues.last?.aggregations["owners"] != nil)
         }
     }
 }

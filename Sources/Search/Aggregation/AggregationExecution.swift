@@ -15,7 +15,10 @@ struct AggregationExecution {
     static let maxDepth = 4
 
     func run(_ aggregations: [String: Aggregation], docs: [UInt32], depth: Int = 0) throws -> [String: AggregationResult] {
-        guard depth < Self.maxDepth else { throw SearchSchema.invalid("aggregations nest more than \(Self.maxDepth) levels") }
+        // Checked up front: a level below buckets no hit fills is never run.
+        guard depth + (aggregations.values.map(Self.levels).max() ?? 0) <= Self.maxDepth else {
+            throw SearchSchema.invalid("aggregations nest more than \(Self.maxDepth) levels")
+        }
         var results: [String: AggregationResult] = [:]
         for (name, aggregation) in aggregations {
             results[name] = try run(aggregation, docs: docs, depth: depth)
@@ -29,111 +32,116 @@ struct AggregationExecution {
             return .value(Double(docs.count), text: nil)
         case .sum(let name), .avg(let name), .min(let name), .max(let name), .stats(let name):
             let (field, type) = try numeric(name, for: aggregation)
-            var stats = AggregationStats(count: 0, sum: 0, min: nil, max: nil, avg: nil)
-            try values.forEachNumber(field, of: docs) { _, value in
-                guard let value else { return }
-                stats.count += 1
-                stats.sum += value
-                stats.min = Swift.min(stats.min ?? value, value)
-                stats.max = Swift.max(stats.max ?? value, value)
-            }
-            stats.avg = stats.count > 0 ? stats.sum / Double(stats.count) : nil
-            func text(_ value: Double?) -> String? { type == .date ? value.map(DateValue.format) : nil }
-            switch aggregation {
-            case .sum: return .value(stats.sum, text: nil)
-            case .avg: return .value(stats.avg, text: text(stats.avg))
-            case .min: return .value(stats.min, text: text(stats.min))
-            case .max: return .value(stats.max, text: text(stats.max))
-            default: return .stats(stats)
-            }
+            var stats = AggregationStats()
+            try values.forEachNumber(field, of: docs) { _, value in if let value { stats.add(value) } }
+            return Self.metric(aggregation, stats.averaged, type: type)
         case .terms(let name, let size, let sub):
             let (field, declared) = try schema.resolve(name)
             guard declared.type == .keyword else { throw SearchSchema.invalid("terms aggregation on '\(name)', a \(declared.type.rawValue) field; terms count keyword fields") }
             guard (1...Self.maxBuckets).contains(size) else { throw SearchSchema.invalid("terms size is \(size); give 1 to \(Self.maxBuckets)") }
-            // By bucket number: each block's values mapped to buckets once, hits appended by number.
-            var keys: [[UInt8]] = []
-            var bucketOf: [[UInt8]: Int] = [:]
-            var members: [[UInt32]] = []
-            // A block's values are mapped when a hit first holds them (a field with a value per
-            // document, such as a deal, would otherwise map a whole block per hit's block).
-            var local: [Int] = []
-            var dictionary: [[UInt8]] = []
-            try values.forEachKeywordOrdinals(field, of: docs, block: { values in
-                dictionary = values
-                local = [Int](repeating: -1, count: values.count)
-            }) { i, ordinals in
-                for ordinal in ordinals {
-                    var bucket = local[ordinal]
-                    if bucket < 0 {
-                        let value = dictionary[ordinal]
-                        bucket = bucketOf[value] ?? {
-                            keys.append(value)
-                            members.append([])
-                            bucketOf[value] = keys.count - 1
-                            return keys.count - 1
-                        }()
-                        local[ordinal] = bucket
-                    }
-                    members[bucket].append(docs[i])
-                }
+            let (buckets, keys) = try HitBuckets.keywords(field, of: docs, values: values, keepingPairs: !sub.isEmpty)
+            let ordered = buckets.counts.indices.sorted {
+                buckets.counts[$0] != buckets.counts[$1] ? buckets.counts[$0] > buckets.counts[$1] : keys[$0].lexicographicallyPrecedes(keys[$1])
             }
-            // A block's dictionary holds the values of all its documents: keep the ones hits hold.
-            let ordered = keys.indices.filter { !members[$0].isEmpty }.sorted { members[$0].count != members[$1].count ? members[$0].count > members[$1].count : keys[$0].lexicographicallyPrecedes(keys[$1]) }
-            let other = ordered.dropFirst(size).reduce(0) { $0 + members[$1].count }
-            return .buckets(try ordered.prefix(size).map { bucket in
-                AggregationBucket(key: String(decoding: keys[bucket], as: UTF8.self), count: members[bucket].count,
-                                  aggregations: try run(sub, docs: members[bucket], depth: depth + 1))
+            let top = ordered.prefix(size)
+            let other = ordered.dropFirst(size).reduce(0) { $0 + buckets.counts[$1] }
+            let subs = try runSub(sub, over: buckets, docs: docs, kept: top, depth: depth)
+            return .buckets(top.map { bucket in
+                AggregationBucket(key: String(decoding: keys[bucket], as: UTF8.self), count: buckets.counts[bucket], aggregations: subs[bucket])
             }, other: other)
         case .histogram(let name, let interval, let sub):
             let (field, _) = try numeric(name, for: aggregation, allowDates: false)
             guard interval > 0, interval.isFinite else { throw SearchSchema.invalid("histogram interval is \(interval); give a positive number") }
             // Bucket n holds [n × interval, (n + 1) × interval).
-            var members: [Int64: [UInt32]] = [:]
+            var numbered: [(hit: Int, n: Int64)] = []
             var tooWide = false
             try values.forEachNumber(field, of: docs) { i, value in
                 guard let value else { return }
                 let n = (value / interval).rounded(.down)
                 guard abs(n) < 9e15 else { tooWide = true; return }
-                members[Int64(n), default: []].append(docs[i])
+                numbered.append((i, Int64(n)))
             }
-            guard !tooWide, let low = members.keys.min(), let high = members.keys.max(), high - low < Int64(Self.maxBuckets) else {
-                if members.isEmpty && !tooWide { return .buckets([], other: nil) }
+            guard !tooWide, let low = numbered.lazy.map(\.n).min(), let high = numbered.lazy.map(\.n).max(), high - low < Int64(Self.maxBuckets) else {
+                if numbered.isEmpty && !tooWide { return .buckets([], other: nil) }
                 throw SearchSchema.invalid("the histogram of '\(name)' would have more than \(Self.maxBuckets) buckets; give a wider interval")
             }
-            return .buckets(try (low...high).map { n in
-                let key = Double(n) * interval
-                let docs = members[n] ?? []
-                return AggregationBucket(key: Self.number(key), from: key, to: key + interval, count: docs.count,
-                                         aggregations: try run(sub, docs: docs, depth: depth + 1))
+            var buckets = HitBuckets(count: Int(high - low) + 1, keepingPairs: !sub.isEmpty)
+            for (hit, n) in numbered { buckets.add(hit: hit, to: Int(n - low)) }
+            let subs = try runSub(sub, over: buckets, docs: docs, kept: 0..<buckets.count, depth: depth)
+            return .buckets((0..<buckets.count).map { bucket in
+                let key = Double(low + Int64(bucket)) * interval
+                return AggregationBucket(key: Self.number(key), from: key, to: key + interval, count: buckets.counts[bucket], aggregations: subs[bucket])
             }, other: nil)
         case .dateHistogram(let name, let interval, let timeZone, let sub):
             let (field, declared) = try schema.resolve(name)
             guard declared.type == .date else { throw SearchSchema.invalid("date_histogram on '\(name)', a \(declared.type.rawValue) field; give a date field") }
-            var seconds: [(Int, Double)] = []
+            var seconds: [(hit: Int, value: Double)] = []
             try values.forEachNumber(field, of: docs) { i, value in if let value { seconds.append((i, value)) } }
-            guard let low = seconds.map(\.1).min(), let high = seconds.map(\.1).max() else { return .buckets([], other: nil) }
+            guard let low = seconds.lazy.map(\.value).min(), let high = seconds.lazy.map(\.value).max() else { return .buckets([], other: nil) }
             let bounds = try CalendarBuckets(interval, timeZone: timeZone, from: low, through: high, limit: Self.maxBuckets, field: name)
-            var members = [[UInt32]](repeating: [], count: bounds.starts.count - 1)
-            for (i, value) in seconds { members[bounds.index(of: value)].append(docs[i]) }
-            return .buckets(try members.indices.map { b in
-                AggregationBucket(key: bounds.label(b), from: bounds.starts[b], to: bounds.starts[b + 1], count: members[b].count,
-                                  aggregations: try run(sub, docs: members[b], depth: depth + 1))
+            var buckets = HitBuckets(count: bounds.starts.count - 1, keepingPairs: !sub.isEmpty)
+            for (hit, value) in seconds { buckets.add(hit: hit, to: bounds.index(of: value)) }
+            let subs = try runSub(sub, over: buckets, docs: docs, kept: 0..<buckets.count, depth: depth)
+            return .buckets((0..<buckets.count).map { b in
+                AggregationBucket(key: bounds.label(b), from: bounds.starts[b], to: bounds.starts[b + 1], count: buckets.counts[b], aggregations: subs[b])
             }, other: nil)
         case .range(let name, let ranges, let sub):
             let (field, type) = try numeric(name, for: aggregation)
             guard !ranges.isEmpty, ranges.count <= Self.maxBuckets else { throw SearchSchema.invalid("a range aggregation needs 1 to \(Self.maxBuckets) ranges") }
-            var members = [[UInt32]](repeating: [], count: ranges.count)
+            var buckets = HitBuckets(count: ranges.count, keepingPairs: !sub.isEmpty)
             try values.forEachNumber(field, of: docs) { i, value in
                 guard let value else { return }
                 for (r, range) in ranges.enumerated() where (range.from.map { value >= $0 } ?? true) && (range.to.map { value < $0 } ?? true) {
-                    members[r].append(docs[i])
+                    buckets.add(hit: i, to: r)
                 }
             }
             func bound(_ value: Double?) -> String { value.map { type == .date ? DateValue.format($0) : Self.number($0) } ?? "*" }
-            return .buckets(try ranges.indices.map { r in
+            let subs = try runSub(sub, over: buckets, docs: docs, kept: ranges.indices, depth: depth)
+            return .buckets(ranges.indices.map { r in
                 AggregationBucket(key: ranges[r].key ?? "\(bound(ranges[r].from))-\(bound(ranges[r].to))", from: ranges[r].from, to: ranges[r].to,
-                                  count: members[r].count, aggregations: try run(sub, docs: members[r], depth: depth + 1))
+                                  count: buckets.counts[r], aggregations: subs[r])
             }, other: nil)
+        }
+    }
+
+    /// The sub-aggregations of each bucket in `kept` (by bucket number; empty for the others):
+    /// counts from the buckets, metrics in one pass over their field's blocks for all buckets,
+    /// other aggregations over each bucket's own hits.
+    private func runSub(_ sub: [String: Aggregation], over buckets: HitBuckets, docs: [UInt32],
+                        kept: some Sequence<Int>, depth: Int) throws -> [[String: AggregationResult]] {
+        var results = [[String: AggregationResult]](repeating: [:], count: buckets.count)
+        guard !sub.isEmpty else { return results }
+        var keep = [Bool](repeating: false, count: buckets.count)
+        for bucket in kept { keep[bucket] = true }
+        let chosen = keep.indices.filter { keep[$0] }
+        var statsOf: [Int: [AggregationStats]] = [:]
+        var members: [[UInt32]]?
+        for (name, aggregation) in sub {
+            switch aggregation {
+            case .count:
+                for bucket in chosen { results[bucket][name] = .value(Double(buckets.counts[bucket]), text: nil) }
+            case .sum(let field), .avg(let field), .min(let field), .max(let field), .stats(let field):
+                let (index, type) = try numeric(field, for: aggregation)
+                let stats = try statsOf[index] ?? buckets.stats(index, of: docs, values: values, kept: keep)
+                statsOf[index] = stats
+                for bucket in chosen { results[bucket][name] = Self.metric(aggregation, stats[bucket], type: type) }
+            default:
+                if members == nil { members = buckets.members(of: docs, kept: keep) }
+                for bucket in chosen { results[bucket][name] = try run(aggregation, docs: members![bucket], depth: depth + 1) }
+            }
+        }
+        return results
+    }
+
+    /// A metric aggregation's result from its field's statistics (with `avg` set).
+    private static func metric(_ aggregation: Aggregation, _ stats: AggregationStats, type: SearchMapping.FieldType) -> AggregationResult {
+        func text(_ value: Double?) -> String? { type == .date ? value.map(DateValue.format) : nil }
+        switch aggregation {
+        case .sum: return .value(stats.sum, text: nil)
+        case .avg: return .value(stats.avg, text: text(stats.avg))
+        case .min: return .value(stats.min, text: text(stats.min))
+        case .max: return .value(stats.max, text: text(stats.max))
+        default: return .stats(stats)
         }
     }
 
@@ -144,6 +152,16 @@ struct AggregationExecution {
             throw SearchSchema.invalid("\(Self.kind(aggregation)) on '\(name)', a \(declared.type.rawValue) field; give a number\(allowDates ? " or date" : "") field")
         }
         return (field, declared.type)
+    }
+
+    /// Levels of an aggregation and its sub-aggregations (a metric is one).
+    static func levels(_ aggregation: Aggregation) -> Int {
+        switch aggregation {
+        case .terms(_, _, let sub), .histogram(_, _, let sub), .dateHistogram(_, _, _, let sub), .range(_, _, let sub):
+            1 + (sub.values.map(levels).max() ?? 0)
+        default:
+            1
+        }
     }
 
     static func kind(_ aggregation: Aggregation) -> String {

@@ -22,45 +22,39 @@ final class DocValueReader {
             for (i, doc) in docs.enumerated() { try body(i, try stored(field, doc)?.number) }
             return
         }
-        var index = 0
-        while index < docs.count {
-            let block = docs[index] / SearchTables.normsPerBlock
-            var end = index
-            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
-            let first = index
+        try forEachBlock(of: docs) { block, range in
             try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { bytes in
-                for i in first..<end {
+                for i in range {
                     try body(i, bytes.flatMap { DocValues.Numbers.value(in: $0, slot: Int(docs[i] % SearchTables.normsPerBlock)) })
                 }
             }
-            index = end
         }
     }
 
-    /// Visits each of `docs` (in doc order) with its distinct keywords in a field as numbers
-    /// into the current block's dictionary, which `block` gets first (each block decoded once,
-    /// no byte string made per document): what counting by value needs.
-    func forEachKeywordOrdinals(_ field: Int, of docs: [UInt32], block: ([[UInt8]]) throws -> Void,
-                                _ body: (Int, ArraySlice<Int>) throws -> Void) throws {
+    /// Visits each value of a keyword field that each of `docs` (in doc order) holds, read in
+    /// place from its block: `block` gets, at each block, how many distinct values the block's
+    /// dictionary holds; `body` gets the hit's index in `docs`, the value's number in that
+    /// dictionary, and its bytes on demand. A hit's values are distinct. What grouping by value
+    /// needs: a byte string is made only when asked for (once per block and value, say).
+    func forEachKeywordValue(_ field: Int, of docs: [UInt32], block: (Int) throws -> Void,
+                             _ body: (_ hit: Int, _ ordinal: Int, _ bytes: () -> [UInt8]) throws -> Void) throws {
         guard columnar else {
             try forEachKeywords(field, of: docs) { i, values in
-                try block(values)
-                try body(i, ArraySlice(values.indices))
+                try block(values.count)
+                for (ordinal, value) in values.enumerated() { try body(i, ordinal, { value }) }
             }
             return
         }
-        var index = 0
-        let none = ArraySlice<Int>()
-        while index < docs.count {
-            let number = docs[index] / SearchTables.normsPerBlock
-            var end = index
-            while end < docs.count, docs[end] / SearchTables.normsPerBlock == number { end += 1 }
-            let decoded = try txn.withValue(DocValues.key(field, block: number), in: SearchTables.values) { $0.map(DocValues.Keywords.init(decoding:)) }
-            try block(decoded?.dictionary ?? [])
-            for i in index..<end {
-                try body(i, decoded?.values(Int(docs[i] % SearchTables.normsPerBlock)) ?? none)
+        var ranges: [Range<Int>] = []
+        try forEachBlock(of: docs) { number, range in
+            try txn.withValue(DocValues.key(field, block: number), in: SearchTables.values) { bytes in
+                guard let bytes else { return }
+                let start = DocValues.Keywords.dictionary(bytes, into: &ranges)
+                try block(ranges.count)
+                try DocValues.Keywords.forEachValue(bytes, from: start, slots: docs[range].lazy.map { Int($0 % SearchTables.normsPerBlock) }) { position, ordinal in
+                    try body(range.lowerBound + position, ordinal, { [UInt8](UnsafeRawBufferPointer(rebasing: bytes[ranges[ordinal]])) })
+                }
             }
-            index = end
         }
     }
 
@@ -78,17 +72,12 @@ final class DocValueReader {
             }
             return
         }
-        var index = 0
-        while index < docs.count {
-            let block = docs[index] / SearchTables.normsPerBlock
-            var end = index
-            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+        try forEachBlock(of: docs) { block, range in
             let decoded = try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { $0.map(DocValues.Keywords.init(decoding:)) }
-            for i in index..<end {
+            for i in range {
                 guard let decoded else { try body(i, []); continue }
                 try body(i, decoded.values(Int(docs[i] % SearchTables.normsPerBlock)).map { decoded.dictionary[$0] })
             }
-            index = end
         }
     }
 
@@ -116,21 +105,30 @@ final class DocValueReader {
         }
         // Per block, read in place: the hits' slots counted by the block's own value numbers,
         // added up by value at the block's end (no decoding of slots past the last hit).
-        var index = 0
         var local: [Int] = []
-        while index < docs.count {
-            let block = docs[index] / SearchTables.normsPerBlock
-            var end = index
-            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+        var ranges: [Range<Int>] = []
+        try forEachBlock(of: docs) { block, range in
             try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { bytes in
                 guard let bytes else { return }
-                DocValues.Keywords.count(bytes, slots: docs[index..<end].lazy.map { Int($0 % SearchTables.normsPerBlock) }, into: &local) { ordinal, count in
-                    counts[ordinal, default: 0] += count
+                DocValues.Keywords.count(bytes, slots: docs[range].lazy.map { Int($0 % SearchTables.normsPerBlock) }, into: &local, ranges: &ranges) { value, count in
+                    counts[value, default: 0] += count
                 }
             }
-            index = end
         }
         return counts
+    }
+
+    /// Visits the runs of `docs` (in doc order) that fall in one block: the block's number and
+    /// the run's indices in `docs`.
+    private func forEachBlock(of docs: [UInt32], _ body: (UInt32, Range<Int>) throws -> Void) rethrows {
+        var index = 0
+        while index < docs.count {
+            let block = docs[index] / SearchTables.normsPerBlock
+            var end = index + 1
+            while end < docs.count, docs[end] / SearchTables.normsPerBlock == block { end += 1 }
+            try body(block, index..<end)
+            index = end
+        }
     }
 
     private func keywordBlock(_ field: Int, _ doc: UInt32) throws -> (DocValues.Keywords?, Int) {

@@ -134,37 +134,10 @@ struct JoinSide {
             }
             let docs = try executor.evaluate(query).docs
             var side = JoinSide(kind: join.metric.map(AggregationExecution.kind))
-            // Each hit's values as numbers of distinct values (most hits hold one): counted
-            // without a byte string per hit.
-            var distinct: [[UInt8]] = []
-            var numberOf: [[UInt8]: Int] = [:]
-            var counts: [Int] = []
-            var first = [Int](repeating: -1, count: docs.count)
-            var more: [Int: [Int]] = [:]
-            // A block's values are mapped when a hit first holds them.
-            var local: [Int] = []
-            var dictionary: [[UInt8]] = []
-            try executor.values.forEachKeywordOrdinals(field, of: docs, block: { values in
-                dictionary = values
-                local = [Int](repeating: -1, count: values.count)
-            }) { i, ordinals in
-                for (n, ordinal) in ordinals.enumerated() {
-                    var number = local[ordinal]
-                    if number < 0 {
-                        let value = dictionary[ordinal]
-                        number = numberOf[value] ?? {
-                            distinct.append(value)
-                            counts.append(0)
-                            numberOf[value] = distinct.count - 1
-                            return distinct.count - 1
-                        }()
-                        local[ordinal] = number
-                    }
-                    counts[number] += 1
-                    if n == 0 { first[i] = number } else { more[i, default: []].append(number) }
-                }
-            }
-            var accumulated = counts.map { Accumulated(count: $0) }
+            // Each hit's values as bucket numbers (most hits hold one): counted without a byte
+            // string per hit, the metric in one pass over its field.
+            let (buckets, distinct) = try HitBuckets.keywords(field, of: docs, values: executor.values, keepingPairs: join.metric != nil)
+            var stats = [AggregationStats](repeating: AggregationStats(), count: buckets.count)
             switch join.metric {
             case nil: break
             case .sum(let name)?, .avg(let name)?, .min(let name)?, .max(let name)?:
@@ -172,23 +145,14 @@ struct JoinSide {
                 guard declared.type == .number || declared.type == .date else {
                     throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
                 }
-                func add(_ number: Int, _ value: Double) {
-                    accumulated[number].present += 1
-                    accumulated[number].sum += value
-                    accumulated[number].min = Swift.min(accumulated[number].min ?? value, value)
-                    accumulated[number].max = Swift.max(accumulated[number].max ?? value, value)
-                }
-                let several = !more.isEmpty
-                try executor.values.forEachNumber(metricField, of: docs) { i, value in
-                    guard let value, first[i] >= 0 else { return }
-                    add(first[i], value)
-                    if several, let extra = more[i] { for number in extra { add(number, value) } }
-                }
+                stats = try buckets.stats(metricField, of: docs, values: executor.values, kept: [Bool](repeating: true, count: buckets.count))
             case let other?:
                 throw SearchSchema.invalid("the join's metric is \(AggregationExecution.kind(other)); give sum, avg, min or max of a field of '\(join.view)'")
             }
-            // A block's dictionary holds the values of all its documents: keep the ones hits hold.
-            side.values = Dictionary(uniqueKeysWithValues: zip(distinct, accumulated).filter { $0.1.count > 0 })
+            side.values = Dictionary(uniqueKeysWithValues: distinct.indices.map { bucket in
+                (distinct[bucket], Accumulated(count: buckets.counts[bucket], present: stats[bucket].count, sum: stats[bucket].sum,
+                                               min: stats[bucket].min, max: stats[bucket].max))
+            })
             return side
         }
     }

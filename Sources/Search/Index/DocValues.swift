@@ -144,33 +144,50 @@ enum DocValues {
             starts.append(ordinals.count)
         }
 
-        /// Counts the values of `slots` (ascending) in an encoded block, read in place: `report`
-        /// gets each value that occurs (its bytes) with its count. `local` is scratch space.
-        static func count(_ bytes: UnsafeRawBufferPointer, slots: some Sequence<Int>, into local: inout [Int],
-                          report: ([UInt8], Int) -> Void) {
+        /// Reads an encoded block's dictionary in place: each value's byte range in `bytes`,
+        /// into `ranges` (scratch space, replaced). Returns where the slots start.
+        static func dictionary(_ bytes: UnsafeRawBufferPointer, into ranges: inout [Range<Int>]) -> Int {
             var reader = ByteReader(bytes)
             let size = Int(reader.u16())
-            var values: [Range<Int>] = []
-            values.reserveCapacity(size)
+            ranges.removeAll(keepingCapacity: true)
+            ranges.reserveCapacity(size)
             for _ in 0..<size {
                 let length = Int(reader.varint())
-                values.append(reader.offset..<reader.offset + length)
+                ranges.append(reader.offset..<reader.offset + length)
                 reader.offset += length
             }
-            local.removeAll(keepingCapacity: true)
-            local.append(contentsOf: repeatElement(0, count: size))
+            return reader.offset
+        }
+
+        /// Visits the values of `slots` (ascending) in an encoded block, read in place from
+        /// `start` (what ``dictionary(_:into:)`` returned): `body` gets the slot's position in
+        /// `slots` and the number of each of its values in the block's dictionary.
+        static func forEachValue(_ bytes: UnsafeRawBufferPointer, from start: Int, slots: some Sequence<Int>,
+                                 _ body: (Int, Int) throws -> Void) rethrows {
+            var reader = ByteReader(bytes, offset: start)
             var slot = 0
-            for wanted in slots {
+            for (position, wanted) in slots.enumerated() {
                 // Skip the slots before the wanted one.
                 while slot < wanted {
                     for _ in 0..<reader.varint() { _ = reader.varint() }
                     slot += 1
                 }
-                for _ in 0..<reader.varint() { local[Int(reader.varint())] += 1 }
+                for _ in 0..<reader.varint() { try body(position, Int(reader.varint())) }
                 slot += 1
             }
+        }
+
+        /// Counts the values of `slots` (ascending) in an encoded block, read in place: `report`
+        /// gets each value that occurs (its bytes) with its count. `local` and `ranges` are
+        /// scratch space.
+        static func count(_ bytes: UnsafeRawBufferPointer, slots: some Sequence<Int>, into local: inout [Int],
+                          ranges: inout [Range<Int>], report: ([UInt8], Int) -> Void) {
+            let start = dictionary(bytes, into: &ranges)
+            local.removeAll(keepingCapacity: true)
+            local.append(contentsOf: repeatElement(0, count: ranges.count))
+            forEachValue(bytes, from: start, slots: slots) { _, ordinal in local[ordinal] += 1 }
             for (ordinal, count) in local.enumerated() where count > 0 {
-                report([UInt8](UnsafeRawBufferPointer(rebasing: bytes[values[ordinal]])), count)
+                report([UInt8](UnsafeRawBufferPointer(rebasing: bytes[ranges[ordinal]])), count)
             }
         }
 
