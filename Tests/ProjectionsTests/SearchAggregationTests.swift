@@ -169,9 +169,17 @@ import Testing
 
     func randomAggregation(_ random: inout SeededGenerator) -> Aggregation {
         let zone = TimeZone(identifier: Self.zones.randomElement(using: &random)!)!
-        let metric: Aggregation = [.count, .sum("amount"), .avg("amount"), .min("amount"), .max("amount"), .stats("amount"), .min("date"), .max("date")]
-            .randomElement(using: &random)!
-        let inner: [String: Aggregation] = Bool.random(using: &random) ? [:] : ["m": metric]
+        func randomMetric() -> Aggregation {
+            [.count, .sum("amount"), .avg("amount"), .min("amount"), .max("amount"), .stats("amount"), .min("date"), .max("date")]
+                .randomElement(using: &random)!
+        }
+        let metric = randomMetric()
+        // Up to three sub-aggregations: metrics on one or two fields (one is read in the
+        // buckets' own pass, the other over their hits), or a level of buckets.
+        var inner: [String: Aggregation] = [:]
+        for n in 0..<Int.random(in: 0...3, using: &random) {
+            inner["m\(n)"] = n == 2 && Bool.random(using: &random) ? .histogram("amount", interval: 100) : randomMetric()
+        }
         switch Int.random(in: 0..<7, using: &random) {
         case 0: return metric
         case 1: return .terms(["owner", "tags"].randomElement(using: &random)!, size: Int.random(in: 1...6, using: &random), sub: inner)

@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
         discussion: """
         append: durable single-event appends from --concurrency tasks (optionally paced to --rate), for --duration seconds.
         feed:   appends paced to --rate; a keyed processor with --lanes lanes; latency from commit to handler.
-        search: --documents activity records indexed by a search view, then nine kinds of queries (the ones docs/BENCHMARKS.md compares with Tantivy) for --duration seconds.
+        search: --documents activity records indexed by a search view, then ten kinds of queries (the ones docs/BENCHMARKS.md compares with Tantivy) for --duration seconds.
         relay:  --records records relayed to an R3 JetStream stream beside a raw pipelined publisher, the relay's lag at --rate (default 1000) for --duration seconds, the mirror's throughput, and recovery after the stream leader is SIGKILLed. Starts its own three-node nats-server cluster on loopback unless --nats names one (then no leader is killed).
         lifecycle: --records records of --payload bytes (20 versions a key): retention by age and compaction in steps of --step beside LMDB deleting as many records alone, a backup beside mdb_env_copy2 alone, and a durable appender's latency alone and while the compaction runs.
         decide: a key of --records events, decided on (folding it all, then from a snapshot), and --concurrency tasks deciding on 1,000 keys beside plain appends for --duration seconds each.

@@ -4,7 +4,8 @@ import KirokuProjections
 import KirokuSearch
 
 /// The query kinds `kiroku bench search` times, each a few variants, with the same query
-/// described for another engine. Each returns the page's stored fields (Tantivy fetches its
+/// described for another engine (one kind is a terms aggregation with a sum, which the other
+/// engine's own aggregations run). Each returns the page's stored fields (Tantivy fetches its
 /// page's stored documents too) and no snippets (Tantivy makes none) (`scripts/bench-tantivy` builds it in Tantivy from the
 /// description and checks that it counts what Kiroku counts before timing anything).
 struct SearchBenchQuery {
@@ -28,6 +29,15 @@ struct SearchBenchQuery {
         var kiroku = ""
         /// Kiroku's count of matching documents (filled before export).
         var total = 0
+        /// For the terms aggregation kind: Kiroku's top owners with their counts and sums of
+        /// amount (filled before export), which the other engine's aggregation must equal.
+        var ownerSums: [OwnerSum]?
+    }
+
+    struct OwnerSum: Encodable {
+        var key: String
+        var count: Int
+        var sum: Double
     }
 
     /// The analyzed terms of query text as the view matches them (its own `QueryTerms`): the
@@ -78,6 +88,13 @@ struct SearchBenchQuery {
             SearchBenchQuery(name: "English term", variants: plain(["renewal", "demo", "quote", "discount"], op: "and")),
             SearchBenchQuery(name: "facets over a phrase's hits",
                              variants: plain(["\"打ち合わせ\"", "\"デモを実施\""], op: "phrase", facets: ["status", "owner"])),
+            SearchBenchQuery(name: "top owners with a sum over a phrase's hits",
+                             variants: ["\"打ち合わせ\"", "\"デモを実施\""].map { query in
+                                 var baseline = text(query, op: "phrase", limit: 1)
+                                 baseline.ownerSums = []
+                                 return (SearchRequest(query, limit: 1, snippets: false,
+                                                       aggregations: ["owners": .terms("owner", size: 10, sub: ["amount": .sum("amount")])]), baseline)
+                             }),
             SearchBenchQuery(name: "three English terms (AND)",
                              variants: plain(["send revised quote", "schedule demo cto", "follow next week", "asked for discount"], op: "and")),
             SearchBenchQuery(name: "two terms (OR)",
@@ -138,7 +155,14 @@ struct SearchBenchQuery {
             var variants: [Baseline] = []
             for (request, baseline) in kind.variants {
                 var counted = baseline
-                counted.total = try reader.search(request).total
+                let results = try reader.search(request)
+                counted.total = results.total
+                if counted.ownerSums != nil, case .buckets(let buckets, _)? = results.aggregations["owners"] {
+                    counted.ownerSums = buckets.map { bucket in
+                        guard case .value(let sum, _)? = bucket.aggregations["amount"] else { return OwnerSum(key: bucket.key, count: bucket.count, sum: 0) }
+                        return OwnerSum(key: bucket.key, count: bucket.count, sum: sum ?? 0)
+                    }
+                }
                 variants.append(counted)
             }
             kinds.append(Kind(name: kind.name, variants: variants))

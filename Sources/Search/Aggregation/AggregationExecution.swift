@@ -39,13 +39,20 @@ struct AggregationExecution {
             let (field, declared) = try schema.resolve(name)
             guard declared.type == .keyword else { throw SearchSchema.invalid("terms aggregation on '\(name)', a \(declared.type.rawValue) field; terms count keyword fields") }
             guard (1...Self.maxBuckets).contains(size) else { throw SearchSchema.invalid("terms size is \(size); give 1 to \(Self.maxBuckets)") }
-            let (buckets, keys) = try HitBuckets.keywords(field, of: docs, values: values, keepingPairs: !sub.isEmpty)
+            // One metric field's statistics come in the same pass as the buckets; other
+            // sub-aggregations read the (hit, bucket) pairs.
+            let fused = try sub.keys.sorted().lazy.compactMap { try self.metricField(sub[$0]!) }.first
+            let needsPairs = sub.values.contains { aggregation in
+                if case .count = aggregation { return false }
+                return (try? self.metricField(aggregation)).map { $0 != fused } ?? true
+            }
+            let (buckets, keys, stats) = try HitBuckets.keywords(field, of: docs, values: values, keepingPairs: needsPairs, metric: fused)
             let ordered = buckets.counts.indices.sorted {
                 buckets.counts[$0] != buckets.counts[$1] ? buckets.counts[$0] > buckets.counts[$1] : keys[$0].lexicographicallyPrecedes(keys[$1])
             }
             let top = ordered.prefix(size)
             let other = ordered.dropFirst(size).reduce(0) { $0 + buckets.counts[$1] }
-            let subs = try runSub(sub, over: buckets, docs: docs, kept: top, depth: depth)
+            let subs = try runSub(sub, over: buckets, docs: docs, kept: top, depth: depth, stats: fused.map { [$0: stats] } ?? [:])
             return .buckets(top.map { bucket in
                 AggregationBucket(key: String(decoding: keys[bucket], as: UTF8.self), count: buckets.counts[bucket], aggregations: subs[bucket])
             }, other: other)
@@ -108,13 +115,13 @@ struct AggregationExecution {
     /// counts from the buckets, metrics in one pass over their field's blocks for all buckets,
     /// other aggregations over each bucket's own hits.
     private func runSub(_ sub: [String: Aggregation], over buckets: HitBuckets, docs: [UInt32],
-                        kept: some Sequence<Int>, depth: Int) throws -> [[String: AggregationResult]] {
+                        kept: some Sequence<Int>, depth: Int, stats computed: [Int: [AggregationStats]] = [:]) throws -> [[String: AggregationResult]] {
         var results = [[String: AggregationResult]](repeating: [:], count: buckets.count)
         guard !sub.isEmpty else { return results }
         var keep = [Bool](repeating: false, count: buckets.count)
         for bucket in kept { keep[bucket] = true }
         let chosen = keep.indices.filter { keep[$0] }
-        var statsOf: [Int: [AggregationStats]] = [:]
+        var statsOf = computed
         var members: [[UInt32]]?
         for (name, aggregation) in sub {
             switch aggregation {
@@ -131,6 +138,14 @@ struct AggregationExecution {
             }
         }
         return results
+    }
+
+    /// The field a metric aggregation reads, or nil for any other aggregation.
+    private func metricField(_ aggregation: Aggregation) throws -> Int? {
+        switch aggregation {
+        case .sum(let name), .avg(let name), .min(let name), .max(let name), .stats(let name): try numeric(name, for: aggregation).0
+        default: nil
+        }
     }
 
     /// A metric aggregation's result from its field's statistics (with `avg` set).

@@ -64,31 +64,39 @@ struct HitBuckets {
 extension HitBuckets {
     /// Hits bucketed by the distinct values (by bytes) of a keyword field, a bucket per value
     /// some hit holds, numbered in order of first occurrence; the values come back by number.
-    /// Each block's values are read in place, and mapped to buckets when a hit first holds
-    /// them (one lookup per block and value, not per hit).
-    static func keywords(_ field: Int, of docs: [UInt32], values reader: DocValueReader,
-                         keepingPairs: Bool) throws -> (buckets: HitBuckets, values: [[UInt8]]) {
+    /// With `metric`, each bucket's statistics of that number or date field come back too,
+    /// read in the same pass. Each block's values are read in place, and mapped to buckets when
+    /// a hit first holds them (one lookup per block and value, not per hit).
+    static func keywords(_ field: Int, of docs: [UInt32], values reader: DocValueReader, keepingPairs: Bool,
+                         metric: Int? = nil) throws -> (buckets: HitBuckets, values: [[UInt8]], stats: [AggregationStats]) {
         var buckets = HitBuckets(keepingPairs: keepingPairs)
+        if keepingPairs {
+            buckets.hits.reserveCapacity(docs.count)
+            buckets.buckets.reserveCapacity(docs.count)
+        }
         var values: [[UInt8]] = []
+        var stats: [AggregationStats] = []
         var bucketOf: [[UInt8]: Int] = [:]
         var local: [Int] = []
-        try reader.forEachKeywordValue(field, of: docs, block: { count in
+        try reader.forEachKeywordValue(field, of: docs, with: metric, block: { count in
             local.removeAll(keepingCapacity: true)
             local.append(contentsOf: repeatElement(-1, count: count))
-        }) { hit, ordinal, bytes in
+        }) { hit, ordinal, bytes, number in
             var bucket = local[ordinal]
             if bucket < 0 {
                 let value = bytes()
                 bucket = bucketOf[value] ?? {
                     values.append(value)
+                    stats.append(AggregationStats())
                     bucketOf[value] = buckets.addBucket()
                     return buckets.count - 1
                 }()
                 local[ordinal] = bucket
             }
             buckets.add(hit: hit, to: bucket)
+            if let number { stats[bucket].add(number) }
         }
-        return (buckets, values)
+        return (buckets, values, stats.map(\.averaged))
     }
 }
 

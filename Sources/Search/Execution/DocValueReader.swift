@@ -34,25 +34,36 @@ final class DocValueReader {
     /// Visits each value of a keyword field that each of `docs` (in doc order) holds, read in
     /// place from its block: `block` gets, at each block, how many distinct values the block's
     /// dictionary holds; `body` gets the hit's index in `docs`, the value's number in that
-    /// dictionary, and its bytes on demand. A hit's values are distinct. What grouping by value
-    /// needs: a byte string is made only when asked for (once per block and value, say).
-    func forEachKeywordValue(_ field: Int, of docs: [UInt32], block: (Int) throws -> Void,
-                             _ body: (_ hit: Int, _ ordinal: Int, _ bytes: () -> [UInt8]) throws -> Void) throws {
+    /// dictionary, its bytes on demand, and the hit's value of number field `number` when one is
+    /// given (read from that field's block alongside). A hit's values are distinct. What grouping
+    /// by value needs: a byte string is made only when asked for (once per block and value, say).
+    func forEachKeywordValue(_ field: Int, of docs: [UInt32], with number: Int? = nil, block: (Int) throws -> Void,
+                             _ body: (_ hit: Int, _ ordinal: Int, _ bytes: () -> [UInt8], _ number: Double?) throws -> Void) throws {
         guard columnar else {
             try forEachKeywords(field, of: docs) { i, values in
+                let value = try number.flatMap { try stored($0, docs[i])?.number }
                 try block(values.count)
-                for (ordinal, value) in values.enumerated() { try body(i, ordinal, { value }) }
+                for (ordinal, bytes) in values.enumerated() { try body(i, ordinal, { bytes }, value) }
             }
             return
         }
         var ranges: [Range<Int>] = []
-        try forEachBlock(of: docs) { number, range in
-            try txn.withValue(DocValues.key(field, block: number), in: SearchTables.values) { bytes in
+        try forEachBlock(of: docs) { blockNumber, range in
+            try txn.withValue(DocValues.key(field, block: blockNumber), in: SearchTables.values) { bytes in
                 guard let bytes else { return }
                 let start = DocValues.Keywords.dictionary(bytes, into: &ranges)
                 try block(ranges.count)
-                try DocValues.Keywords.forEachValue(bytes, from: start, slots: docs[range].lazy.map { Int($0 % SearchTables.normsPerBlock) }) { position, ordinal in
-                    try body(range.lowerBound + position, ordinal, { [UInt8](UnsafeRawBufferPointer(rebasing: bytes[ranges[ordinal]])) })
+                func visit(_ numbers: UnsafeRawBufferPointer?) throws {
+                    try DocValues.Keywords.forEachValue(bytes, from: start, slots: docs[range].lazy.map { Int($0 % SearchTables.normsPerBlock) }) { position, ordinal in
+                        let hit = range.lowerBound + position
+                        try body(hit, ordinal, { [UInt8](UnsafeRawBufferPointer(rebasing: bytes[ranges[ordinal]])) },
+                                 numbers.flatMap { DocValues.Numbers.value(in: $0, slot: Int(docs[hit] % SearchTables.normsPerBlock)) })
+                    }
+                }
+                if let number {
+                    try txn.withValue(DocValues.key(number, block: blockNumber), in: SearchTables.values) { try visit($0) }
+                } else {
+                    try visit(nil)
                 }
             }
         }

@@ -136,19 +136,19 @@ struct JoinSide {
             var side = JoinSide(kind: join.metric.map(AggregationExecution.kind))
             // Each hit's values as bucket numbers (most hits hold one): counted without a byte
             // string per hit, the metric in one pass over its field.
-            let (buckets, distinct) = try HitBuckets.keywords(field, of: docs, values: executor.values, keepingPairs: join.metric != nil)
-            var stats = [AggregationStats](repeating: AggregationStats(), count: buckets.count)
+            var metricField: Int?
             switch join.metric {
             case nil: break
             case .sum(let name)?, .avg(let name)?, .min(let name)?, .max(let name)?:
-                let (metricField, declared) = try executor.schema.resolve(name)
+                let (index, declared) = try executor.schema.resolve(name)
                 guard declared.type == .number || declared.type == .date else {
                     throw SearchSchema.invalid("the join's metric field '\(name)' is a \(declared.type.rawValue) field; give a number or date field")
                 }
-                stats = try buckets.stats(metricField, of: docs, values: executor.values, kept: [Bool](repeating: true, count: buckets.count))
+                metricField = index
             case let other?:
                 throw SearchSchema.invalid("the join's metric is \(AggregationExecution.kind(other)); give sum, avg, min or max of a field of '\(join.view)'")
             }
+            let (buckets, distinct, stats) = try HitBuckets.keywords(field, of: docs, values: executor.values, keepingPairs: false, metric: metricField)
             side.values = Dictionary(uniqueKeysWithValues: distinct.indices.map { bucket in
                 (distinct[bucket], Accumulated(count: buckets.counts[bucket], present: stats[bucket].count, sum: stats[bucket].sum,
                                                min: stats[bucket].min, max: stats[bucket].max))
