@@ -56,7 +56,6 @@ public struct PipelineHealth: Sendable, Codable, Hashable {
     /// Judges the consumers and projections `monitor` sees now.
     public static func evaluate(_ monitor: PipelineMonitor, now: Date = Date()) async throws -> PipelineHealth {
         let snapshot = try await monitor.snapshot(now: now)
-        let letters = try await DeadLetters(log: monitor.log)
         var reasons: [Reason] = []
         for consumer in snapshot.consumers {
             if consumer.status == "stalled" {
@@ -64,13 +63,13 @@ public struct PipelineHealth: Sendable, Codable, Hashable {
                                       message: "Consumer '\(consumer.name)' is \(consumer.lagRecords) records (\(String(format: "%.1f", consumer.lagSeconds)) s) behind and has not moved since \(consumer.lastProgress.formatted(.iso8601)).",
                                       lagRecords: consumer.lagRecords, lagSeconds: consumer.lagSeconds, since: consumer.lastProgress))
             }
-            if consumer.failedDeadLetters > 0,
-               let first = try letters.list(consumer: consumer.name, after: nil, limit: 1000).first(where: { $0.state == .failed }) {
+            // The monitor's sample already read the consumer's dead letters.
+            if consumer.failedDeadLetters > 0, let first = consumer.firstFailedDeadLetter {
                 let held = consumer.heldDeadLetters > 0 ? "; \(consumer.heldDeadLetters) later record(s) of held keys wait behind" : ""
                 reasons.append(Reason(kind: "dead-letters", consumer: consumer.name,
                                       message: "Consumer '\(consumer.name)' has \(consumer.failedDeadLetters) failed dead letter(s)\(held); the first, at position \(first.position) (key '\(first.key)'), failed with: \(first.error.prefix(200)). Retry or skip it (kiroku deadletters, or POST /api/deadletters/\(consumer.name)/\(first.position)/retry).",
                                       lagRecords: consumer.lagRecords, lagSeconds: consumer.lagSeconds, since: consumer.lastProgress,
-                                      deadLetter: Letter(position: first.position, key: first.key, error: first.error, holdsKey: first.holdsKey),
+                                      deadLetter: first,
                                       failedDeadLetters: consumer.failedDeadLetters, heldDeadLetters: consumer.heldDeadLetters))
             }
         }

@@ -31,6 +31,8 @@ public final class PipelineMonitor: Service, Sendable {
         /// Dead letters left failed, and those held behind them (`holdKey`).
         public var failedDeadLetters: Int
         public var heldDeadLetters: Int
+        /// The failed dead letter with the lowest position, when there is one.
+        public var firstFailedDeadLetter: PipelineHealth.Letter?
     }
 
     /// One version of a projection now.
@@ -174,7 +176,10 @@ public final class PipelineMonitor: Service, Sendable {
                                  status: consumer.isStalled ? "stalled" : failed > 0 ? "dead-letters" : "ok",
                                  lastProgress: consumer.lastProgress,
                                  holder: lease.flatMap { $0.expiresAt > now ? $0.holder : nil },
-                                 failedDeadLetters: failed, heldDeadLetters: listed.filter { $0.state == .held }.count))
+                                 failedDeadLetters: failed, heldDeadLetters: listed.filter { $0.state == .held }.count,
+                                 firstFailedDeadLetter: listed.first { $0.state == .failed }.map {
+                                     PipelineHealth.Letter(position: $0.position, key: $0.key, error: $0.error, holdsKey: $0.holdsKey)
+                                 }))
         }
         return rows
     }

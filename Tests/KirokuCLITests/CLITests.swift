@@ -364,7 +364,7 @@ func jsonLines(_ text: String) throws -> [[String: Any]] {
         #expect(((try jsonLines(feed.out).first?["deliveryLatencyMicros"] as? [String: Any])?["count"] as? Int ?? 0) > 0)
         let search = try await kiroku(["bench", "search", "--documents", "2000", "--duration", "1", "--json"])
         #expect(search.status == 0, "\(search.err)")
-        #expect((try jsonLines(search.out).first?["queries"] as? [[String: Any]])?.count == 9)
+        #expect((try jsonLines(search.out).first?["queries"] as? [[String: Any]])?.count == 10)
         #expect(try await kiroku(["bench", "append", "--duration", "0"]).status == 1)
         #expect(try await kiroku(["bench", "nothing"]).status == 1)
     }
