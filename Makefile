@@ -15,13 +15,10 @@ build: bootstrap
 # README's library example built and run in a package of its own (one `import Kiroku`), and
 # Examples/ActivityService built and driven over HTTP (scripts/check-activity-service).
 # Bootstrap with `test` also installs chromium, for the console's browser test.
-# At most TEST_WIDTH tests run at once (Swift Testing starts every test at once otherwise: on
-# two cores, 215 tests starting together made trivial ones take 10-15 s and a 20 s wait time out).
-TEST_WIDTH ?= 32
 test:
 	@scripts/bootstrap test
 	$(SWIFT) build --build-tests
-	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) $(SWIFT) test
+	$(SWIFT) test
 	scripts/check-library-example
 	scripts/check-activity-service
 

@@ -251,7 +251,8 @@ struct Poison: Error, CustomStringConvertible {
         try await withLog(label: "kiroku-feed-test") { log, _ async throws in
             let first = KeyedProcessor(log: log, consumer: "only") { _ in }
             let running = Task { try await first.run() }
-            #expect(await eventually { (try? await Consumers(log: log).checkpoint(of: "only")) != nil })
+            // 60 s: started with the whole suite, trivial tests take 10-17 s (docs/RELIABILITY.md).
+            #expect(await eventually(timeout: .seconds(60)) { (try? await Consumers(log: log).checkpoint(of: "only")) != nil })
             let second = KeyedProcessor(log: log, consumer: "only") { _ in }
             await expectError(.consumerBusy) { try await second.run() }
             first.stop()
