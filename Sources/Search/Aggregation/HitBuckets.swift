@@ -76,7 +76,7 @@ extension HitBuckets {
         }
         var values: [[UInt8]] = []
         var stats: [AggregationStats] = []
-        var bucketOf: [[UInt8]: Int] = [:]
+        var bucketOf: [ByteKey: Int] = [:]
         var local: [Int] = []
         try reader.forEachKeywordValue(field, of: docs, with: metric, block: { count in
             local.removeAll(keepingCapacity: true)
@@ -85,10 +85,10 @@ extension HitBuckets {
             var bucket = local[ordinal]
             if bucket < 0 {
                 let value = bytes()
-                bucket = bucketOf[value] ?? {
+                bucket = bucketOf[ByteKey(value)] ?? {
                     values.append(value)
                     stats.append(AggregationStats())
-                    bucketOf[value] = buckets.addBucket()
+                    bucketOf[ByteKey(value)] = buckets.addBucket()
                     return buckets.count - 1
                 }()
                 local[ordinal] = bucket

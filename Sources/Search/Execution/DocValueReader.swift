@@ -118,14 +118,16 @@ final class DocValueReader {
         // added up by value at the block's end (no decoding of slots past the last hit).
         var local: [Int] = []
         var ranges: [Range<Int>] = []
+        var byValue: [ByteKey: Int] = [:]
         try forEachBlock(of: docs) { block, range in
             try txn.withValue(DocValues.key(field, block: block), in: SearchTables.values) { bytes in
                 guard let bytes else { return }
                 DocValues.Keywords.count(bytes, slots: docs[range].lazy.map { Int($0 % SearchTables.normsPerBlock) }, into: &local, ranges: &ranges) { value, count in
-                    counts[value, default: 0] += count
+                    byValue[ByteKey(value), default: 0] += count
                 }
             }
         }
+        for (value, count) in byValue { counts[value.bytes] = count }
         return counts
     }
 

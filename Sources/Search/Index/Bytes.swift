@@ -34,6 +34,19 @@ struct ByteWriter {
     }
 }
 
+/// A byte string as a dictionary key, hashed with one call over its bytes: `[UInt8]`'s own
+/// hashing feeds the hasher one element at a time, which was about 8% of counting facets and
+/// terms. Equal when the bytes are (keywords equal as Strings but not as bytes differ).
+struct ByteKey: Hashable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
 /// Reads what ``ByteWriter`` wrote; out-of-range reads trap only on a corrupt index, which
 /// LMDB's own checks and the projection's checksummed inputs make a programming error.
 struct ByteReader {
