@@ -41,7 +41,7 @@ struct AggregationExecution {
             guard (1...Self.maxBuckets).contains(size) else { throw SearchSchema.invalid("terms size is \(size); give 1 to \(Self.maxBuckets)") }
             // One metric field's statistics come in the same pass as the buckets; other
             // sub-aggregations read the (hit, bucket) pairs.
-            let fused = try sub.keys.sorted().lazy.compactMap { try self.metricField(sub[$0]!) }.first
+            let fused = try sub.keys.sorted().compactMap { try metricField(sub[$0]!) }.first
             let needsPairs = sub.values.contains { aggregation in
                 if case .count = aggregation { return false }
                 return (try? self.metricField(aggregation)).map { $0 != fused } ?? true

@@ -114,6 +114,14 @@ extension AggregationStats {
         max = Swift.max(max ?? value, value)
     }
 
+    /// Adds another set's values (``averaged`` then sets `avg`).
+    mutating func merge(_ other: AggregationStats) {
+        count += other.count
+        sum += other.sum
+        if let low = other.min { min = Swift.min(min ?? low, low) }
+        if let high = other.max { max = Swift.max(max ?? high, high) }
+    }
+
     /// These statistics with `avg` set from the count and sum.
     var averaged: AggregationStats {
         var stats = self

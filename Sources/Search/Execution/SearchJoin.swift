@@ -107,12 +107,10 @@ public struct SearchJoinMatch: Sendable, Hashable, Encodable {
 /// B's side of a join, computed in B's read transaction: per join value (its bytes), the count
 /// of B's matches holding it and the metric's accumulation.
 struct JoinSide {
+    /// B's matches holding one join value, and the statistics of the metric's field over them.
     struct Accumulated {
         var count = 0
-        var present = 0
-        var sum = 0.0
-        var min: Double?
-        var max: Double?
+        var stats = AggregationStats()
     }
 
     var values: [[UInt8]: Accumulated] = [:]
@@ -150,8 +148,7 @@ struct JoinSide {
             }
             let (buckets, distinct, stats) = try HitBuckets.keywords(field, of: docs, values: executor.values, keepingPairs: false, metric: metricField)
             side.values = Dictionary(uniqueKeysWithValues: distinct.indices.map { bucket in
-                (distinct[bucket], Accumulated(count: buckets.counts[bucket], present: stats[bucket].count, sum: stats[bucket].sum,
-                                               min: stats[bucket].min, max: stats[bucket].max))
+                (distinct[bucket], Accumulated(count: buckets.counts[bucket], stats: stats[bucket]))
             })
             return side
         }
@@ -164,16 +161,14 @@ struct JoinSide {
         for key in keys {
             guard let found = values[key] else { continue }
             total.count += found.count
-            total.present += found.present
-            total.sum += found.sum
-            if let low = found.min { total.min = Swift.min(total.min ?? low, low) }
-            if let high = found.max { total.max = Swift.max(total.max ?? high, high) }
+            total.stats.merge(found.stats)
         }
+        let stats = total.stats.averaged
         let metric: Double? = switch kind {
-        case "sum": total.present > 0 ? total.sum : nil
-        case "avg": total.present > 0 ? total.sum / Double(total.present) : nil
-        case "min": total.min
-        case "max": total.max
+        case "sum": stats.count > 0 ? stats.sum : nil
+        case "avg": stats.avg
+        case "min": stats.min
+        case "max": stats.max
         default: nil
         }
         return SearchJoinMatch(count: total.count, metric: metric)
